@@ -1,0 +1,34 @@
+# One command to run the app and one to run every test; each installs what it needs first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint system-packages-run system-packages-test clean
+
+run: system-packages-run $(VENV)/.installed
+	$(BIN)/handshake-doctor
+
+test: system-packages-test $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+system-packages-run:
+	@packaging/install-system-packages.sh run
+
+system-packages-test:
+	@packaging/install-system-packages.sh test
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Handshake Doctor's diagnosis engine and headless CLI; pure Python, never Qt."""

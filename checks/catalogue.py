@@ -1,0 +1,169 @@
+"""Turns finding ids and params into the user's language, from the TOML texts in `resources/`."""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import locale
+import os
+import string
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from checks.models import Finding
+
+LANGUAGES = ("en", "zh_CN")
+DEFAULT_LANGUAGE = "en"
+OSName = Literal["windows", "macos", "linux"]
+OS_NAMES: tuple[OSName, ...] = ("windows", "macos", "linux")
+
+
+@dataclass(frozen=True)
+class Text:
+    """A finding rendered for one language and one OS.
+
+    Attributes:
+        title: one line, the card's summary.
+        explanation: what was measured and why it matters.
+        fix: numbered steps for the person at the keyboard, for this OS.
+        fix_admin: steps for the server's administrator (helpdesk forwards these); may be empty.
+    """
+
+    title: str
+    explanation: str
+    fix: tuple[str, ...]
+    fix_admin: tuple[str, ...]
+
+
+def current_os() -> OSName:
+    """The OS whose fix steps this machine needs."""
+    if sys.platform.startswith("win"):
+        return "windows"
+    if sys.platform == "darwin":
+        return "macos"
+    return "linux"
+
+
+def system_language() -> str:
+    """The shipped language closest to the OS locale (Chinese locales get zh_CN)."""
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var)
+        if value:
+            return "zh_CN" if value.lower().startswith("zh") else DEFAULT_LANGUAGE
+    name = locale.getlocale()[0] or ""
+    return "zh_CN" if name.lower().startswith("zh") else DEFAULT_LANGUAGE
+
+
+def normalise_language(lang: str | None) -> str:
+    """Map `zh`, `zh-CN`, `zh_CN.UTF-8`, `EN` ... onto a shipped language; None means the OS's."""
+    if not lang:
+        return system_language()
+    lowered = lang.replace("-", "_").lower()
+    if lowered.startswith("zh"):
+        return "zh_CN"
+    if lowered.startswith("en"):
+        return "en"
+    raise ValueError(lang)
+
+
+def _read_tables(folder: str, lang: str) -> dict[str, Any]:
+    """Merge every `resources/<folder>/<lang>/*.toml`; one file per area keeps edits apart."""
+    merged: dict[str, Any] = {}
+    directory = importlib.resources.files("resources").joinpath(folder, lang)
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            table = tomllib.loads(entry.read_text(encoding="utf-8"))
+            clash = merged.keys() & table.keys()
+            if clash:
+                raise ValueError(f"{folder}/{lang}/{entry.name} repeats {sorted(clash)}")
+            merged.update(table)
+    return merged
+
+
+@functools.cache
+def finding_texts(lang: str) -> Mapping[str, Mapping[str, Any]]:
+    """The raw finding table of one language: id -> {title, explanation, fix, fix_*, variants}."""
+    return _read_tables("findings", lang)
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+@functools.cache
+def ui_texts(lang: str) -> Mapping[str, str]:
+    """The interface words of one language, by dotted key (`status.fail`, `report.title`)."""
+    return _flatten(_read_tables("ui", lang))
+
+
+class _Params(dict[str, object]):
+    """Template values: lists read as comma lists; a missing value shows as "?", not a crash."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _display(value: object) -> object:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    if value is None:
+        return "—"
+    return value
+
+
+def fill(template: str, params: Mapping[str, object]) -> str:
+    """Fill `{name}` placeholders of a catalogue template from a finding's params."""
+    values = _Params({k: _display(v) for k, v in params.items()})
+    return string.Formatter().vformat(template, (), values)
+
+
+def placeholders(template: str) -> set[str]:
+    """The `{name}` fields a template uses."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def entry(finding_id: str, lang: str, variant: object = None) -> Mapping[str, Any] | None:
+    """The catalogue table of a finding, with its `variants.<variant>` overrides applied."""
+    table = finding_texts(lang).get(finding_id) or finding_texts(DEFAULT_LANGUAGE).get(finding_id)
+    if table is None:
+        return None
+    overrides = table.get("variants", {}).get(str(variant), {}) if variant is not None else {}
+    merged = {**table, **overrides}
+    if "fix" in overrides:  # a variant's own steps replace the base's per-OS steps too
+        for os_name in OS_NAMES:
+            if f"fix_{os_name}" not in overrides:
+                merged.pop(f"fix_{os_name}", None)
+    return merged
+
+
+def render(
+    finding: Finding, *, lang: str = DEFAULT_LANGUAGE, os_name: OSName | None = None
+) -> Text:
+    """The title, explanation and fix steps of a finding, in `lang`, for `os_name`."""
+    table = entry(finding.id, lang, finding.params.get("variant"))
+    if table is None:
+        return Text(finding.id, "", (), ())
+    os_key = f"fix_{os_name or current_os()}"
+    steps = table.get(os_key, table.get("fix", []))
+    params = finding.params
+    return Text(
+        title=fill(table["title"], params),
+        explanation=fill(table.get("explanation", ""), params),
+        fix=tuple(fill(step, params) for step in steps),
+        fix_admin=tuple(fill(step, params) for step in table.get("fix_admin", [])),
+    )
+
+
+def ui(key: str, *, lang: str = DEFAULT_LANGUAGE, **params: object) -> str:
+    """An interface string such as `status.fail`, filled with `params`."""
+    template = ui_texts(lang).get(key) or ui_texts(DEFAULT_LANGUAGE).get(key, key)
+    return fill(template, params)

@@ -1,0 +1,285 @@
+"""The headless command line: `handshake-doctor check`, printing text or JSON, writing reports."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from checks import catalogue, registry, report
+from checks.config import Resolve, Settings
+from checks.engine import diagnose
+from checks.models import CheckResult, Status
+from checks.target import Target, TargetError, parse
+from checks.version import __version__
+
+EXIT_OK, EXIT_WARN, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
+
+DESCRIPTION = """\
+Handshake Doctor finds out why this computer cannot make a secure (TLS/SSL) connection,
+and tells you what to do about it.
+
+Run it with no arguments to open the window. Use "check" to diagnose from a terminal:
+it checks this computer (clock, trusted certificates, interception) and, if you name a
+site, the connection to that site (name lookup, connection, handshake, certificate)."""
+
+EXAMPLES = """\
+examples:
+  handshake-doctor check                      check this computer only
+  handshake-doctor check example.com          check this computer and https://example.com
+  handshake-doctor check https://intranet.corp:8443/login
+  handshake-doctor check mail.example.com:993 --json > result.json
+  handshake-doctor check example.com --output report.html   (also .md or .json)
+  handshake-doctor check example.com --resolve example.com:443:10.0.0.5
+  handshake-doctor check example.com --lang zh_CN
+
+exit codes:
+  0 everything passed   1 warnings only   2 at least one problem found
+  3 the input or an option was wrong      4 Handshake Doctor itself failed"""
+
+
+class UsageError(Exception):
+    """A wrong option value; the message is one sentence for the user."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"handshake-doctor: {message}\n")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 300:
+        raise argparse.ArgumentTypeError("the timeout must be between 0 and 300 seconds")
+    return value
+
+
+def _resolve_pin(text: str) -> Resolve:
+    host, sep, rest = text.partition(":")
+    port_text, sep2, address = rest.partition(":")
+    address = address.strip("[]")
+    try:
+        port = int(port_text) if port_text != "*" else 0
+        ipaddress.ip_address(address)
+    except ValueError:
+        port = -1
+    if not (sep and sep2 and host and 0 <= port <= 65535):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not HOST:PORT:ADDRESS (for example example.com:443:10.0.0.5)"
+        )
+    return Resolve(host.lower().rstrip("."), port, address)
+
+
+def _host_port(text: str) -> str:
+    try:
+        parse(text)
+    except TargetError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()
+
+
+def _language(text: str) -> str:
+    try:
+        return catalogue.normalise_language(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("choose en or zh_CN") from None
+
+
+def _readable_file(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text} is not a file")
+    if not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text} cannot be read (permission denied)")
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="handshake-doctor",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"handshake-doctor {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    check = commands.add_parser(
+        "check",
+        help="diagnose from the terminal (no window)",
+        description="Diagnose this computer and, optionally, the connection to TARGET.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument(
+        "target",
+        nargs="?",
+        metavar="TARGET",
+        help="a site: example.com, example.com:8443, a pasted https:// address, "
+        "or an 'openssl s_client -connect host:port' line (quote it)",
+    )
+    output = check.add_argument_group("output")
+    output.add_argument("--json", action="store_true", help="print the JSON report (schema 1)")
+    output.add_argument(
+        "--output", "-o", metavar="FILE", type=Path, help="also write a report: .html, .md or .json"
+    )
+    output.add_argument("--lang", type=_language, metavar="en|zh_CN", help="language of the text")
+    scope = check.add_argument_group("what to check")
+    scope.add_argument(
+        "--only", choices=("local", "target"), help="only this computer, or only the target"
+    )
+    scope.add_argument("--offline", action="store_true", help="contact nothing but the target")
+    connection = check.add_argument_group("connection (curl's option names)")
+    connection.add_argument(
+        "--connect-timeout",
+        type=_positive_seconds,
+        default=Settings.connect_timeout,
+        metavar="SECONDS",
+        help="give up on each connection after this long (default %(default)s)",
+    )
+    connection.add_argument(
+        "--resolve",
+        type=_resolve_pin,
+        action="append",
+        default=[],
+        metavar="HOST:PORT:ADDR",
+        help="connect to ADDR for HOST:PORT, still using HOST as the server name",
+    )
+    connection.add_argument(
+        "--cacert",
+        type=_readable_file,
+        metavar="FILE",
+        help="trust only the root certificates in FILE for the target",
+    )
+    references = check.add_argument_group("reference points")
+    references.add_argument(
+        "--known-roots",
+        type=_readable_file,
+        metavar="FILE",
+        help="the public root set to compare with (default: Mozilla's, from certifi)",
+    )
+    references.add_argument(
+        "--ntp-server",
+        type=_host_port,
+        action="append",
+        metavar="HOST[:PORT]",
+        help="a network time server to compare the clock with (repeatable)",
+    )
+    references.add_argument(
+        "--canary",
+        type=_host_port,
+        action="append",
+        metavar="HOST[:PORT]",
+        help="a well-known HTTPS site used to detect interception (repeatable)",
+    )
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The run's settings from parsed `check` options."""
+    defaults = Settings()
+    return Settings(
+        connect_timeout=args.connect_timeout,
+        cacert=args.cacert,
+        known_roots=args.known_roots,
+        resolve=tuple(args.resolve),
+        ntp_servers=tuple(args.ntp_server or defaults.ntp_servers),
+        canaries=tuple(args.canary or defaults.canaries),
+        offline=args.offline,
+        only=args.only,
+        lang=args.lang,
+    )
+
+
+def exit_code(results: Sequence[CheckResult], *, cancelled: bool) -> int:
+    """0 all pass, 1 warnings only, 2 any failure, 4 a check broke, 130 cancelled."""
+    if cancelled:
+        return EXIT_CANCELLED
+    statuses = {r.status for r in results} | {f.status for r in results for f in r.findings}
+    if Status.FAIL in statuses:
+        return EXIT_FAIL
+    if Status.ERROR in statuses:
+        return EXIT_INTERNAL
+    return EXIT_WARN if Status.WARN in statuses else EXIT_OK
+
+
+def use_color(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _progress(result: CheckResult, *, lang: str, stream: TextIO) -> None:
+    word = catalogue.ui(f"status.{result.status.value}", lang=lang)
+    symbol = catalogue.ui(f"status_symbol.{result.status.value}", lang=lang)
+    name = catalogue.ui(f"check_name.{result.check_id}", lang=lang)
+    stream.write(f"  {symbol} {word:<5} {name}\n")
+    stream.flush()
+
+
+def run_check(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    lang = catalogue.normalise_language(settings.lang)
+    target: Target | None = None
+    if args.target is not None:
+        try:
+            target = parse(args.target)
+        except TargetError as exc:
+            message = catalogue.ui(f"input_error.{exc.key}", lang=lang, **exc.params)
+            sys.stderr.write(f"handshake-doctor: {message}\n")
+            return EXIT_USAGE
+    if settings.only == "target" and target is None:
+        sys.stderr.write("handshake-doctor: --only target needs a TARGET to check.\n")
+        return EXIT_USAGE
+    plan = registry.plan(settings, has_target=target is not None)
+    cancel = threading.Event()
+    show_progress = sys.stderr.isatty() and not args.json
+    try:
+        result = diagnose(
+            plan,
+            settings=settings,
+            target=target,
+            version=__version__,
+            cancel=cancel,
+            on_result=(lambda r: _progress(r, lang=lang, stream=sys.stderr))
+            if show_progress
+            else None,
+        )
+    except KeyboardInterrupt:
+        cancel.set()
+        sys.stderr.write("handshake-doctor: cancelled.\n")
+        return EXIT_CANCELLED
+    if args.json:
+        sys.stdout.write(report.to_json(result, lang=lang))
+    else:
+        sys.stdout.write(report.to_text(result, color=use_color(sys.stdout), lang=lang))
+    if args.output is not None:
+        try:
+            report.write(result, args.output, lang=lang)
+        except (ValueError, OSError) as exc:
+            sys.stderr.write(f"handshake-doctor: could not write {args.output}: {exc}\n")
+            return EXIT_USAGE
+    return exit_code(result.results, cancelled=result.cancelled)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the headless CLI; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return run_check(args)
+    except Exception as exc:  # last resort: one line for the user, never a traceback
+        sys.stderr.write(f"handshake-doctor: internal error: {type(exc).__name__}: {exc}\n")
+        if os.environ.get("HANDSHAKE_DOCTOR_DEBUG"):
+            raise
+        return EXIT_INTERNAL

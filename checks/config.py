@@ -1,0 +1,62 @@
+"""The settings of one diagnosis, shared by the CLI options and the GUI's settings dialog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Scope = Literal["local", "target"]
+
+DEFAULT_NTP_SERVERS = (
+    "time.cloudflare.com",
+    "time.google.com",
+    "time.apple.com",
+    "time.windows.com",
+)
+DEFAULT_CANARIES = ("www.google.com", "www.cloudflare.com", "www.microsoft.com", "www.apple.com")
+
+
+@dataclass(frozen=True)
+class Resolve:
+    """A curl-style `--resolve HOST:PORT:ADDR` pin: connect to `address`, keep `host` for SNI."""
+
+    host: str
+    port: int
+    address: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run can be told; defaults are what a user gets with no options.
+
+    Attributes:
+        connect_timeout: seconds for each connect or read on the network.
+        check_deadline: seconds after which the engine gives up on a check.
+        cacert: trust only the roots in this file for the target, as curl's `--cacert`.
+        known_roots: the public root set to compare against (default: certifi's Mozilla set).
+        resolve: curl-style address pins.
+        ntp_servers: `host` or `host:port` strings, queried in parallel.
+        canaries: well-known HTTPS hosts used to spot interception.
+        offline: contact nothing but the target.
+        only: run only the local-machine checks or only the target checks.
+        lang: language of the output; None follows the OS.
+    """
+
+    connect_timeout: float = 5.0
+    check_deadline: float = 30.0
+    cacert: Path | None = None
+    known_roots: Path | None = None
+    resolve: tuple[Resolve, ...] = ()
+    ntp_servers: tuple[str, ...] = DEFAULT_NTP_SERVERS
+    canaries: tuple[str, ...] = DEFAULT_CANARIES
+    offline: bool = False
+    only: Scope | None = None
+    lang: str | None = None
+
+    def pinned_address(self, host: str, port: int) -> str | None:
+        """The address a `--resolve` pin gives for `host:port`, if any."""
+        for pin in self.resolve:
+            if pin.host == host and pin.port in (port, 0):
+                return pin.address
+        return None

@@ -1,0 +1,214 @@
+"""Runs a plan of checks on worker threads and streams each result as it finishes."""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from checks import diagnosis
+from checks.config import Scope, Settings
+from checks.models import CheckResult, Outcome, Status
+from checks.net import Cancelled
+from checks.report import Report
+from checks.target import Target
+
+MAX_PARALLEL_CHECKS = 4
+_POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a running check may see: the settings, the target, its prerequisites and the clock.
+
+    Attributes:
+        settings: options of this run.
+        target: the host being diagnosed, or None for a local-only run.
+        cancel: set when the user cancels; every loop and socket wait polls it.
+        results: the results of the checks this one requires.
+        deadline: `time.monotonic()` value after which the engine stops waiting.
+    """
+
+    settings: Settings
+    target: Target | None
+    cancel: threading.Event
+    results: Mapping[str, CheckResult]
+    deadline: float
+
+    def remaining(self) -> float:
+        """Seconds left before this check's deadline (never negative)."""
+        return max(0.0, self.deadline - time.monotonic())
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled
+
+    def timeout(self) -> float:
+        """The network timeout to use now: the configured one, cut short by the deadline."""
+        return max(0.05, min(self.settings.connect_timeout, self.remaining()))
+
+
+@dataclass(frozen=True)
+class Check:
+    """One diagnosis step, registered by its module.
+
+    Attributes:
+        id: stable name used in reports and `requires`.
+        scope: `local` for this machine, `target` for the host being diagnosed.
+        run: gathers facts and returns findings; may raise (the engine turns that into `error`).
+        findings: every finding id `run` can emit, mapped to the `variant` params it may carry.
+        requires: checks that must finish without failing first.
+    """
+
+    id: str
+    scope: Scope
+    run: Callable[[Context], Outcome] = field(repr=False)
+    findings: Mapping[str, tuple[str, ...]]
+    requires: tuple[str, ...] = ()
+
+
+def _blocker(result: CheckResult) -> str | None:
+    """The finding id that stops dependants of `result`, or None when they may run."""
+    if result.status is Status.SKIP:
+        return result.blocked_by or f"{result.check_id}.skipped"
+    if result.status is Status.ERROR:
+        return f"{result.check_id}.error"
+    if result.status is Status.FAIL:
+        return next(f.id for f in result.findings if f.status is Status.FAIL)
+    return None
+
+
+def _execute(check: Check, context: Context, out: queue.Queue[tuple[str, CheckResult]]) -> None:
+    started = time.monotonic()
+    try:
+        outcome = check.run(context)
+    except Cancelled:
+        return
+    except Exception as exc:  # a broken check is data, never a crash of the run
+        result = CheckResult(
+            check.id,
+            Status.ERROR,
+            duration_s=time.monotonic() - started,
+            error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
+        )
+    else:
+        result = CheckResult(
+            check.id,
+            outcome.status,
+            outcome.findings,
+            outcome.facts,
+            duration_s=time.monotonic() - started,
+        )
+    out.put((check.id, result))
+
+
+def run(
+    plan: Iterable[Check],
+    *,
+    settings: Settings,
+    target: Target | None,
+    cancel: threading.Event,
+) -> Iterator[CheckResult]:
+    """Yield one result per check in completion order; stop within 0.1 s of `cancel` being set.
+
+    Checks run on daemon threads so that a check stuck in a system call can neither delay the
+    cancelled run nor keep the process alive at exit.
+    """
+    pending = list(plan)
+    known = {check.id for check in pending}
+    done: dict[str, CheckResult] = {}
+    running: dict[str, float] = {}
+    finished: queue.Queue[tuple[str, CheckResult]] = queue.Queue()
+
+    while pending or running:
+        if cancel.is_set():
+            return
+        for check in list(pending):
+            requirements = [done.get(req) for req in check.requires if req in known]
+            if any(r is None for r in requirements):
+                continue
+            blockers = [b for r in requirements if r is not None and (b := _blocker(r))]
+            if blockers:
+                pending.remove(check)
+                done[check.id] = CheckResult(check.id, Status.SKIP, blocked_by=blockers[0])
+                yield done[check.id]
+                continue
+            if len(running) >= MAX_PARALLEL_CHECKS:
+                continue
+            pending.remove(check)
+            deadline = time.monotonic() + settings.check_deadline
+            running[check.id] = deadline
+            context = Context(
+                settings=settings,
+                target=target,
+                cancel=cancel,
+                results={req: done[req] for req in check.requires if req in done},
+                deadline=deadline,
+            )
+            threading.Thread(
+                target=_execute, args=(check, context, finished), daemon=True, name=check.id
+            ).start()
+        if not running:
+            continue
+        try:
+            check_id, result = finished.get(timeout=_POLL_S)
+        except queue.Empty:
+            now = time.monotonic()
+            for check_id, deadline in list(running.items()):
+                if now > deadline:
+                    del running[check_id]
+                    done[check_id] = CheckResult(
+                        check_id,
+                        Status.ERROR,
+                        duration_s=settings.check_deadline,
+                        error=f"did not finish within {settings.check_deadline:g} s",
+                    )
+                    yield done[check_id]
+            continue
+        if check_id in running:  # a late result after its deadline is dropped
+            del running[check_id]
+            done[check_id] = result
+            yield result
+
+
+def diagnose(
+    plan: Iterable[Check],
+    *,
+    settings: Settings,
+    target: Target | None,
+    version: str,
+    cancel: threading.Event | None = None,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> Report:
+    """Run `plan` to completion (or cancellation) and return the whole report with its verdict."""
+    cancel = cancel or threading.Event()
+    plan = tuple(plan)
+    started_at = datetime.now(UTC)
+    started = time.monotonic()
+    collected: dict[str, CheckResult] = {}
+    stream: list[CheckResult] = []
+    if target is not None and target.notes:
+        notes = target.notes
+        stream.append(CheckResult("input", Status.worst(n.status for n in notes), notes))
+    for result in itertools.chain(
+        stream, run(plan, settings=settings, target=target, cancel=cancel)
+    ):
+        collected[result.check_id] = result
+        if on_result is not None:
+            on_result(result)
+    order = ["input", *(check.id for check in plan)]
+    results = tuple(collected[cid] for cid in order if cid in collected)
+    return Report(
+        version=version,
+        target=target,
+        started_at=started_at,
+        duration_s=time.monotonic() - started,
+        verdict=diagnosis.verdict(results),
+        results=results,
+        cancelled=cancel.is_set(),
+    )

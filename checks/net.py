@@ -1,0 +1,127 @@
+"""Network primitives with hard timeouts that also give up as soon as the run is cancelled."""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Literal, TypeVar
+
+ConnectFailure = Literal["refused", "timeout", "unreachable", "error"]
+_SLICE_S = 0.1
+T = TypeVar("T")
+
+
+class Cancelled(Exception):
+    """The user cancelled while a network operation was waiting."""
+
+
+class ConnectError(OSError):
+    """A TCP connection could not be made; `kind` tells refused, timeout and unreachable apart."""
+
+    def __init__(self, kind: ConnectFailure, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+
+
+class LookupTimeout(OSError):
+    """The resolver did not answer in time."""
+
+
+def family_name(address: str) -> str:
+    """`IPv4` or `IPv6` for an address literal."""
+    return "IPv6" if ipaddress.ip_address(address.split("%", 1)[0]).version == 6 else "IPv4"
+
+
+def in_thread(
+    func: Callable[[], T], *, timeout: float, cancel: threading.Event, name: str = "net"
+) -> T:
+    """Run a blocking call that has no timeout of its own (getaddrinfo) and stop waiting for it
+    after `timeout` seconds or on cancel; the daemon thread is abandoned, never joined."""
+    box: list[T] = []
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            box.append(func())
+        except BaseException as exc:  # re-raised in the caller's thread
+            error.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True, name=name)
+    thread.start()
+    end = time.monotonic() + timeout
+    while thread.is_alive():
+        if cancel.is_set():
+            raise Cancelled
+        left = end - time.monotonic()
+        if left <= 0:
+            raise LookupTimeout(f"no answer within {timeout:g} s")
+        thread.join(min(_SLICE_S, left))
+    if error:
+        raise error[0]
+    return box[0]
+
+
+def _wait(sock: socket.socket, *, write: bool, timeout: float, cancel: threading.Event) -> bool:
+    """Wait until `sock` is ready; False on timeout; raise `Cancelled` on cancel."""
+    end = time.monotonic() + timeout
+    while True:
+        if cancel.is_set():
+            raise Cancelled
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        readable, writable = ([], [sock]) if write else ([sock], [])
+        ready = select.select(readable, writable, [], min(_SLICE_S, left))
+        if ready[1 if write else 0]:
+            return True
+
+
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
+
+
+def _classify(code: int) -> ConnectFailure:
+    if code == errno.ECONNREFUSED:
+        return "refused"
+    if code in (errno.ETIMEDOUT,):
+        return "timeout"
+    if code in _UNREACHABLE:
+        return "unreachable"
+    return "error"
+
+
+def connect(address: str, port: int, *, timeout: float, cancel: threading.Event) -> socket.socket:
+    """Open a TCP connection to an address literal, or raise `ConnectError` / `Cancelled`."""
+    family = socket.AF_INET6 if family_name(address) == "IPv6" else socket.AF_INET
+    try:
+        sockaddr = socket.getaddrinfo(address, port, family, socket.SOCK_STREAM)[0][4]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConnectError("unreachable", str(exc)) from exc
+    try:
+        sock.setblocking(False)
+        code = sock.connect_ex(sockaddr)
+        if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+            raise ConnectError(_classify(code), errno.errorcode.get(code, str(code)))
+        if code != 0:
+            if not _wait(sock, write=True, timeout=timeout, cancel=cancel):
+                raise ConnectError("timeout", f"no answer within {timeout:g} s")
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise ConnectError(_classify(code), errno.errorcode.get(code, str(code)))
+        sock.setblocking(True)
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+def recv(sock: socket.socket, size: int, *, timeout: float, cancel: threading.Event) -> bytes:
+    """Read up to `size` bytes; b"" on orderly close; raise `TimeoutError` or `Cancelled`."""
+    if not _wait(sock, write=False, timeout=timeout, cancel=cancel):
+        raise TimeoutError(f"no data within {timeout:g} s")
+    return sock.recv(size)

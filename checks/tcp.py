@@ -1,0 +1,83 @@
+"""Connects to every address of the target and tells refused, filtered and unreachable apart."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from checks import net
+from checks.engine import Check, Context
+from checks.models import Finding, Outcome, Status
+
+# Gentle on the server: at most this many simultaneous connection attempts per target.
+MAX_PARALLEL_CONNECTS = 4
+_FAILURE_ORDER = ("timeout", "refused", "unreachable", "error")
+
+
+def _attempt(address: str, port: int, ctx: Context) -> dict[str, object]:
+    started = time.monotonic()
+    outcome: dict[str, object] = {"address": address, "family": net.family_name(address)}
+    try:
+        sock = net.connect(address, port, timeout=ctx.timeout(), cancel=ctx.cancel)
+    except net.ConnectError as exc:
+        outcome.update(result=exc.kind, detail=str(exc))
+    else:
+        sock.close()
+        outcome["result"] = "connected"
+    outcome["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
+    return outcome
+
+
+def run(ctx: Context) -> Outcome:
+    assert ctx.target is not None
+    port = ctx.target.port
+    addresses = [str(a) for a in ctx.results["dns"].facts.get("addresses", [])]  # type: ignore[attr-defined]
+    with ThreadPoolExecutor(max_workers=MAX_PARALLEL_CONNECTS) as pool:
+        attempts = list(pool.map(lambda a: _attempt(a, port, ctx), addresses))
+    ctx.raise_if_cancelled()
+    connected = [str(a["address"]) for a in attempts if a["result"] == "connected"]
+    failed = [a for a in attempts if a["result"] != "connected"]
+    facts = {"port": port, "attempts": attempts, "connected": connected}
+    host = ctx.target.host
+    if not failed:
+        params = {"host": host, "port": port, "addresses": connected}
+        return Outcome((Finding("tcp.connected", Status.PASS, params),), facts)
+    kinds = Counter(str(a["result"]) for a in failed)
+    kind = max(_FAILURE_ORDER, key=lambda k: (kinds[k], -_FAILURE_ORDER.index(k)))
+    failed_addresses = [str(a["address"]) for a in failed]
+    if connected:
+        families = sorted({str(a["family"]) for a in failed})
+        working = sorted({net.family_name(a) for a in connected})
+        params = {
+            "host": host,
+            "port": port,
+            "failed": failed_addresses,
+            "family": "/".join(families),
+            "working_family": "/".join(working),
+            "variant": kind,
+        }
+        return Outcome((Finding("tcp.partial", Status.WARN, params),), facts)
+    params = {
+        "host": host,
+        "port": port,
+        "addresses": failed_addresses,
+        "timeout_s": ctx.settings.connect_timeout,
+    }
+    finding_id = {"timeout": "tcp.timeout", "refused": "tcp.refused"}.get(kind, "tcp.unreachable")
+    return Outcome((Finding(finding_id, Status.FAIL, params),), facts)
+
+
+CHECK = Check(
+    id="tcp",
+    scope="target",
+    run=run,
+    requires=("dns",),
+    findings={
+        "tcp.connected": (),
+        "tcp.partial": ("timeout", "refused", "unreachable", "error"),
+        "tcp.refused": (),
+        "tcp.timeout": (),
+        "tcp.unreachable": (),
+    },
+)

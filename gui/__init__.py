@@ -1,0 +1,1 @@
+"""Handshake Doctor's Qt window; it drives the `checks` engine and holds no diagnosis logic."""

@@ -1,0 +1,7 @@
+"""Runs Handshake Doctor as `python -m gui`."""
+
+import sys
+
+from gui.launcher import main
+
+sys.exit(main())

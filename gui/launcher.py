@@ -1,0 +1,36 @@
+"""The `handshake-doctor` command: the window with no arguments, the headless CLI otherwise."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from checks import cli
+
+
+def has_display() -> bool:
+    """Whether a window can be shown; only Linux and the BSDs can lack a display server."""
+    if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Open the window, or run the CLI when given arguments or when there is no display."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args:
+        return cli.main(args)
+    if not has_display():
+        sys.stderr.write(
+            "handshake-doctor: no display found (DISPLAY and WAYLAND_DISPLAY are unset); "
+            "running the headless check instead.\n"
+        )
+        return cli.main(["check"])
+    from gui.app import run  # Qt is imported only when a window is really wanted
+
+    return run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data files (finding texts, interface words, catalogues) loaded through importlib.resources."""

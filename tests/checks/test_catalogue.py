@@ -1,0 +1,128 @@
+"""Every finding the code can emit has text and fix steps in every shipped language."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from checks import catalogue, findings_doc, registry
+from checks.models import Finding, Status
+
+ROOT = Path(__file__).resolve().parents[2]
+TEXT_KEYS = ("title", "explanation")
+
+
+def _texts(table: dict[str, object]) -> list[str]:
+    texts = [str(table.get(k, "")) for k in TEXT_KEYS]
+    for key, value in table.items():
+        if key.startswith("fix") and isinstance(value, list):
+            texts.extend(str(v) for v in value)
+    return texts
+
+
+def _finding_literals() -> set[str]:
+    """Finding ids written as literals in `Finding("...")` calls anywhere in checks/."""
+    ids: set[str] = set()
+    for path in (ROOT / "checks").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "Finding"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                ids.add(node.args[0].value)
+    return ids
+
+
+def test_every_literal_finding_id_is_declared_by_a_check() -> None:
+    undeclared = _finding_literals() - registry.emitted_findings().keys()
+    assert not undeclared
+
+
+@pytest.mark.parametrize("lang", catalogue.LANGUAGES)
+def test_every_declared_finding_and_variant_has_text(lang: str) -> None:
+    table = catalogue.finding_texts(lang)
+    for finding_id, variants in registry.emitted_findings().items():
+        assert finding_id in table, f"{finding_id} has no {lang} text"
+        entry = table[finding_id]
+        assert entry.get("title"), f"{finding_id} has no {lang} title"
+        assert "explanation" in entry, f"{finding_id} has no {lang} explanation"
+        assert isinstance(entry.get("fix", []), list)
+        for variant in variants:
+            assert variant in entry.get("variants", {}), f"{finding_id}/{variant} ({lang})"
+
+
+def test_problem_findings_have_fix_steps_in_every_language() -> None:
+    # A warning or failure without steps would leave the user with nothing to do.
+    for lang in catalogue.LANGUAGES:
+        for finding_id, variants in registry.emitted_findings().items():
+            for variant in (None, *variants):
+                entry = catalogue.entry(finding_id, lang, variant)
+                assert entry is not None
+                if finding_id.split(".")[1] in ("failed", "refused", "timeout", "unreachable"):
+                    assert entry.get("fix"), f"{finding_id}/{variant} ({lang}) has no fix steps"
+
+
+def test_translations_use_the_same_placeholders_as_english() -> None:
+    english = catalogue.finding_texts("en")
+    for lang in catalogue.LANGUAGES:
+        for finding_id, entry in catalogue.finding_texts(lang).items():
+            base = english[finding_id]
+            for key in TEXT_KEYS:
+                assert catalogue.placeholders(str(entry.get(key, ""))) == catalogue.placeholders(
+                    str(base.get(key, ""))
+                ), f"{finding_id}.{key} ({lang})"
+            en_names = set().union(*map(catalogue.placeholders, _texts(base)))
+            names = set().union(*map(catalogue.placeholders, _texts(entry)))
+            assert names == en_names, f"{finding_id} fix placeholders differ ({lang})"
+
+
+def test_no_language_has_ids_english_lacks() -> None:
+    english = set(catalogue.finding_texts("en"))
+    for lang in catalogue.LANGUAGES:
+        assert set(catalogue.finding_texts(lang)) == english
+        assert set(catalogue.ui_texts(lang)) == set(catalogue.ui_texts("en"))
+
+
+def test_every_check_has_a_name_in_every_language() -> None:
+    for lang in catalogue.LANGUAGES:
+        for check in registry.CHECKS:
+            assert f"check_name.{check.id}" in catalogue.ui_texts(lang)
+
+
+def test_render_fills_params_variants_and_os_steps() -> None:
+    finding = Finding(
+        "dns.failed",
+        Status.FAIL,
+        {"host": "example.test", "variant": "timeout", "elapsed_ms": 3000},
+    )
+    windows = catalogue.render(finding, lang="en", os_name="windows")
+    linux = catalogue.render(finding, lang="en", os_name="linux")
+    assert "3000" in windows.title
+    assert any("ipconfig /flushdns" in step for step in windows.fix)
+    assert not any("ipconfig" in step for step in linux.fix)
+    chinese = catalogue.render(finding, lang="zh_CN", os_name="linux")
+    assert "域名服务器" in chinese.title
+
+
+def test_a_missing_param_renders_as_a_question_mark_not_a_crash() -> None:
+    text = catalogue.render(Finding("tcp.refused", Status.FAIL, {}), lang="en", os_name="linux")
+    assert "?" in text.title
+
+
+def test_language_names_are_normalised() -> None:
+    assert catalogue.normalise_language("zh-CN") == "zh_CN"
+    assert catalogue.normalise_language("zh_CN.UTF-8") == "zh_CN"
+    assert catalogue.normalise_language("EN") == "en"
+    with pytest.raises(ValueError, match="fr"):
+        catalogue.normalise_language("fr")
+
+
+def test_findings_doc_is_current() -> None:
+    current = (ROOT / "docs" / "findings.md").read_text(encoding="utf-8")
+    assert current == findings_doc.markdown(), (
+        "run: python -m checks.findings_doc > docs/findings.md"
+    )
