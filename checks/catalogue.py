@@ -114,7 +114,7 @@ class _Params(dict[str, object]):
 
 def _display(value: object) -> object:
     if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
+        return ", ".join(str(v) for v in value) or "—"
     if value is None:
         return "—"
     return value

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from checks import dns, tcp
+from checks import dns, tcp, tls
 from checks.config import Settings
 from checks.engine import Check
 
-CHECKS: tuple[Check, ...] = (dns.CHECK, tcp.CHECK)
+CHECKS: tuple[Check, ...] = (dns.CHECK, tcp.CHECK, tls.CHECK)
 
 
 def plan(settings: Settings, *, has_target: bool) -> tuple[Check, ...]:

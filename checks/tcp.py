@@ -13,6 +13,7 @@ from checks.models import Finding, Outcome, Status
 # Gentle on the server: at most this many simultaneous connection attempts per target.
 MAX_PARALLEL_CONNECTS = 4
 _FAILURE_ORDER = ("timeout", "refused", "unreachable", "error")
+_PARTIAL_VARIANTS = ("timeout", "refused", "unreachable")
 
 
 def _attempt(address: str, port: int, ctx: Context) -> dict[str, object]:
@@ -55,8 +56,9 @@ def run(ctx: Context) -> Outcome:
             "failed": failed_addresses,
             "family": "/".join(families),
             "working_family": "/".join(working),
-            "variant": kind,
         }
+        if kind in _PARTIAL_VARIANTS:
+            params["variant"] = kind
         return Outcome((Finding("tcp.partial", Status.WARN, params),), facts)
     params = {
         "host": host,
@@ -75,7 +77,7 @@ CHECK = Check(
     requires=("dns",),
     findings={
         "tcp.connected": (),
-        "tcp.partial": ("timeout", "refused", "unreachable", "error"),
+        "tcp.partial": _PARTIAL_VARIANTS,
         "tcp.refused": (),
         "tcp.timeout": (),
         "tcp.unreachable": (),

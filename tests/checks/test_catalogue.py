@@ -67,17 +67,21 @@ def test_problem_findings_have_fix_steps_in_every_language() -> None:
 
 
 def test_translations_use_the_same_placeholders_as_english() -> None:
-    english = catalogue.finding_texts("en")
     for lang in catalogue.LANGUAGES:
-        for finding_id, entry in catalogue.finding_texts(lang).items():
-            base = english[finding_id]
-            for key in TEXT_KEYS:
-                assert catalogue.placeholders(str(entry.get(key, ""))) == catalogue.placeholders(
-                    str(base.get(key, ""))
-                ), f"{finding_id}.{key} ({lang})"
-            en_names = set().union(*map(catalogue.placeholders, _texts(base)))
-            names = set().union(*map(catalogue.placeholders, _texts(entry)))
-            assert names == en_names, f"{finding_id} fix placeholders differ ({lang})"
+        for finding_id, variants in registry.emitted_findings().items():
+            for variant in (None, *variants):
+                base = catalogue.entry(finding_id, "en", variant)
+                entry = catalogue.entry(finding_id, lang, variant)
+                assert base is not None
+                assert entry is not None
+                where = f"{finding_id}/{variant} ({lang})"
+                for key in TEXT_KEYS:
+                    assert catalogue.placeholders(str(entry.get(key, ""))) == (
+                        catalogue.placeholders(str(base.get(key, "")))
+                    ), where
+                en_names = set().union(*map(catalogue.placeholders, _texts(base)))
+                names = set().union(*map(catalogue.placeholders, _texts(entry)))
+                assert names == en_names, f"{where}: fix placeholders differ"
 
 
 def test_no_language_has_ids_english_lacks() -> None:

@@ -1,0 +1,360 @@
+"""Performs the TLS handshake with the target, collects the chain it sends, names how it fails."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives import hashes, serialization
+from OpenSSL import SSL
+
+from checks import net
+from checks.engine import Check, Context
+from checks.models import Finding, Outcome, Status
+
+# Bytes kept of what the server sends; enough to recognise a protocol, never the whole stream.
+_SNIFF_BYTES = 64
+# Limits on a hostile peer: total bytes read during one handshake.
+_MAX_HANDSHAKE_BYTES = 512 * 1024
+# After a TLS 1.3 handshake in which a client certificate was requested, the server's verdict
+# (alert certificate_required) arrives after our Finished: wait this long for it.
+_CLIENT_CERT_VERDICT_S = 1.0
+
+# RFC 8446 section 6 and RFC 5246 section 7.2 alert descriptions.
+ALERTS = {
+    0: "close_notify",
+    10: "unexpected_message",
+    20: "bad_record_mac",
+    22: "record_overflow",
+    40: "handshake_failure",
+    42: "bad_certificate",
+    43: "unsupported_certificate",
+    44: "certificate_revoked",
+    45: "certificate_expired",
+    46: "certificate_unknown",
+    47: "illegal_parameter",
+    48: "unknown_ca",
+    49: "access_denied",
+    50: "decode_error",
+    51: "decrypt_error",
+    70: "protocol_version",
+    71: "insufficient_security",
+    80: "internal_error",
+    86: "inappropriate_fallback",
+    90: "user_canceled",
+    109: "missing_extension",
+    110: "unsupported_extension",
+    112: "unrecognized_name",
+    113: "bad_certificate_status_response",
+    115: "unknown_psk_identity",
+    116: "certificate_required",
+    120: "no_application_protocol",
+}
+# Alerts with a text of their own; every other alert uses the generic one.
+ALERT_VARIANTS = (
+    "handshake_failure",
+    "protocol_version",
+    "unrecognized_name",
+    "internal_error",
+    "insufficient_security",
+    "access_denied",
+)
+NOT_TLS_VARIANTS = ("http", "ssh", "smtp", "imap", "pop3", "ftp", "unknown")
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """What one handshake attempt observed.
+
+    Attributes:
+        outcome: `ok`, `alert`, `closed`, `timeout`, `not_tls` or `error`.
+        version: negotiated protocol (`TLSv1.3`), when the handshake got that far.
+        cipher: negotiated cipher suite, OpenSSL's name.
+        chain_pem: the certificates the server sent, in its order.
+        alert: name of the alert the server sent (`handshake_failure`), if any.
+        client_cert_requested: the server sent a CertificateRequest.
+        client_ca_names: distinguished names of the CAs the server said it accepts.
+        first_bytes: the start of what the server sent, for protocol sniffing.
+        detail: the library's error text, for the report.
+    """
+
+    outcome: str
+    version: str | None = None
+    cipher: str | None = None
+    chain_pem: tuple[str, ...] = ()
+    alert: str | None = None
+    client_cert_requested: bool = False
+    client_ca_names: tuple[str, ...] = ()
+    first_bytes: bytes = b""
+    detail: str = ""
+    leaf_sha256: str | None = field(default=None)
+
+
+def _client_context() -> SSL.Context:
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    # We judge the chain ourselves afterwards; here every server must be let in so that we can
+    # see its chain, however weak (security level 0 admits SHA-1 and 1024-bit keys).
+    context.set_verify(SSL.VERIFY_NONE, lambda *_: True)
+    context.set_cipher_list(b"ALL:@SECLEVEL=0")
+    context.set_min_proto_version(SSL.TLS1_VERSION)
+    return context
+
+
+def _alert_from_records(data: bytes) -> str | None:
+    """The alert in a plaintext TLS alert record at the start of `data`."""
+    if len(data) >= 7 and data[0] == 0x15 and data[1] == 0x03 and data[3:5] == b"\x00\x02":
+        return ALERTS.get(data[6], f"alert_{data[6]}")
+    return None
+
+
+_ALERT_TEXT = re.compile(r"(?:alert|tlsv1[0-9]*|sslv3) ((?:alert )?[a-z ]+)$")
+
+
+def _alert_from_error(error: SSL.Error) -> str | None:
+    """The alert named in OpenSSL's error text, such as `tlsv1 alert protocol version`."""
+    for entry in error.args[0] if error.args and isinstance(error.args[0], list) else []:
+        reason = str(entry[-1]).lower()
+        if "alert" not in reason and "unrecognized name" not in reason:
+            continue
+        words = reason.split("alert", 1)[-1] if "alert" in reason else reason
+        name = "_".join(re.sub(r"^(tlsv1[0-9]*|sslv3|tls) ", "", words.strip()).split())
+        return name if name in ALERTS.values() else name or None
+    return None
+
+
+def looks_like_tls(data: bytes) -> bool:
+    """Whether `data` starts like a TLS record (handshake or alert) or an SSLv2 server hello."""
+    if len(data) >= 3 and data[0] in (0x15, 0x16) and data[1] == 0x03 and data[2] <= 0x04:
+        return True
+    return len(data) >= 3 and data[0] & 0x80 != 0 and data[2] == 0x04
+
+
+def sniff_protocol(data: bytes) -> str:
+    """Name what a non-TLS reply looks like: one of `NOT_TLS_VARIANTS`."""
+    head = data[:16].upper()
+    if head.startswith(b"HTTP/") or b"<HTML" in data[:64].upper():
+        return "http"
+    if head.startswith(b"SSH-"):
+        return "ssh"
+    if head.startswith((b"220 ", b"220-")):
+        return "ftp" if b"FTP" in data.upper() else "smtp"
+    if head.startswith(b"* OK"):
+        return "imap"
+    if head.startswith(b"+OK"):
+        return "pop3"
+    return "unknown"
+
+
+def preview(data: bytes) -> str:
+    """A printable, short rendering of raw bytes for the report."""
+    text = "".join(chr(b) if 32 <= b < 127 else "·" for b in data[:48])
+    return text.strip()
+
+
+def _dn(name: object) -> str:
+    components = name.get_components()  # type: ignore[attr-defined]
+    return ", ".join(f"{k.decode()}={v.decode(errors='replace')}" for k, v in components)
+
+
+def _chain(conn: SSL.Connection) -> tuple[str, ...]:
+    certs = conn.get_peer_cert_chain(as_cryptography=True) or []
+    return tuple(c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in certs)
+
+
+def _leaf_sha256(conn: SSL.Connection) -> str | None:
+    leaf = conn.get_peer_certificate(as_cryptography=True)
+    return leaf.fingerprint(hashes.SHA256()).hex() if leaf is not None else None
+
+
+def handshake(
+    address: str, port: int, *, sni: str | None, timeout: float, cancel: threading.Event
+) -> Handshake:
+    """One TLS handshake over a fresh connection, fed through memory BIOs so that every read
+    honours `timeout` and `cancel` and the raw reply can be recognised when it is not TLS."""
+    try:
+        sock = net.connect(address, port, timeout=timeout, cancel=cancel)
+    except net.ConnectError as exc:
+        return Handshake("error", detail=f"connect: {exc}")
+    requested: list[bool] = []
+
+    def on_state(conn: SSL.Connection, where: int, ret: int) -> None:
+        if b"certificate request" in conn.get_state_string():
+            requested.append(True)
+
+    context = _client_context()
+    context.set_info_callback(on_state)
+    conn = SSL.Connection(context, None)
+    conn.set_connect_state()
+    if sni:
+        conn.set_tlsext_host_name(sni.encode("idna"))
+    first = bytearray()
+    received = 0
+    deadline = time.monotonic() + timeout
+
+    def flush() -> None:
+        with contextlib.suppress(SSL.WantReadError):
+            sock.sendall(conn.bio_read(65536))
+
+    def result(outcome: str, **values: object) -> Handshake:
+        return Handshake(
+            outcome,
+            chain_pem=_chain(conn),
+            client_cert_requested=bool(requested),
+            client_ca_names=tuple(_dn(name) for name in conn.get_client_ca_list()),
+            first_bytes=bytes(first),
+            leaf_sha256=_leaf_sha256(conn),
+            **values,  # type: ignore[arg-type]
+        )
+
+    with sock:
+        while True:
+            try:
+                conn.do_handshake()
+                break
+            except SSL.WantReadError:
+                pass
+            except SSL.Error as exc:
+                alert = _alert_from_records(bytes(first)) or _alert_from_error(exc)
+                if alert:
+                    return result("alert", alert=alert, detail=str(exc))
+                return result("closed", detail=str(exc) or "connection closed")
+            try:
+                flush()
+                data = net.recv(
+                    sock, 65536, timeout=max(0.0, deadline - time.monotonic()), cancel=cancel
+                )
+            except TimeoutError:
+                return result("timeout", detail=f"no TLS reply within {timeout:g} s")
+            except OSError as exc:  # reset by peer mid-handshake
+                return result("closed", detail=str(exc))
+            if not data:
+                conn.bio_shutdown()
+                continue
+            if len(first) < _SNIFF_BYTES:
+                first.extend(data[: _SNIFF_BYTES - len(first)])
+                if not looks_like_tls(bytes(first[:3])):
+                    return result("not_tls", detail=preview(bytes(first)))
+            received += len(data)
+            if received > _MAX_HANDSHAKE_BYTES:
+                return result("error", detail=f"server sent over {_MAX_HANDSHAKE_BYTES} bytes")
+            conn.bio_write(data)
+        flush()
+        version, cipher = conn.get_protocol_version_name(), conn.get_cipher_name()
+        if requested:
+            verdict = _await_client_cert_verdict(conn, sock, cancel)
+            if verdict:
+                return result("alert", alert=verdict, version=version, cipher=cipher)
+        return result("ok", version=version, cipher=cipher)
+
+
+def _await_client_cert_verdict(
+    conn: SSL.Connection, sock: socket.socket, cancel: threading.Event
+) -> str | None:
+    """In TLS 1.3 the server rejects a missing client certificate only after our Finished."""
+    try:
+        data = net.recv(sock, 65536, timeout=_CLIENT_CERT_VERDICT_S, cancel=cancel)
+        if not data:
+            return None
+        conn.bio_write(data)
+        conn.recv(1)
+    except SSL.WantReadError:
+        return None
+    except SSL.Error as exc:
+        return _alert_from_error(exc)
+    except (TimeoutError, OSError):
+        return None
+    return None
+
+
+def _problem(hs: Handshake, port: int, host: str) -> Finding:
+    """The finding for a handshake that did not complete."""
+    if hs.outcome == "not_tls":
+        variant = sniff_protocol(hs.first_bytes)
+        params = {"host": host, "port": port, "variant": variant, "first_bytes": hs.detail}
+        return Finding("tls.not_tls", Status.FAIL, params, (hs.detail,))
+    if hs.outcome == "timeout":
+        return Finding("tls.timeout", Status.FAIL, {"host": host, "port": port}, (hs.detail,))
+    if hs.outcome == "alert" and hs.alert:
+        params = {"host": host, "port": port, "alert": hs.alert}
+        if hs.alert in ALERT_VARIANTS:
+            params["variant"] = hs.alert
+        return Finding("tls.handshake_failed", Status.FAIL, params, (hs.detail,))
+    return Finding("tls.closed", Status.FAIL, {"host": host, "port": port}, (hs.detail,))
+
+
+def run(ctx: Context) -> Outcome:
+    assert ctx.target is not None
+    target = ctx.target
+    connected = [str(a) for a in ctx.results["tcp"].facts.get("connected", [])]  # type: ignore[attr-defined]
+    address, port = connected[0], target.port
+    main = handshake(address, port, sni=target.sni, timeout=ctx.timeout(), cancel=ctx.cancel)
+    facts: dict[str, object] = {
+        "address": address,
+        "port": port,
+        "sni": target.sni,
+        "outcome": main.outcome,
+        "version": main.version,
+        "cipher": main.cipher,
+        "alert": main.alert,
+        "chain_pem": list(main.chain_pem),
+        "client_cert_requested": main.client_cert_requested,
+        "client_ca_names": list(main.client_ca_names),
+    }
+    if main.outcome == "not_tls":
+        facts["first_bytes"] = main.detail
+    findings: list[Finding] = []
+    client_cert = main.client_cert_requested and (
+        main.outcome == "ok" or main.alert in ("certificate_required", "handshake_failure")
+    )
+    if client_cert:
+        required = main.outcome != "ok"
+        params: dict[str, object] = {"host": target.host, "ca_names": list(main.client_ca_names)}
+        if not required:
+            params["variant"] = "optional"
+        findings.append(
+            Finding("cert.client_cert_required", Status.FAIL if required else Status.WARN, params)
+        )
+    elif main.outcome != "ok":
+        return Outcome((_problem(main, port, target.host),), facts)
+
+    if main.outcome == "ok":
+        ok = {"host": target.host, "version": main.version, "cipher": main.cipher}
+        findings.insert(0, Finding("tls.ok", Status.PASS, ok))
+    if target.sni and main.chain_pem:
+        ctx.raise_if_cancelled()
+        bare = handshake(address, port, sni=None, timeout=ctx.timeout(), cancel=ctx.cancel)
+        facts["without_sni"] = {
+            "outcome": bare.outcome,
+            "alert": bare.alert,
+            "leaf_sha256": bare.leaf_sha256,
+        }
+        variant = None
+        if bare.outcome in ("alert", "closed") and not bare.client_cert_requested:
+            variant = "reject"
+        elif bare.leaf_sha256 and bare.leaf_sha256 != main.leaf_sha256:
+            variant = "default_cert"
+        if variant:
+            sni = {"host": target.host, "variant": variant, "alert": bare.alert}
+            findings.append(Finding("cert.sni_required", Status.WARN, sni))
+    return Outcome(tuple(findings), facts)
+
+
+CHECK = Check(
+    id="tls",
+    scope="target",
+    run=run,
+    requires=("tcp",),
+    findings={
+        "tls.ok": (),
+        "tls.not_tls": NOT_TLS_VARIANTS,
+        "tls.timeout": (),
+        "tls.closed": (),
+        "tls.handshake_failed": ALERT_VARIANTS,
+        "cert.sni_required": ("reject", "default_cert"),
+        "cert.client_cert_required": ("optional",),
+    },
+)

@@ -1,0 +1,1 @@
+"""Handshake Doctor's test suite."""

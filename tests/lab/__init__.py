@@ -1,0 +1,1 @@
+"""Real servers on loopback and the private PKI they serve."""

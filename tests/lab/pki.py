@@ -1,0 +1,191 @@
+"""A private PKI for the lab: roots, intermediates and leaves for every certificate scenario."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+DAY = dt.timedelta(days=1)
+
+
+@functools.cache
+def _rsa(bits: int, slot: int) -> rsa.RSAPrivateKey:
+    # RSA generation is slow; tests reuse a few keys per size, told apart by `slot`.
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+_slots: dict[int, int] = {}
+
+
+def new_key(kind: str = "ec256") -> PrivateKey:
+    """A fresh key: `ec256`, `ec384`, or `rsa1024` / `rsa2048` / `rsa3072` (from a small pool)."""
+    if kind.startswith("ec"):
+        curve = {"ec256": ec.SECP256R1(), "ec384": ec.SECP384R1(), "ec521": ec.SECP521R1()}[kind]
+        return ec.generate_private_key(curve)
+    bits = int(kind.removeprefix("rsa"))
+    _slots[bits] = _slots.get(bits, -1) + 1
+    return _rsa(bits, _slots[bits] % 8)
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A certificate and its private key."""
+
+    cert: x509.Certificate
+    key: PrivateKey
+
+    @property
+    def pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def key_pem(self) -> bytes:
+        return self.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    @property
+    def subject_cn(self) -> str:
+        return str(self.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+
+
+def _name(cn: str, org: str | None = None) -> x509.Name:
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    if org:
+        attributes.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
+    return x509.Name(attributes)
+
+
+def _general_name(san: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(san))
+    except ValueError:
+        return x509.DNSName(san)
+
+
+def _sign(
+    builder: x509.CertificateBuilder, issuer_key: PrivateKey, hash_alg: hashes.HashAlgorithm
+) -> x509.Certificate:
+    return builder.sign(issuer_key, hash_alg)
+
+
+def issue(
+    cn: str,
+    *,
+    issuer: Issued | None = None,
+    ca: bool = False,
+    path_length: int | None = None,
+    sans: Sequence[str] = (),
+    org: str | None = None,
+    key: str | PrivateKey = "ec256",
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+    hash_alg: hashes.HashAlgorithm | None = None,
+    aia_ca_issuers: str | None = None,
+    extended_key_usage: bool = True,
+) -> Issued:
+    """Issue one certificate; `issuer=None` makes it self-signed (a root, or a self-signed leaf)."""
+    private_key = new_key(key) if isinstance(key, str) else key
+    subject = _name(cn, org)
+    signer_key = issuer.key if issuer else private_key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.cert.subject if issuer else subject)
+        .public_key(private_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before or NOW - 30 * DAY)
+        .not_valid_after(not_after or NOW + 300 * DAY)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(private_key.public_key()), critical=False
+        )
+    )
+    if issuer is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+            critical=False,
+        )
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    else:
+        if sans:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([_general_name(s) for s in sans]), critical=False
+            )
+        if extended_key_usage:
+            builder = builder.add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+            )
+    if aia_ca_issuers:
+        builder = builder.add_extension(
+            x509.AuthorityInformationAccess(
+                [
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.CA_ISSUERS,
+                        x509.UniformResourceIdentifier(aia_ca_issuers),
+                    )
+                ]
+            ),
+            critical=False,
+        )
+    return Issued(_sign(builder, signer_key, hash_alg or hashes.SHA256()), private_key)
+
+
+def root(cn: str = "Handshake Doctor Lab Root", **options: object) -> Issued:
+    """A self-signed CA certificate."""
+    return issue(cn, ca=True, **options)  # type: ignore[arg-type]
+
+
+def intermediate(cn: str, issuer: Issued, **options: object) -> Issued:
+    """A CA certificate signed by `issuer`."""
+    return issue(cn, issuer=issuer, ca=True, path_length=0, **options)  # type: ignore[arg-type]
+
+
+def leaf(host: str, issuer: Issued | None, **options: object) -> Issued:
+    """A server certificate for `host` (also its SAN unless `sans` is given)."""
+    options.setdefault("sans", (host,))
+    return issue(host, issuer=issuer, **options)  # type: ignore[arg-type]
+
+
+def write_chain(folder: Path, name: str, chain: Sequence[Issued]) -> tuple[Path, Path]:
+    """Write `chain` (leaf first) as `<name>.pem` and the leaf's key as `<name>.key`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cert_path = folder / f"{name}.pem"
+    key_path = folder / f"{name}.key"
+    cert_path.write_bytes(b"".join(item.pem for item in chain))
+    key_path.write_bytes(chain[0].key_pem)
+    return cert_path, key_path
+
+
+def write_certs(path: Path, certs: Sequence[Issued]) -> Path:
+    """Write certificates (no keys) to one PEM file, for --cacert and --known-roots."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(item.pem for item in certs))
+    return path
