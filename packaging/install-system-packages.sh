@@ -7,14 +7,14 @@ purpose=${1:-run}
 
 # Qt offscreen rendering, fonts (without fonts Qt draws empty boxes), and Python venv support.
 packages=(python3-venv libglib2.0-0 libgl1 libegl1 libfontconfig1 fonts-dejavu-core
-          fonts-noto-cjk libxkbcommon0 libdbus-1-3)
+          fonts-wqy-microhei libxkbcommon0 libdbus-1-3)
 # Real windows on X11.
 packages+=(libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
            libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-shm0 libxcb-sync1
            libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0)
 if [ "$purpose" = test ]; then
-  # binutils for PyInstaller; xvfb for screenshots of a real window.
-  packages+=(binutils xvfb xauth)
+  # binutils for PyInstaller; xvfb for screenshots of a real window; nginx for the test lab.
+  packages+=(binutils xvfb xauth nginx)
 fi
 
 missing=()
