@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -76,9 +76,59 @@ def _general_name(san: str) -> x509.GeneralName:
         return x509.DNSName(san)
 
 
+def _der(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    if size < 0x80:
+        return bytes([tag, size]) + body
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(octets)]) + octets + body
+
+
+def _der_items(body: bytes) -> list[bytes]:
+    """Split concatenated DER elements (whole tag-length-value each)."""
+    items, at = [], 0
+    while at < len(body):
+        size, header = body[at + 1], 2
+        if size & 0x80:
+            count = size & 0x7F
+            size = int.from_bytes(body[at + 2 : at + 2 + count], "big")
+            header += count
+        items.append(body[at : at + header + size])
+        at += header + size
+    return items
+
+
+def _der_body(element: bytes) -> bytes:
+    size = element[1]
+    return element[2 + (size & 0x7F if size & 0x80 else 0) :]
+
+
+# AlgorithmIdentifier DER for SHA-1 signatures: RSA has NULL parameters, ECDSA has none.
+_SHA1_RSA = bytes.fromhex("300d06092a864886f70d0101050500")
+_SHA1_ECDSA = bytes.fromhex("300906072a8648ce3d0401")
+
+
+def _sign_sha1(builder: x509.CertificateBuilder, issuer_key: PrivateKey) -> x509.Certificate:
+    # cryptography refuses SHA-1 certificate signatures, yet the lab must serve one: sign with
+    # SHA-256, swap the algorithm inside the to-be-signed part, and sign that with SHA-1 by hand.
+    draft = builder.sign(issuer_key, hashes.SHA256())
+    algorithm = _SHA1_RSA if isinstance(issuer_key, rsa.RSAPrivateKey) else _SHA1_ECDSA
+    fields = _der_items(_der_body(draft.tbs_certificate_bytes))
+    fields[2] = algorithm  # after [0] version and the serial number
+    tbs = _der(0x30, b"".join(fields))
+    if isinstance(issuer_key, rsa.RSAPrivateKey):
+        signature = issuer_key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
+    else:
+        signature = issuer_key.sign(tbs, ec.ECDSA(hashes.SHA1()))
+    der = _der(0x30, tbs + algorithm + _der(0x03, b"\x00" + signature))
+    return x509.load_der_x509_certificate(der)
+
+
 def _sign(
     builder: x509.CertificateBuilder, issuer_key: PrivateKey, hash_alg: hashes.HashAlgorithm
 ) -> x509.Certificate:
+    if isinstance(hash_alg, hashes.SHA1):
+        return _sign_sha1(builder, issuer_key)
     return builder.sign(issuer_key, hash_alg)
 
 
