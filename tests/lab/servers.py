@@ -209,7 +209,7 @@ class SilentServer(LoopbackServer):
                 continue
 
 
-class BannerServer(LoopbackServer):
+class BannerServer(SilentServer):
     """Greets like a non-TLS service (SSH, SMTP, IMAP) and ignores whatever comes back."""
 
     def __init__(
@@ -220,13 +220,7 @@ class BannerServer(LoopbackServer):
 
     def handle(self, conn: socket.socket) -> None:
         conn.sendall(self.banner)
-        conn.settimeout(POLL)
-        while not self.stopping:
-            try:
-                if not conn.recv(4096):
-                    return
-            except TimeoutError:
-                continue
+        super().handle(conn)
 
 
 class PlainHTTPServer(LoopbackServer):
