@@ -69,6 +69,17 @@ def normalise_language(lang: str | None) -> str:
     raise ValueError(lang)
 
 
+def _merge(into: dict[str, Any], table: Mapping[str, Any], where: str, path: str = "") -> None:
+    """Add `table` to `into`; tables merge key by key, a text defined twice is an error."""
+    for key, value in table.items():
+        if key in into and isinstance(into[key], dict) and isinstance(value, Mapping):
+            _merge(into[key], value, where, f"{path}{key}.")
+        elif key in into:
+            raise ValueError(f"{where} repeats {path}{key}")
+        else:
+            into[key] = dict(value) if isinstance(value, Mapping) else value
+
+
 def _read_tables(folder: str, lang: str) -> dict[str, Any]:
     """Merge every `resources/<folder>/<lang>/*.toml`; one file per area keeps edits apart."""
     merged: dict[str, Any] = {}
@@ -76,10 +87,7 @@ def _read_tables(folder: str, lang: str) -> dict[str, Any]:
     for entry in sorted(directory.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
             table = tomllib.loads(entry.read_text(encoding="utf-8"))
-            clash = merged.keys() & table.keys()
-            if clash:
-                raise ValueError(f"{folder}/{lang}/{entry.name} repeats {sorted(clash)}")
-            merged.update(table)
+            _merge(merged, table, f"{folder}/{lang}/{entry.name}")
     return merged
 
 

@@ -7,6 +7,7 @@ import ipaddress
 import os
 import sys
 import threading
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
@@ -84,6 +85,13 @@ def _host_port(text: str) -> str:
         parse(text)
     except TargetError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()
+
+
+def _http_url(text: str) -> str:
+    parts = urllib.parse.urlsplit(text.strip())
+    if parts.scheme != "http" or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a plain http:// address")
     return text.strip()
 
 
@@ -180,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST[:PORT]",
         help="a well-known HTTPS site used to detect interception (repeatable)",
     )
+    references.add_argument(
+        "--portal-probe",
+        type=_http_url,
+        action="append",
+        metavar="URL",
+        help="a plain http:// URL used to detect a captive portal (repeatable)",
+    )
     return parser
 
 
@@ -193,6 +208,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         resolve=tuple(args.resolve),
         ntp_servers=tuple(args.ntp_server or defaults.ntp_servers),
         canaries=tuple(args.canary or defaults.canaries),
+        portal_probes=tuple(args.portal_probe or defaults.portal_probes),
         offline=args.offline,
         only=args.only,
         lang=args.lang,

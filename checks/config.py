@@ -15,6 +15,11 @@ DEFAULT_NTP_SERVERS = (
     "time.windows.com",
 )
 DEFAULT_CANARIES = ("www.google.com", "www.cloudflare.com", "www.microsoft.com", "www.apple.com")
+# Plain-HTTP URLs that answer 204 (or a fixed body) unless a captive portal intercepts them.
+DEFAULT_PORTAL_PROBES = (
+    "http://connectivitycheck.gstatic.com/generate_204",
+    "http://captive.apple.com/hotspot-detect.html",
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,8 @@ class Settings:
         known_roots: the public root set to compare against (default: certifi's Mozilla set).
         resolve: curl-style address pins.
         ntp_servers: `host` or `host:port` strings, queried in parallel.
-        canaries: well-known HTTPS hosts used to spot interception.
+        canaries: well-known HTTPS hosts used to spot interception (and as HTTP time sources).
+        portal_probes: plain-HTTP URLs whose answer a captive portal would replace.
         offline: contact nothing but the target.
         only: run only the local-machine checks or only the target checks.
         lang: language of the output; None follows the OS.
@@ -50,6 +56,7 @@ class Settings:
     resolve: tuple[Resolve, ...] = ()
     ntp_servers: tuple[str, ...] = DEFAULT_NTP_SERVERS
     canaries: tuple[str, ...] = DEFAULT_CANARIES
+    portal_probes: tuple[str, ...] = DEFAULT_PORTAL_PROBES
     offline: bool = False
     only: Scope | None = None
     lang: str | None = None

@@ -63,6 +63,8 @@ class Check:
         run: gathers facts and returns findings; may raise (the engine turns that into `error`).
         findings: every finding id `run` can emit, mapped to the `variant` params it may carry.
         requires: checks that must finish without failing first.
+        after: checks whose results this one reads when they ran, whatever their status
+            (the certificate check reads the clock's); they never block it.
     """
 
     id: str
@@ -70,6 +72,7 @@ class Check:
     run: Callable[[Context], Outcome] = field(repr=False)
     findings: Mapping[str, tuple[str, ...]]
     requires: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
 
 
 def _blocker(result: CheckResult) -> str | None:
@@ -130,7 +133,8 @@ def run(
             return
         for check in list(pending):
             requirements = [done.get(req) for req in check.requires if req in known]
-            if any(r is None for r in requirements):
+            awaited = [done.get(other) for other in check.after if other in known]
+            if any(r is None for r in (*requirements, *awaited)):
                 continue
             blockers = [b for r in requirements if r is not None and (b := _blocker(r))]
             if blockers:
@@ -147,7 +151,9 @@ def run(
                 settings=settings,
                 target=target,
                 cancel=cancel,
-                results={req: done[req] for req in check.requires if req in done},
+                results={
+                    other: done[other] for other in (*check.requires, *check.after) if other in done
+                },
                 deadline=deadline,
             )
             threading.Thread(

@@ -13,8 +13,9 @@ packages+=(libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms
            libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-shm0 libxcb-sync1
            libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0)
 if [ "$purpose" = test ]; then
-  # binutils for PyInstaller; xvfb for screenshots of a real window; nginx for the test lab.
-  packages+=(binutils xvfb xauth nginx)
+  # binutils for PyInstaller; xvfb for screenshots of a real window; the lab's real servers:
+  # nginx (TLS virtual hosts), chrony (NTP), faketime (a wrong clock), mitmproxy (interception).
+  packages+=(binutils xvfb xauth nginx chrony faketime mitmproxy)
 fi
 
 missing=()

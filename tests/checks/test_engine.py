@@ -195,3 +195,21 @@ def test_parallelism_is_bounded() -> None:
     plan = [Check(f"c{i}", "local", body, {}) for i in range(10)]
     assert len(list(run(plan, settings=Settings(), target=None, cancel=threading.Event()))) == 10
     assert 1 < peak <= 4
+
+
+def test_after_waits_for_a_check_without_being_blocked_by_its_failure() -> None:
+    seen: dict[str, object] = {}
+
+    def reader(ctx: Context) -> Outcome:
+        seen.update(ctx.results)
+        return Outcome((Finding("reader.result", Status.PASS),))
+
+    plan = [
+        Check("reader", "local", reader, {"reader.result": ()}, after=("clock",)),
+        _check("clock", Status.FAIL, delay=0.2),
+    ]
+    results = {
+        r.check_id: r for r in run(plan, settings=Settings(), target=None, cancel=threading.Event())
+    }
+    assert results["reader"].status is Status.PASS
+    assert "clock" in seen
