@@ -173,12 +173,21 @@ def _leaf_sha256(conn: SSL.Connection) -> str | None:
 def handshake(
     address: str, port: int, *, sni: str | None, timeout: float, cancel: threading.Event
 ) -> Handshake:
-    """One TLS handshake over a fresh connection, fed through memory BIOs so that every read
-    honours `timeout` and `cancel` and the raw reply can be recognised when it is not TLS."""
+    """One TLS handshake over a fresh TCP connection to `address`."""
     try:
         sock = net.connect(address, port, timeout=timeout, cancel=cancel)
     except net.ConnectError as exc:
         return Handshake("error", detail=f"connect: {exc}")
+    with sock:
+        return handshake_over(sock, sni=sni, timeout=timeout, cancel=cancel)
+
+
+def handshake_over(
+    sock: socket.socket, *, sni: str | None, timeout: float, cancel: threading.Event
+) -> Handshake:
+    """One TLS handshake on a connected socket (direct, or a proxy tunnel), fed through memory
+    BIOs so that every read honours `timeout` and `cancel` and a non-TLS reply is recognised.
+    The caller keeps ownership of `sock`."""
     requested: list[bool] = []
 
     def on_state(conn: SSL.Connection, where: int, ret: int) -> None:
@@ -210,45 +219,44 @@ def handshake(
             **values,  # type: ignore[arg-type]
         )
 
-    with sock:
-        while True:
-            try:
-                conn.do_handshake()
-                break
-            except SSL.WantReadError:
-                pass
-            except SSL.Error as exc:
-                alert = _alert_from_records(bytes(first)) or _alert_from_error(exc)
-                if alert:
-                    return result("alert", alert=alert, detail=str(exc))
-                return result("closed", detail=str(exc) or "connection closed")
-            try:
-                flush()
-                data = net.recv(
-                    sock, 65536, timeout=max(0.0, deadline - time.monotonic()), cancel=cancel
-                )
-            except TimeoutError:
-                return result("timeout", detail=f"no TLS reply within {timeout:g} s")
-            except OSError as exc:  # reset by peer mid-handshake
-                return result("closed", detail=str(exc))
-            if not data:
-                conn.bio_shutdown()
-                continue
-            if len(first) < _SNIFF_BYTES:
-                first.extend(data[: _SNIFF_BYTES - len(first)])
-                if not looks_like_tls(bytes(first[:3])):
-                    return result("not_tls", detail=preview(bytes(first)))
-            received += len(data)
-            if received > _MAX_HANDSHAKE_BYTES:
-                return result("error", detail=f"server sent over {_MAX_HANDSHAKE_BYTES} bytes")
-            conn.bio_write(data)
-        flush()
-        version, cipher = conn.get_protocol_version_name(), conn.get_cipher_name()
-        if requested:
-            verdict = _await_client_cert_verdict(conn, sock, cancel)
-            if verdict:
-                return result("alert", alert=verdict, version=version, cipher=cipher)
-        return result("ok", version=version, cipher=cipher)
+    while True:
+        try:
+            conn.do_handshake()
+            break
+        except SSL.WantReadError:
+            pass
+        except SSL.Error as exc:
+            alert = _alert_from_records(bytes(first)) or _alert_from_error(exc)
+            if alert:
+                return result("alert", alert=alert, detail=str(exc))
+            return result("closed", detail=str(exc) or "connection closed")
+        try:
+            flush()
+            data = net.recv(
+                sock, 65536, timeout=max(0.0, deadline - time.monotonic()), cancel=cancel
+            )
+        except TimeoutError:
+            return result("timeout", detail=f"no TLS reply within {timeout:g} s")
+        except OSError as exc:  # reset by peer mid-handshake
+            return result("closed", detail=str(exc))
+        if not data:
+            conn.bio_shutdown()
+            continue
+        if len(first) < _SNIFF_BYTES:
+            first.extend(data[: _SNIFF_BYTES - len(first)])
+            if not looks_like_tls(bytes(first[:3])):
+                return result("not_tls", detail=preview(bytes(first)))
+        received += len(data)
+        if received > _MAX_HANDSHAKE_BYTES:
+            return result("error", detail=f"server sent over {_MAX_HANDSHAKE_BYTES} bytes")
+        conn.bio_write(data)
+    flush()
+    version, cipher = conn.get_protocol_version_name(), conn.get_cipher_name()
+    if requested:
+        verdict = _await_client_cert_verdict(conn, sock, cancel)
+        if verdict:
+            return result("alert", alert=verdict, version=version, cipher=cipher)
+    return result("ok", version=version, cipher=cipher)
 
 
 def _await_client_cert_verdict(
