@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from checks import dns, tcp, tls
+from checks import certificate, dns, tcp, tls
 from checks.config import Settings
 from checks.engine import Check
 
-CHECKS: tuple[Check, ...] = (dns.CHECK, tcp.CHECK, tls.CHECK)
+CHECKS: tuple[Check, ...] = (dns.CHECK, tcp.CHECK, tls.CHECK, certificate.CHECK)
 
 
 def plan(settings: Settings, *, has_target: bool) -> tuple[Check, ...]:

@@ -55,7 +55,7 @@ def test_json_for_a_closed_port_is_schema_1_and_exits_2() -> None:
     assert report["target"]["addresses"] == ["127.0.0.1"]
     assert report["verdict"]["finding"] == "tcp.refused"
     statuses = {c["id"]: c["status"] for c in report["checks"]}
-    assert statuses == {"dns": "pass", "tcp": "fail", "tls": "skip"}
+    assert statuses == {"dns": "pass", "tcp": "fail", "tls": "skip", "cert": "skip"}
     tls = next(c for c in report["checks"] if c["id"] == "tls")
     assert tls["blocked_by"] == "tcp.refused"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -501,6 +502,7 @@ def _literal(call: ast.Call) -> str | None:
     return None
 
 
+@functools.cache
 def _error_calls() -> dict[str, set[frozenset[str]]]:
     """Error key -> the sets of keyword params passed where it is raised in checks/target.py."""
     keys: dict[str, set[frozenset[str]]] = {}

@@ -43,7 +43,7 @@ def test_a_closed_port_shows_a_red_tcp_card_and_the_verdict(
         )
         for row in range(model.rowCount())
     }
-    assert statuses == {"dns": "pass", "tcp": "fail", "tls": "skip"}
+    assert statuses == {"dns": "pass", "tcp": "fail", "tls": "skip", "cert": "skip"}
     assert "FAIL" in window.verdict_label.text()
     assert f"port {port}" in window.verdict_label.text()
     assert window.diagnose_button.isEnabled()

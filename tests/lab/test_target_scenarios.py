@@ -1,0 +1,65 @@
+"""Every lab scenario, diagnosed through the real CLI, reports exactly its finding and verdict."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.lab import scenarios
+from tests.lab.conftest import CliRunner
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "docs" / "report-schema.json").read_text(encoding="utf-8"))
+PROBLEMS = scenarios.names(healthy=False)
+HEALTHY = scenarios.names(healthy=True)
+
+
+def _problem_ids(report: dict[str, object]) -> set[str]:
+    return {
+        finding["id"]
+        for check in report["checks"]  # type: ignore[attr-defined]
+        for finding in check["findings"]
+        if finding["status"] in ("warn", "fail")
+    }
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("name", PROBLEMS)
+def test_a_broken_scenario_reports_its_finding_and_the_verdict_names_it(
+    lab: scenarios.Lab, run_cli: CliRunner, name: str
+) -> None:
+    expected = lab[name].expected
+    code, report, stderr = run_cli(lab.cli_args(name))
+    assert report is not None, stderr
+    jsonschema.validate(report, SCHEMA)
+    assert _problem_ids(report) == {expected}, json.dumps(report["checks"], indent=1)[:3000]
+    assert report["verdict"]["finding"] == expected
+    assert code in (1, 2)
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("name", HEALTHY)
+def test_a_healthy_scenario_is_all_green(lab: scenarios.Lab, run_cli: CliRunner, name: str) -> None:
+    code, report, stderr = run_cli(lab.cli_args(name))
+    assert report is not None, stderr
+    assert _problem_ids(report) == set(), json.dumps(report["checks"], indent=1)[:3000]
+    assert report["verdict"]["status"] == "pass"
+    assert code == 0
+    assert {c["status"] for c in report["checks"]} == {"pass"}
+
+
+@pytest.mark.lab
+def test_a_server_that_never_speaks_is_reported_within_the_timeout(
+    lab: scenarios.Lab, run_cli: CliRunner
+) -> None:
+    started = time.monotonic()
+    _, report, _ = run_cli(lab.cli_args("silent"))
+    assert report is not None
+    tls = next(c for c in report["checks"] if c["id"] == "tls")
+    assert tls["findings"][0]["id"] == "tls.timeout"
+    assert tls["duration_s"] < 3  # --connect-timeout 2
+    assert time.monotonic() - started < 15
