@@ -71,7 +71,7 @@ class Handshake:
     """What one handshake attempt observed.
 
     Attributes:
-        outcome: `ok`, `alert`, `closed`, `timeout`, `not_tls` or `error`.
+        outcome: `ok`, `alert`, `closed`, `timeout`, `not_tls`, `malformed` or `error`.
         version: negotiated protocol (`TLSv1.3`), when the handshake got that far.
         cipher: negotiated cipher suite, OpenSSL's name.
         chain_pem: the certificates the server sent, in its order.
@@ -160,6 +160,18 @@ def _dn(name: object) -> str:
     return ", ".join(f"{k.decode()}={v.decode(errors='replace')}" for k, v in components)
 
 
+_OVERSIZED = ("excessive message size", "packet length too long", "record overflow", "too long")
+
+
+def _malformed_kind(first: bytes, error: str) -> str:
+    """Which way a reply that OpenSSL could not parse was broken: a `tls.malformed` variant."""
+    if len(first) >= 3 and first[0] & 0x80 and first[2] == 0x04:
+        return "sslv2"
+    if any(words in error.lower() for words in _OVERSIZED):
+        return "oversized"
+    return "invalid"
+
+
 def _chain(conn: SSL.Connection) -> tuple[str, ...]:
     certs = conn.get_peer_cert_chain(as_cryptography=True) or []
     return tuple(c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in certs)
@@ -202,6 +214,7 @@ def handshake_over(
         conn.set_tlsext_host_name(sni.encode("idna"))
     first = bytearray()
     received = 0
+    closed = False
     deadline = time.monotonic() + timeout
 
     def flush() -> None:
@@ -229,7 +242,9 @@ def handshake_over(
             alert = _alert_from_records(bytes(first)) or _alert_from_error(exc)
             if alert:
                 return result("alert", alert=alert, detail=str(exc))
-            return result("closed", detail=str(exc) or "connection closed")
+            if closed:
+                return result("closed", detail=str(exc) or "connection closed")
+            return result("malformed", detail=str(exc))
         try:
             flush()
             data = net.recv(
@@ -240,6 +255,7 @@ def handshake_over(
         except OSError as exc:  # reset by peer mid-handshake
             return result("closed", detail=str(exc))
         if not data:
+            closed = True
             conn.bio_shutdown()
             continue
         if len(first) < _SNIFF_BYTES:
@@ -248,7 +264,7 @@ def handshake_over(
                 return result("not_tls", detail=preview(bytes(first)))
         received += len(data)
         if received > _MAX_HANDSHAKE_BYTES:
-            return result("error", detail=f"server sent over {_MAX_HANDSHAKE_BYTES} bytes")
+            return result("malformed", detail=f"record overflow: over {_MAX_HANDSHAKE_BYTES} bytes")
         conn.bio_write(data)
     flush()
     version, cipher = conn.get_protocol_version_name(), conn.get_cipher_name()
@@ -286,6 +302,10 @@ def _problem(hs: Handshake, port: int, host: str) -> Finding:
         return Finding("tls.not_tls", Status.FAIL, params, (hs.detail,))
     if hs.outcome == "timeout":
         return Finding("tls.timeout", Status.FAIL, {"host": host, "port": port}, (hs.detail,))
+    if hs.outcome == "malformed":
+        variant = _malformed_kind(hs.first_bytes, hs.detail)
+        params = {"host": host, "port": port, "variant": variant}
+        return Finding("tls.malformed", Status.FAIL, params, (hs.detail,))
     if hs.outcome == "alert" and hs.alert:
         params = {"host": host, "port": port, "alert": hs.alert}
         if hs.alert in ALERT_VARIANTS:
@@ -361,6 +381,7 @@ CHECK = Check(
         "tls.not_tls": NOT_TLS_VARIANTS,
         "tls.timeout": (),
         "tls.closed": (),
+        "tls.malformed": ("sslv2", "oversized", "invalid"),
         "tls.handshake_failed": ALERT_VARIANTS,
         "cert.sni_required": ("reject", "default_cert"),
         "cert.client_cert_required": ("optional",),
