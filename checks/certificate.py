@@ -758,6 +758,9 @@ def path_findings(
         )
         if not known:
             return [_incomplete(top, top_index, path.missing_issuer, Status.FAIL)]
+    if path.end == "too_long":
+        limits = {"depth": len(path.indices), "limit": policy.MAX_CHAIN_DEPTH}
+        return [Finding("cert.chain_too_long", Status.FAIL, limits)]
     root, digest = _top_root(path, sent, reference)
     params: dict[str, object] = {"root": root, "fingerprint": digest, **variant}
     return [Finding("cert.untrusted_root", Status.FAIL, params)]
@@ -1109,6 +1112,7 @@ CHECK = Check(
         "cert.self_signed": ("cacert",),
         "cert.untrusted_root": ("cacert",),
         "cert.incomplete_chain": ("os_fetched",),
+        "cert.chain_too_long": (),
         "cert.chain_order": ("order", "unneeded"),
         "cert.weak_signature": (),
         "cert.weak_key": ("dsa",),

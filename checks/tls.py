@@ -260,7 +260,8 @@ def handshake_over(
             continue
         if len(first) < _SNIFF_BYTES:
             first.extend(data[: _SNIFF_BYTES - len(first)])
-            if not looks_like_tls(bytes(first[:3])):
+            # A peer may drip its reply byte by byte: judge it once three bytes are in.
+            if len(first) >= 3 and not looks_like_tls(bytes(first[:3])):
                 return result("not_tls", detail=preview(bytes(first)))
         received += len(data)
         if received > _MAX_HANDSHAKE_BYTES:

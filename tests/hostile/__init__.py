@@ -1,0 +1,1 @@
+"""Misbehaving peers, broken networks and bad input: the app must stay calm."""
