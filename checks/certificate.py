@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import functools
 import hashlib
 import importlib.resources
@@ -15,7 +16,7 @@ import ssl
 import threading
 import tomllib
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +33,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from checks import net, policy
 from checks.engine import Check, Context
-from checks.models import Finding, Outcome, Status
+from checks.models import CheckResult, Finding, Outcome, Status
 
 Position = Literal["leaf", "intermediate", "root"]
 PathEnd = Literal["anchored", "self_signed", "missing_issuer", "loop", "too_long"]
@@ -1088,12 +1089,65 @@ def run(ctx: Context) -> Outcome:
         os_judgement=os_judgement,
         known_bad=known_bad,
     )
+    findings, clock_fact = _at_network_time(
+        analysis.findings,
+        ctx.results.get("clock"),
+        lambda now: analyse(
+            load_chain(pems),
+            host=target.sni or target.host,
+            is_ip=target.sni is None and target.is_ip,
+            now=now,
+            mozilla=mozilla,
+            cacert=cacert,
+            os_judgement=os_judgement,
+            known_bad=known_bad,
+        ),
+    )
     facts = {
         **analysis.facts,
         "stores": {"mozilla": mozilla.fact(), "cacert": cacert.fact() if cacert else None},
         "known_bad_list": known_bad_fact,
+        "clock": clock_fact,
     }
-    return Outcome(analysis.findings, facts)
+    return Outcome(findings, facts)
+
+
+_DATED = frozenset({"cert.expired", "cert.not_yet_valid", "cert.expires_soon"})
+
+
+def _at_network_time(
+    findings: tuple[Finding, ...],
+    clock: CheckResult | None,
+    analyse_at: Callable[[datetime], Analysis],
+) -> tuple[tuple[Finding, ...], dict[str, object] | None]:
+    """Repeat the date checks at network time when the clock check measured it, and mark each
+    date finding with `valid_at_network_time`: a certificate "from the future" on a computer
+    whose clock is behind is the clock's fault, and the verdict needs to know it."""
+    offset = clock.facts.get("offset_s") if clock is not None else None
+    if not isinstance(offset, int | float) or isinstance(offset, bool):
+        return findings, None
+    network_now = datetime.now(UTC) + timedelta(seconds=float(offset))
+    at_network = analyse_at(network_now)
+    wrong_then = {(f.id, f.params.get("subject")) for f in at_network.findings if f.id in _DATED}
+    marked = tuple(
+        dataclasses.replace(
+            f,
+            params={
+                **f.params,
+                "valid_at_network_time": (f.id, f.params.get("subject")) not in wrong_then,
+            },
+        )
+        if f.id in _DATED
+        else f
+        for f in findings
+    )
+    fact: dict[str, object] = {
+        "offset_s": float(offset),
+        "network_time": iso(network_now),
+        "dates_valid_at_local_time": not any(f.id in _DATED for f in findings),
+        "dates_valid_at_network_time": not wrong_then,
+    }
+    return marked, fact
 
 
 CHECK = Check(
@@ -1101,6 +1155,7 @@ CHECK = Check(
     scope="target",
     run=run,
     requires=("tls",),
+    after=("clock",),
     findings={
         "cert.valid": (),
         "cert.unparsable": ("missing",),

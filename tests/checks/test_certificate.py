@@ -9,6 +9,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import certifi
@@ -882,3 +883,26 @@ def test_run_wires_the_judges_together(tmp_path: Path) -> None:
     assert judgements["os"]["trusted"] is False  # type: ignore[index]
     assert outcome.facts["known_bad_list"]["entries"] >= 10  # type: ignore[index]
     json.dumps(dict(outcome.facts))
+
+
+def test_date_findings_say_whether_the_certificate_is_valid_at_network_time() -> None:
+    root = pki.root("Clock Root")
+    leaf = pki.leaf("future.test", root, not_before=NOW + 30 * DAY)
+    store = cert_check.TrustStore([root.cert], name="cacert")
+
+    def at(now: datetime) -> cert_check.Analysis:
+        return cert_check.analyse(
+            [leaf.cert], host="future.test", is_ip=False, now=now, mozilla=store, cacert=store
+        )
+
+    local = at(NOW)
+    assert [f.id for f in local.findings] == ["cert.not_yet_valid"]
+    clock_behind = CheckResult("clock", Status.FAIL, (), {"offset_s": 40 * 86400.0})
+    findings, fact = cert_check._at_network_time(local.findings, clock_behind, at)
+    assert findings[0].params["valid_at_network_time"] is True
+    assert fact is not None
+    assert fact["dates_valid_at_network_time"] is True
+    clock_right = CheckResult("clock", Status.PASS, (), {"offset_s": 0.2})
+    findings, fact = cert_check._at_network_time(local.findings, clock_right, at)
+    assert findings[0].params["valid_at_network_time"] is False
+    assert cert_check._at_network_time(local.findings, None, at) == (local.findings, None)
