@@ -34,7 +34,7 @@ def test_headless_check_command_does_not_load_qt() -> None:
     code = (
         "import sys\n"
         "from gui.launcher import main\n"
-        "main(['check', '--only', 'local', '--json'])\n"
+        "main(['check', '--only', 'local', '--offline', '--json'])\n"
         "sys.stderr.write(str(any(m.startswith('PySide6') for m in sys.modules)))\n"
     )
     done = subprocess.run(

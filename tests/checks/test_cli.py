@@ -55,13 +55,15 @@ def test_json_for_a_closed_port_is_schema_1_and_exits_2() -> None:
     assert report["target"]["addresses"] == ["127.0.0.1"]
     assert report["verdict"]["finding"] == "tcp.refused"
     statuses = {c["id"]: c["status"] for c in report["checks"]}
-    assert statuses == {"dns": "pass", "tcp": "fail", "tls": "skip", "cert": "skip"}
+    assert statuses["dns"] == "pass"
+    assert statuses["tcp"] == "fail"
+    assert {s for cid, s in statuses.items() if cid not in ("dns", "tcp")} == {"skip"}
     tls = next(c for c in report["checks"] if c["id"] == "tls")
     assert tls["blocked_by"] == "tcp.refused"
 
 
 def test_a_local_only_run_without_checks_still_prints_valid_json() -> None:
-    done = _cli("check", "--only", "local", "--json")
+    done = _cli("check", "--only", "local", "--offline", "--json")
     assert done.returncode in (0, 1, 2), done.stderr
     jsonschema.validate(json.loads(done.stdout), SCHEMA)
 
@@ -143,7 +145,14 @@ def test_output_writes_each_format(tmp_path: Path, suffix: str) -> None:
 
 
 def test_an_unknown_report_extension_is_a_usage_error(tmp_path: Path) -> None:
-    done = _cli("check", f"127.0.0.1:{_closed_port()}", "--output", str(tmp_path / "r.pdf"))
+    done = _cli(
+        "check",
+        f"127.0.0.1:{_closed_port()}",
+        "--only",
+        "target",
+        "--output",
+        str(tmp_path / "r.pdf"),
+    )
     assert done.returncode == 3
     assert ".html" in done.stderr
 
@@ -165,8 +174,10 @@ def test_launcher_without_a_display_runs_the_headless_check() -> None:
         for k, v in os.environ.items()
         if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
     }
+    # The headless check contacts the default NTP servers and canaries: keep it off the
+    # network in a namespace that has only loopback (CI runs as root).
     done = subprocess.run(
-        [sys.executable, "-m", "gui"],
+        ["unshare", "--net", sys.executable, "-m", "gui"],
         cwd=ROOT,
         capture_output=True,
         text=True,
