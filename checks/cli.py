@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import os
 import sys
 import threading
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from checks import catalogue, registry, report
+from checks import catalogue, decoder, registry, report
 from checks.config import Resolve, Settings
 from checks.engine import diagnose
 from checks.models import CheckResult, Status
@@ -38,10 +39,23 @@ examples:
   handshake-doctor check example.com --output report.html   (also .md or .json)
   handshake-doctor check example.com --resolve example.com:443:10.0.0.5
   handshake-doctor check example.com --lang zh_CN
+  handshake-doctor explain "NET::ERR_CERT_DATE_INVALID"   what an error message means
 
 exit codes:
   0 everything passed   1 warnings only   2 at least one problem found
   3 the input or an option was wrong      4 Handshake Doctor itself failed"""
+
+
+EXPLAIN_EXAMPLES = """\
+examples:
+  handshake-doctor explain "x509: certificate signed by unknown authority"
+  handshake-doctor explain "SEC_ERROR_UNKNOWN_ISSUER" --lang zh_CN
+  tail -n 200 /var/log/nginx/error.log | handshake-doctor explain -
+  handshake-doctor explain "PKIX path building failed" --json
+
+exit codes:
+  0 the message was recognised   1 it was not recognised (the general checklist is shown)
+  3 no message was given"""
 
 
 class UsageError(Exception):
@@ -195,6 +209,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="a plain http:// URL used to detect a captive portal (repeatable)",
     )
+    explain = commands.add_parser(
+        "explain",
+        help="explain an error message from a browser, a tool or a server log",
+        description="Recognise an error message and name its likely causes, most likely first, "
+        "with the check that confirms each.",
+        epilog=EXPLAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    explain.add_argument(
+        "text",
+        metavar="ERROR_TEXT",
+        help="the message, in quotes; - reads it from standard input (a piped log)",
+    )
+    explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
+    explain.add_argument("--lang", type=_language, metavar="en|zh_CN", help="language of the text")
     return parser
 
 
@@ -285,6 +314,26 @@ def run_check(args: argparse.Namespace) -> int:
     return exit_code(result.results, cancelled=result.cancelled)
 
 
+def run_explain(args: argparse.Namespace) -> int:
+    """0 when the message is recognised, 1 when not, 3 when there is no message."""
+    lang = catalogue.normalise_language(args.lang)
+    if args.text == "-":
+        stdin = getattr(sys.stdin, "buffer", None)
+        text = decoder.read_capped(stdin) if stdin is not None else sys.stdin.read()
+    else:
+        text = args.text
+    if not decoder.normalise(text):
+        sys.stderr.write(f"handshake-doctor: {catalogue.ui('decoder.empty', lang=lang)}\n")
+        return EXIT_USAGE
+    explanation = decoder.explain(text, lang=lang)
+    if args.json:
+        data = decoder.to_json(explanation)
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(decoder.to_text(explanation))
+    return EXIT_OK if explanation.recognised else EXIT_WARN
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the headless CLI; returns the process exit code."""
     parser = build_parser()
@@ -293,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     try:
+        if args.command == "explain":
+            return run_explain(args)
         return run_check(args)
     except Exception as exc:  # last resort: one line for the user, never a traceback
         sys.stderr.write(f"handshake-doctor: internal error: {type(exc).__name__}: {exc}\n")
