@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, p
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
-from checks import net, policy
+from checks import net, policy, products
 from checks.engine import Check, Context
 from checks.models import CheckResult, Finding, Outcome, Status
 
@@ -1090,7 +1090,7 @@ def run(ctx: Context) -> Outcome:
         known_bad=known_bad,
     )
     findings, clock_fact = _at_network_time(
-        analysis.findings,
+        _name_interceptor(analysis.findings, load_chain(pems), host=target.host),
         ctx.results.get("clock"),
         lambda now: analyse(
             load_chain(pems),
@@ -1110,6 +1110,36 @@ def run(ctx: Context) -> Outcome:
         "clock": clock_fact,
     }
     return Outcome(findings, facts)
+
+
+# Trust problems that a product's own root explains: the chain was re-signed on the way.
+_INTERCEPTABLE = frozenset(
+    {
+        "cert.untrusted_root",
+        "cert.trusted_locally_only",
+        "cert.self_signed",
+        "cert.os_store_missing_root",
+    }
+)
+
+
+def _name_interceptor(
+    findings: tuple[Finding, ...], chain: Sequence[ChainEntry], *, host: str
+) -> tuple[Finding, ...]:
+    """Replace "untrusted root" and its kin by `cert.intercepted` when the chain was made by a
+    known intercepting product: the cause is the product, not the site."""
+    if not any(f.id in _INTERCEPTABLE for f in findings):
+        return findings
+    certs = [c for c in chain if isinstance(c, x509.Certificate)]
+    product = products.load().match_chain(certs)
+    if product is None:
+        return findings
+    kept = [f for f in findings if f.id not in _INTERCEPTABLE]
+    status = Status.worst(f.status for f in findings if f.id in _INTERCEPTABLE)
+    top = certs[-1] if certs else None
+    issuer = display_name(top.issuer) if top is not None else product.name
+    params = {"host": host, "product": product.name, "product_id": product.id, "issuer": issuer}
+    return (Finding("cert.intercepted", status, params), *kept)
 
 
 _DATED = frozenset({"cert.expired", "cert.not_yet_valid", "cert.expires_soon"})
@@ -1174,5 +1204,6 @@ CHECK = Check(
         "cert.known_bad_root": (),
         "cert.trusted_locally_only": (),
         "cert.os_store_missing_root": (),
+        "cert.intercepted": (),
     },
 )

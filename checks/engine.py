@@ -106,6 +106,7 @@ def _execute(check: Check, context: Context, out: queue.Queue[tuple[str, CheckRe
             outcome.findings,
             outcome.facts,
             duration_s=time.monotonic() - started,
+            blocked_by=outcome.blocked_by,
         )
     out.put((check.id, result))
 

@@ -95,10 +95,15 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a check function returns: its findings and facts; the engine adds the rest."""
+    """What a check function returns: its findings and facts; the engine adds the rest.
+
+    `blocked_by` names a finding of another check that makes this one moot (the port does
+    not speak TLS, so there are no protocol versions to judge); facts are still kept.
+    """
 
     findings: tuple[Finding, ...]
     facts: Mapping[str, object] = field(default_factory=dict)
+    blocked_by: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "findings", tuple(self.findings))
@@ -106,4 +111,7 @@ class Outcome:
 
     @property
     def status(self) -> Status:
+        """`SKIP` when the check found another check's finding already tells the story."""
+        if self.blocked_by is not None:
+            return Status.SKIP
         return Status.worst(f.status for f in self.findings)

@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
-from checks import certificate, dns, tcp, tls
+from checks import (
+    captive_portal,
+    certificate,
+    client_policy,
+    clock,
+    dns,
+    interception,
+    protocols,
+    proxy,
+    security_software,
+    tcp,
+    tls,
+    trust_store,
+)
 from checks.config import Settings
 from checks.engine import Check
 
-CHECKS: tuple[Check, ...] = (dns.CHECK, tcp.CHECK, tls.CHECK, certificate.CHECK)
+CHECKS: tuple[Check, ...] = (
+    captive_portal.CHECK,
+    clock.CHECK,
+    trust_store.CHECK,
+    proxy.CHECK,
+    interception.CHECK,
+    security_software.CHECK,
+    client_policy.CHECK,
+    dns.CHECK,
+    tcp.CHECK,
+    tls.CHECK,
+    certificate.CHECK,
+    protocols.CHECK,
+)
 
 
 def plan(settings: Settings, *, has_target: bool) -> tuple[Check, ...]:

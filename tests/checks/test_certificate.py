@@ -738,8 +738,21 @@ def _scenario_findings(tmp_path: Path) -> list[Finding]:
         ),
         analyse(cert_check.load_chain([base64_garbage()])),
         analyse([]),
+        analyse(_long_chain(policy.MAX_CHAIN_DEPTH + 2)),
     ]
-    return [f for result in runs for f in result.findings]
+    kaspersky = pki.root("Kaspersky Anti-Virus Personal Root Certificate")
+    intercepted = analyse([pki.leaf("a.test", kaspersky).cert, kaspersky.cert], mozilla=EMPTY)
+    named = cert_check._name_interceptor(
+        intercepted.findings, [pki.leaf("a.test", kaspersky).cert, kaspersky.cert], host="a.test"
+    )
+    return [f for result in runs for f in result.findings] + list(named)
+
+
+def _long_chain(length: int) -> list[x509.Certificate]:
+    issuers = [pki.root("Long Root")]
+    for level in range(length):
+        issuers.append(pki.issue(f"Long CA {level}", issuer=issuers[-1], ca=True))
+    return [pki.leaf("a.test", issuers[-1]).cert, *(i.cert for i in reversed(issuers[1:]))]
 
 
 def test_every_placeholder_of_every_emitted_finding_is_filled(tmp_path: Path) -> None:
@@ -906,3 +919,20 @@ def test_date_findings_say_whether_the_certificate_is_valid_at_network_time() ->
     findings, fact = cert_check._at_network_time(local.findings, clock_right, at)
     assert findings[0].params["valid_at_network_time"] is False
     assert cert_check._at_network_time(local.findings, None, at) == (local.findings, None)
+
+
+def test_a_chain_made_by_a_known_interception_product_names_the_product() -> None:
+    root = pki.root("Kaspersky Anti-Virus Personal Root Certificate", org="AO Kaspersky Lab")
+    leaf = pki.leaf("bank.example", root)
+    untrusted = Finding("cert.untrusted_root", Status.FAIL, {"root": "x", "fingerprint": "y"})
+    mismatch = Finding("cert.expires_soon", Status.WARN, {})
+    named = cert_check._name_interceptor(
+        (untrusted, mismatch), [leaf.cert, root.cert], host="bank.example"
+    )
+    assert [f.id for f in named] == ["cert.intercepted", "cert.expires_soon"]
+    assert named[0].params["product"] == "Kaspersky"
+    assert named[0].status is Status.FAIL
+    plain = cert_check._name_interceptor(
+        (untrusted,), [LEAF.cert, INTERMEDIATE.cert], host="a.test"
+    )
+    assert plain == (untrusted,)

@@ -1,0 +1,405 @@
+"""Fetches well-known sites' certificate chains the way programs here do, and spots interception."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import certifi
+from cryptography import x509
+
+from checks import catalogue, certificate, net, policy, products, proxy, tls, trust_store
+from checks.config import Settings
+from checks.engine import Check, Context
+from checks.models import Finding, Outcome, Status
+from checks.redact import redact
+
+Verdict = Literal["public", "intercepted", "incomplete", "failed"]
+
+
+@dataclass(frozen=True)
+class Canary:
+    """A well-known HTTPS site used as a reference point."""
+
+    host: str
+    port: int
+
+    @property
+    def name(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def is_ip(self) -> bool:
+        try:
+            ipaddress.ip_address(self.host)
+        except ValueError:
+            return False
+        return True
+
+
+def parse_canary(text: str) -> Canary:
+    """`host`, `host:port` or `[v6]:port`; raise `ValueError` when it is none of these."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":") or "443"
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, "443"
+    number = int(port)
+    if not host or not 0 < number < 65536:
+        raise ValueError(f"{text!r} is not host[:port]")
+    return Canary(host.lower().rstrip("."), number)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One attempt to fetch a canary's chain.
+
+    Attributes:
+        via: `direct`, or the proxy (without credentials) the connection was tunnelled through.
+        chain_pem: what the site (or whatever answered for it) sent.
+        tunnel: the proxy failure kind when the tunnel could not be opened.
+    """
+
+    canary: Canary
+    via: str
+    address: str | None
+    chain_pem: tuple[str, ...]
+    detail: str
+    elapsed_ms: float
+    tunnel: proxy.TunnelFailure | None = None
+    tunnel_status: int | None = None
+    tunnel_schemes: tuple[str, ...] = ()
+
+
+def _resolve(canary: Canary, settings: Settings, *, timeout: float, cancel: threading.Event) -> str:
+    pinned = settings.pinned_address(canary.host, canary.port)
+    if pinned:
+        return pinned
+    if canary.is_ip:
+        return canary.host
+
+    def lookup() -> str:
+        infos = socket.getaddrinfo(canary.host, canary.port, type=socket.SOCK_STREAM)
+        return str(infos[0][4][0])
+
+    return net.in_thread(lookup, timeout=timeout, cancel=cancel, name=f"canary-{canary.host}")
+
+
+def fetch(
+    canary: Canary, settings: Settings, *, timeout: float, cancel: threading.Event
+) -> Fetched:
+    """The chain `canary` presents, through the proxy Python would use for it, if any."""
+    started = time.monotonic()
+    sni = None if canary.is_ip else canary.host
+
+    def done(**values: object) -> Fetched:
+        elapsed = round((time.monotonic() - started) * 1000, 1)
+        return Fetched(canary=canary, elapsed_ms=elapsed, **values)  # type: ignore[arg-type]
+
+    chosen = proxy.proxy_for(canary.host)
+    if chosen is not None:
+        try:
+            address = proxy.parse_proxy(chosen)
+        except ValueError as exc:
+            return done(
+                via=redact(chosen),
+                address=None,
+                chain_pem=(),
+                detail=str(exc),
+                tunnel="unsupported",
+            )
+        try:
+            sock = proxy.open_tunnel(
+                address, canary.host, canary.port, timeout=timeout, cancel=cancel
+            )
+        except proxy.TunnelError as exc:
+            return done(
+                via=address.shown,
+                address=None,
+                chain_pem=(),
+                detail=redact(str(exc)),
+                tunnel=exc.kind,
+                tunnel_status=exc.status,
+                tunnel_schemes=exc.schemes,
+            )
+        with sock:
+            hs = tls.handshake_over(sock, sni=sni, timeout=timeout, cancel=cancel)
+        return done(
+            via=address.shown,
+            address=None,
+            chain_pem=hs.chain_pem,
+            detail=redact(hs.detail or hs.outcome),
+        )
+    try:
+        ip = _resolve(
+            canary, settings, timeout=min(policy.CANARY_LOOKUP_TIMEOUT_S, timeout), cancel=cancel
+        )
+    except (OSError, UnicodeError, IndexError) as exc:
+        return done(via="direct", address=None, chain_pem=(), detail=f"lookup: {exc}")
+    hs = tls.handshake(ip, canary.port, sni=sni, timeout=timeout, cancel=cancel)
+    return done(via="direct", address=ip, chain_pem=hs.chain_pem, detail=hs.detail or hs.outcome)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What a fetched chain says about the path to the site.
+
+    Attributes:
+        verdict: `public` (anchored in the public set), `intercepted`, `incomplete` (the site
+            left out an intermediate; no conclusion) or `failed` (no chain).
+        issuer: who vouches for the chain at its top.
+        anchor: the root the chain ends in (the local or public one), if any.
+        product: the catalogue product named by the chain.
+        trusted: whether this computer trusts the chain's root (intercepted chains only).
+    """
+
+    verdict: Verdict
+    issuer: str | None = None
+    anchor: x509.Certificate | None = None
+    product: products.Product | None = None
+    trusted: bool | None = None
+
+
+def judge(
+    chain_pem: Sequence[str],
+    *,
+    public: certificate.TrustStore,
+    trusted: certificate.TrustStore | None,
+    catalogue_: products.Catalogue,
+) -> Judged:
+    """Anchored in the public set: fine. Otherwise, a chain that this computer trusts, that a
+    catalogue product made, or that ends in an unknown root, is interception."""
+    entries = certificate.load_chain(chain_pem)
+    sent = {i: c for i, c in enumerate(entries) if isinstance(c, x509.Certificate)}
+    if 0 not in sent:
+        return Judged("failed")
+    public_path = certificate.build_path(sent, public)
+    if public_path.trusted:
+        anchor = public_path.anchor
+        return Judged("public", issuer=_name_of(anchor), anchor=anchor)
+    local_path = certificate.build_path(sent, trusted) if trusted is not None else None
+    on_path = [sent[i] for i in public_path.indices]
+    if local_path is not None and local_path.trusted and local_path.anchor is not None:
+        anchor = local_path.anchor
+        found = catalogue_.match_certificate(anchor) or catalogue_.match_chain(on_path)
+        return Judged("intercepted", _name_of(anchor), anchor, found, True)
+    top = on_path[-1]
+    found = catalogue_.match_chain(on_path)
+    if (
+        found is None
+        and public_path.end == "missing_issuer"
+        and certificate.aia_ca_issuers(top) is not None
+    ):
+        # A real site that left out its intermediate (and says where to fetch it).
+        return Judged("incomplete", certificate.display_name(top.issuer))
+    self_signed = public_path.end == "self_signed"
+    issuer = certificate.display_name(top.subject if self_signed else top.issuer)
+    return Judged("intercepted", issuer, top if self_signed else None, found, False)
+
+
+def _name_of(cert: x509.Certificate | None) -> str | None:
+    return certificate.display_name(cert.subject) if cert is not None else None
+
+
+def product_of_chain(chain_pem: Sequence[str]) -> products.Product | None:
+    """The catalogue product that made a chain, if any (for the target's own chain, too)."""
+    certs = [c for c in certificate.load_chain(chain_pem) if isinstance(c, x509.Certificate)]
+    return products.load().match_chain(certs)
+
+
+def _language(settings: Settings) -> str:
+    try:
+        return catalogue.normalise_language(settings.lang)
+    except ValueError:
+        return catalogue.DEFAULT_LANGUAGE
+
+
+def _trusted_store(
+    settings: Settings, *, timeout: float, cancel: threading.Event
+) -> certificate.TrustStore | None:
+    if settings.cacert is not None:
+        return certificate.TrustStore.from_file(settings.cacert, name="cacert")
+    found = trust_store.enumerate_os(timeout=timeout, cancel=cancel)
+    return None if found.error else found.store()
+
+
+_PROXY_FINDINGS = {
+    "refused": ("proxy.unreachable", "refused"),
+    "timeout": ("proxy.unreachable", "timeout"),
+    "unreachable": ("proxy.unreachable", "unreachable"),
+    "error": ("proxy.unreachable", "unreachable"),
+    "bad_reply": ("proxy.unreachable", "bad_reply"),
+    "auth_required": ("proxy.auth_required", None),
+    "rejected": ("proxy.rejected", None),
+}
+
+
+def _proxy_findings(fetched: Sequence[Fetched]) -> list[Finding]:
+    findings: dict[str, Finding] = {}
+    for item in fetched:
+        if item.tunnel is None or item.tunnel not in _PROXY_FINDINGS:
+            continue
+        finding_id, variant = _PROXY_FINDINGS[item.tunnel]
+        if finding_id in findings:
+            continue
+        params: dict[str, object] = {
+            "proxy": item.via,
+            "host": item.canary.name,
+            "status": item.tunnel_status,
+            "schemes": ", ".join(item.tunnel_schemes) or "—",
+        }
+        if variant is not None:
+            params["variant"] = variant
+        findings[finding_id] = Finding(finding_id, Status.FAIL, params, (item.detail,))
+    return list(findings.values())
+
+
+def _probe_fact(item: Fetched, judged: Judged) -> dict[str, object]:
+    anchor = judged.anchor
+    return {
+        "canary": item.canary.name,
+        "via": item.via,
+        "address": item.address,
+        "verdict": judged.verdict,
+        "issuer": judged.issuer,
+        "anchor": None
+        if anchor is None
+        else {"subject": _name_of(anchor), "sha256": certificate.fingerprint(anchor)},
+        "product": judged.product.name if judged.product else None,
+        "trusted_here": judged.trusted,
+        "chain": [
+            certificate.display_name(c.subject)
+            for c in certificate.load_chain(item.chain_pem)
+            if isinstance(c, x509.Certificate)
+        ],
+        "detail": item.detail,
+        "elapsed_ms": item.elapsed_ms,
+    }
+
+
+def analyse(
+    fetched: Sequence[Fetched],
+    *,
+    public: certificate.TrustStore,
+    trusted: certificate.TrustStore | None,
+    catalogue_: products.Catalogue,
+    lang: str,
+) -> tuple[list[Finding], list[dict[str, object]]]:
+    """Findings and per-canary facts from every fetched chain."""
+    judged = [
+        (item, judge(item.chain_pem, public=public, trusted=trusted, catalogue_=catalogue_))
+        for item in fetched
+    ]
+    facts = [_probe_fact(item, j) for item, j in judged]
+    intercepted = [(item, j) for item, j in judged if j.verdict == "intercepted"]
+    clean = [item.canary.name for item, j in judged if j.verdict == "public"]
+    findings = _proxy_findings(fetched)
+    if intercepted:
+        named = next((j for _, j in intercepted if j.product is not None), intercepted[0][1])
+        product = named.product
+        trusted_here = any(j.trusted for _, j in intercepted)
+        params: dict[str, object] = {
+            "product": product.name if product else None,
+            "product_id": product.id if product else None,
+            "issuer": named.issuer,
+            "interceptor": product.name if product else named.issuer,
+            "canaries": [item.canary.name for item, _ in intercepted],
+            "clean": clean,
+            "count": len(intercepted),
+            "vendor_fix": product.vendor_fix(lang) if product else "",
+            "trusted": trusted_here,
+        }
+        if not trusted_here:
+            params["variant"] = "untrusted"
+        elif product is not None:
+            params["variant"] = "product"
+        evidence = tuple(
+            f"{item.canary.name}: issued by {j.issuer}"
+            + (f" (root SHA-256 {certificate.fingerprint(j.anchor)})" if j.anchor else "")
+            for item, j in intercepted
+        )
+        findings.append(Finding("interception.detected", Status.FAIL, params, evidence))
+    elif clean:
+        params = {"canaries": clean, "count": len(clean)}
+        findings.append(Finding("interception.none", Status.PASS, params))
+    else:
+        details = [f"{item.canary.name}: {item.detail}" for item, _ in judged]
+        params = {
+            "variant": "unreachable",
+            "canaries": [item.canary.name for item in fetched],
+            "detail": "; ".join(details) or "—",
+        }
+        findings.append(Finding("interception.not_checked", Status.WARN, params, tuple(details)))
+    return findings, facts
+
+
+def run(ctx: Context) -> Outcome:
+    settings = ctx.settings
+    canaries: list[Canary] = []
+    bad: list[str] = []
+    for text in settings.canaries:
+        try:
+            canaries.append(parse_canary(text))
+        except ValueError:
+            bad.append(text)
+    if settings.offline or not canaries:
+        params = {
+            "variant": "offline" if settings.offline else "unreachable",
+            "canaries": [c.name for c in canaries] or list(settings.canaries),
+            "detail": "--offline" if settings.offline else "no usable canary",
+        }
+        finding = Finding("interception.not_checked", Status.WARN, params)
+        return Outcome((finding,), {"offline": settings.offline, "invalid_canaries": bad})
+    public_path = settings.known_roots or Path(certifi.where())
+    public = certificate.TrustStore.from_file(public_path, name="public")
+    trusted = _trusted_store(settings, timeout=ctx.timeout(), cancel=ctx.cancel)
+    ctx.raise_if_cancelled()
+    timeout = ctx.timeout()
+    with ThreadPoolExecutor(max_workers=policy.MAX_PARALLEL_CANARIES) as pool:
+        fetched = list(
+            pool.map(
+                lambda c: fetch(c, settings, timeout=timeout, cancel=ctx.cancel),
+                canaries[: policy.MAX_CANARIES],
+            )
+        )
+    ctx.raise_if_cancelled()
+    findings, probes = analyse(
+        fetched,
+        public=public,
+        trusted=trusted,
+        catalogue_=products.load(),
+        lang=_language(settings),
+    )
+    facts: Mapping[str, object] = {
+        "public_roots": public.fact(),
+        "trusted_roots": trusted.fact() if trusted is not None else None,
+        "probes": probes,
+        "invalid_canaries": bad,
+    }
+    return Outcome(tuple(findings), facts)
+
+
+CHECK = Check(
+    id="interception",
+    scope="local",
+    run=run,
+    findings={
+        "interception.none": (),
+        "interception.detected": ("product", "untrusted"),
+        "interception.not_checked": ("offline", "unreachable"),
+        "proxy.unreachable": ("refused", "timeout", "unreachable", "bad_reply"),
+        "proxy.auth_required": (),
+        "proxy.rejected": (),
+    },
+)

@@ -1,0 +1,424 @@
+"""The proxy check: parsers on recorded OS outputs, Python-style proxy choice, CONNECT tunnels."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from checks import proxy
+from checks.models import Status
+from checks.trust_store import CommandResult
+from tests.lab.servers import LoopbackServer, closed_port
+
+# --- Recorded outputs --------------------------------------------------------------------------
+
+# `reg query "HKCU\Software\Microsoft\Windows\CurrentVersion\Internet Settings"`, Windows 11.
+REG_INTERNET_SETTINGS = """
+HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings
+    DisableCachingOfSSLPages    REG_DWORD    0x0
+    IE5_UA_Backup_Flag    REG_SZ    5.0
+    PrivacyAdvanced    REG_DWORD    0x1
+    SecureProtocols    REG_DWORD    0xa80
+    User Agent    REG_SZ    Mozilla/4.0 (compatible; MSIE 8.0; Win32)
+    CertificateRevocation    REG_DWORD    0x1
+    ZonesSecurityUpgrade    REG_BINARY    E0B3ADBF2E46D801
+    ProxyEnable    REG_DWORD    0x1
+    ProxyServer    REG_SZ    http=proxy.corp.example:8080;https=proxy.corp.example:8080
+    ProxyOverride    REG_SZ    <local>;*.corp.example
+    AutoConfigURL    REG_SZ    http://wpad.corp.example/proxy.pac
+    MigrateProxy    REG_DWORD    0x1
+    EnableNegotiate    REG_DWORD    0x1
+
+HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings\\5.0
+HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings\\Cache
+HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings\\Connections
+"""
+REG_INTERNET_SETTINGS_DIRECT = """
+HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings
+    CertificateRevocation    REG_DWORD    0x1
+    ProxyEnable    REG_DWORD    0x0
+    ProxyServer    REG_SZ    old-proxy.example:3128
+
+"""
+# `netsh winhttp show proxy`.
+WINHTTP_PROXY = """
+Current WinHTTP proxy settings:
+
+    Proxy Server(s) :  proxy.corp.example:8080
+    Bypass List     :  <local>;*.corp.example
+
+"""
+WINHTTP_DIRECT = """
+Current WinHTTP proxy settings:
+
+    Direct access (no proxy server).
+
+"""
+# `scutil --proxy` on macOS 14 with a manual proxy and a PAC file (keys are sorted; the
+# per-interface copy sits under __SCOPED__).
+SCUTIL_PROXY = """<dictionary> {
+  ExceptionsList : <array> {
+    0 : *.local
+    1 : 169.254/16
+  }
+  FTPPassive : 1
+  HTTPEnable : 1
+  HTTPPort : 3128
+  HTTPProxy : proxy.corp.example
+  HTTPSEnable : 1
+  HTTPSPort : 3128
+  HTTPSProxy : proxy.corp.example
+  ProxyAutoConfigEnable : 1
+  ProxyAutoConfigURLString : http://wpad.corp.example/wpad.dat
+  SOCKSEnable : 0
+  __SCOPED__ : <dictionary> {
+    en0 : <dictionary> {
+      ExceptionsList : <array> {
+        0 : *.local
+      }
+      HTTPEnable : 1
+      HTTPPort : 9999
+      HTTPProxy : scoped.example
+    }
+  }
+}
+"""
+SCUTIL_DIRECT = """<dictionary> {
+  ExceptionsList : <array> {
+    0 : *.local
+    1 : 169.254/16
+  }
+  FTPPassive : 1
+  HTTPEnable : 0
+  HTTPSEnable : 0
+  ProxyAutoConfigEnable : 0
+  ProxyAutoDiscoveryEnable : 0
+  SOCKSEnable : 0
+}
+"""
+# `gsettings list-recursively org.gnome.system.proxy` (GNOME 43), with a stored password.
+GSETTINGS_MANUAL = """\
+org.gnome.system.proxy autoconfig-url ''
+org.gnome.system.proxy ignore-hosts ['localhost', '127.0.0.0/8', '::1']
+org.gnome.system.proxy mode 'manual'
+org.gnome.system.proxy use-same-proxy true
+org.gnome.system.proxy.ftp host ''
+org.gnome.system.proxy.ftp port 0
+org.gnome.system.proxy.http authentication-password 'hunter2'
+org.gnome.system.proxy.http authentication-user 'alice'
+org.gnome.system.proxy.http enabled false
+org.gnome.system.proxy.http host 'proxy.corp.example'
+org.gnome.system.proxy.http port 3128
+org.gnome.system.proxy.http use-authentication true
+org.gnome.system.proxy.https host 'proxy.corp.example'
+org.gnome.system.proxy.https port 3128
+org.gnome.system.proxy.socks host ''
+org.gnome.system.proxy.socks port 0
+"""
+GSETTINGS_AUTO = """\
+org.gnome.system.proxy autoconfig-url 'http://wpad.corp.example/wpad.dat'
+org.gnome.system.proxy ignore-hosts ['localhost', '127.0.0.0/8', '::1']
+org.gnome.system.proxy mode 'auto'
+"""
+GSETTINGS_NONE = "org.gnome.system.proxy mode 'none'\norg.gnome.system.proxy.http host ''\n"
+# ~/.config/kioslaverc written by KDE Plasma 5.27's proxy settings page.
+KIOSLAVERC_MANUAL = """\
+[$Version]
+update_info=kioslave.upd:kde4.1
+
+[Proxy Settings]
+AuthMode=0
+NoProxyFor=localhost,127.0.0.1,.corp.example
+Proxy Config Script=
+ProxyType=1
+ReversedException=false
+ftpProxy=
+httpProxy=http://proxy.corp.example 3128
+httpsProxy=http://proxy.corp.example 3128
+socksProxy=
+"""
+KIOSLAVERC_PAC = """\
+[Proxy Settings]
+Proxy Config Script=http://wpad.corp.example/wpad.dat
+ProxyType=2
+"""
+
+
+def test_wininet_values_from_recorded_reg_query() -> None:
+    from checks.trust_store import parse_reg_query
+
+    setting = proxy.parse_wininet(parse_reg_query(REG_INTERNET_SETTINGS).values)
+    assert setting is not None
+    assert setting.servers == {
+        "http": "proxy.corp.example:8080",
+        "https": "proxy.corp.example:8080",
+    }
+    assert setting.pac_url == "http://wpad.corp.example/proxy.pac"
+    assert setting.bypass == ("<local>", "*.corp.example")
+    # ProxyEnable 0: a ProxyServer left behind is not in use.
+    assert proxy.parse_wininet(parse_reg_query(REG_INTERNET_SETTINGS_DIRECT).values) is None
+
+
+def test_winhttp_from_recorded_netsh_output() -> None:
+    setting = proxy.parse_winhttp(WINHTTP_PROXY)
+    assert setting is not None
+    assert setting.servers == {"all": "proxy.corp.example:8080"}
+    assert setting.bypass == ("<local>", "*.corp.example")
+    assert proxy.parse_winhttp(WINHTTP_DIRECT) is None
+
+
+def test_scutil_from_recorded_output_ignores_the_scoped_copies() -> None:
+    setting = proxy.parse_scutil(SCUTIL_PROXY)
+    assert setting is not None
+    assert setting.servers == {
+        "http": "proxy.corp.example:3128",
+        "https": "proxy.corp.example:3128",
+    }
+    assert setting.pac_url == "http://wpad.corp.example/wpad.dat"
+    assert setting.bypass == ("*.local", "169.254/16")
+    assert proxy.parse_scutil(SCUTIL_DIRECT) is None
+
+
+def test_gsettings_from_recorded_output_never_reads_the_password() -> None:
+    setting = proxy.parse_gsettings(GSETTINGS_MANUAL)
+    assert setting is not None
+    assert setting.servers == {
+        "http": "proxy.corp.example:3128",
+        "https": "proxy.corp.example:3128",
+    }
+    assert setting.bypass == ("localhost", "127.0.0.0/8", "::1")
+    assert "hunter2" not in repr(setting.fact())
+    findings = proxy.analyse(None, [setting])
+    assert "hunter2" not in repr([f.params for f in findings])
+    auto = proxy.parse_gsettings(GSETTINGS_AUTO)
+    assert auto is not None
+    assert auto.pac_url == "http://wpad.corp.example/wpad.dat"
+    assert proxy.parse_gsettings(GSETTINGS_NONE) is None
+
+
+def test_kioslaverc_from_recorded_file() -> None:
+    setting = proxy.parse_kioslaverc(KIOSLAVERC_MANUAL)
+    assert setting is not None
+    assert setting.servers == {
+        "http": "http://proxy.corp.example:3128",
+        "https": "http://proxy.corp.example:3128",
+    }
+    assert setting.bypass == ("localhost", "127.0.0.1", ".corp.example")
+    pac = proxy.parse_kioslaverc(KIOSLAVERC_PAC)
+    assert pac is not None
+    assert pac.pac_url == "http://wpad.corp.example/wpad.dat"
+    assert proxy.parse_kioslaverc("[Proxy Settings]\nProxyType=0\n") is None
+    assert proxy.parse_kioslaverc("garbage without sections = \x00") is None
+
+
+def test_environment_proxies_without_credentials() -> None:
+    environ = {
+        "HTTPS_PROXY": "http://alice:s3cret@proxy.corp.example:8080",
+        "https_proxy": "http://bob:pa55@proxy2.corp.example:8080",
+        "no_proxy": "localhost,.corp.example",
+        "PATH": "/usr/bin",
+    }
+    setting = proxy.environment_proxies(environ)
+    assert setting is not None
+    assert setting.variables == ("HTTPS_PROXY", "https_proxy", "no_proxy")
+    # Lowercase wins, as in Python's urllib.
+    assert setting.servers == {"https": "http://***@proxy2.corp.example:8080"}
+    assert setting.bypass == ("localhost", ".corp.example")
+    text = repr(setting.fact()) + repr([f.params for f in proxy.analyse(setting, [])])
+    assert "s3cret" not in text
+    assert "pa55" not in text
+    assert proxy.environment_proxies({"PATH": "/usr/bin"}) is None
+
+
+def test_system_settings_per_os_through_the_command_boundary(tmp_path: Path) -> None:
+    outputs = {
+        ("reg", "query"): CommandResult(0, REG_INTERNET_SETTINGS),
+        ("netsh", "winhttp"): CommandResult(0, WINHTTP_PROXY),
+        ("scutil", "--proxy"): CommandResult(0, SCUTIL_PROXY),
+        ("gsettings", "list-recursively"): CommandResult(0, GSETTINGS_MANUAL),
+    }
+
+    def run(argv: Sequence[str]) -> CommandResult:
+        return outputs[(argv[0], argv[1])]
+
+    windows = proxy.system_settings("windows", run, home=tmp_path)
+    assert [s.source for s in windows] == ["wininet", "winhttp"]
+    assert [s.source for s in proxy.system_settings("macos", run, home=tmp_path)] == ["macos"]
+    (tmp_path / ".config").mkdir()
+    (tmp_path / ".config" / "kioslaverc").write_text(KIOSLAVERC_MANUAL)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("XDG_CONFIG_HOME", raising=False)
+        linux = proxy.system_settings("linux", run, home=tmp_path)
+    assert [s.source for s in linux] == ["gnome", "kde"]
+
+
+def test_a_missing_desktop_tool_means_no_setting(tmp_path: Path) -> None:
+    def run(argv: Sequence[str]) -> CommandResult:
+        return CommandResult(None, "", "", "FileNotFoundError: gsettings")
+
+    assert proxy.system_settings("linux", run, home=tmp_path) == []
+
+
+def test_findings_none_configured_pac_and_environment_override() -> None:
+    assert [f.id for f in proxy.analyse(None, [])] == ["proxy.none"]
+    env = proxy.environment_proxies({"HTTPS_PROXY": "http://127.0.0.1:3128"})
+    system = proxy.parse_scutil(SCUTIL_PROXY)
+    assert env is not None
+    assert system is not None
+    findings = proxy.analyse(env, [system])
+    by_variant = {f.params.get("variant"): f for f in findings if f.id == "proxy.configured"}
+    assert by_variant["env"].status is Status.PASS
+    assert by_variant["pac"].status is Status.WARN  # command-line tools cannot run PAC files
+    assert by_variant["pac"].params["pac_url"] == "http://wpad.corp.example/wpad.dat"
+    override = next(f for f in findings if f.id == "proxy.env_overrides_system")
+    assert override.status is Status.WARN
+    assert override.params["variables"] == "HTTPS_PROXY"
+    assert "macOS network settings" in str(override.params["system"])
+    only_system = proxy.analyse(None, [proxy.parse_winhttp(WINHTTP_PROXY)])  # type: ignore[list-item]
+    assert only_system[0].params["variant"] == "system"
+
+
+# --- Choosing the proxy Python-style -----------------------------------------------------------
+
+
+def test_proxy_for_follows_https_then_all_and_honours_bypass() -> None:
+    table = {"https": "http://p1:8080", "all": "http://p2:8080"}
+    assert proxy.proxy_for("example.com", proxies=table, bypass=lambda h: False) == table["https"]
+    assert proxy.proxy_for(
+        "example.com", proxies={"all": "http://p2:8080"}, bypass=lambda h: False
+    ) == ("http://p2:8080")
+    assert proxy.proxy_for("intranet", proxies=table, bypass=lambda h: h == "intranet") is None
+    assert proxy.proxy_for("example.com", proxies={}, bypass=lambda h: False) is None
+
+
+def test_proxy_for_reads_the_environment_like_urllib(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [k for k in __import__("os").environ if k.lower().endswith("_proxy")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    monkeypatch.setenv("NO_PROXY", "skip.example")
+    assert proxy.proxy_for("www.example.com") == "http://127.0.0.1:3128"
+    assert proxy.proxy_for("skip.example") is None
+
+
+def test_parse_proxy_keeps_credentials_out_of_its_display_form() -> None:
+    address = proxy.parse_proxy("http://al%40ice:p%3Ass@proxy.example:3128")
+    assert (address.host, address.port, address.username, address.password) == (
+        "proxy.example",
+        3128,
+        "al@ice",
+        "p:ss",
+    )
+    assert address.shown == "http://proxy.example:3128"
+    assert "p:ss" not in repr(address)
+    assert proxy.parse_proxy("proxy.example:8080").scheme == "http"
+    with pytest.raises(ValueError, match="no host"):
+        proxy.parse_proxy("http://:8080")
+
+
+# --- CONNECT tunnels against loopback proxies --------------------------------------------------
+
+
+class ScriptedProxy(LoopbackServer):
+    """Reads one request head, records it, and answers with `reply`."""
+
+    def __init__(self, reply: bytes) -> None:
+        super().__init__()
+        self.reply = reply
+        self.requests: list[bytes] = []
+
+    def handle(self, conn: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        self.requests.append(head)
+        conn.sendall(self.reply)
+        if self.reply.startswith(b"HTTP/1.1 200"):
+            conn.sendall(b"tunnelled")
+        conn.shutdown(socket.SHUT_WR)
+
+
+def test_a_tunnel_is_opened_with_basic_credentials_from_the_url() -> None:
+    with ScriptedProxy(b"HTTP/1.1 200 Connection established\r\n\r\n") as server:
+        sock = proxy.open_tunnel(
+            f"http://alice:s3cret@127.0.0.1:{server.port}",
+            "www.example.com",
+            443,
+            timeout=3,
+            cancel=threading.Event(),
+        )
+        with sock:
+            assert sock.recv(100) == b"tunnelled"
+    request = server.requests[0].decode()
+    assert request.startswith("CONNECT www.example.com:443 HTTP/1.1\r\n")
+    assert "Host: www.example.com:443" in request
+    assert "Proxy-Authorization: Basic YWxpY2U6czNjcmV0" in request
+
+
+def test_a_407_is_data_with_the_offered_schemes_and_no_password() -> None:
+    reply = (
+        b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+        b'Proxy-Authenticate: NTLM\r\nProxy-Authenticate: Basic realm="corp"\r\n'
+        b"Content-Length: 0\r\n\r\n"
+    )
+    with ScriptedProxy(reply) as server, pytest.raises(proxy.TunnelError) as caught:
+        proxy.open_tunnel(
+            f"http://alice:s3cret@127.0.0.1:{server.port}",
+            "www.example.com",
+            443,
+            timeout=3,
+            cancel=threading.Event(),
+        )
+    assert caught.value.kind == "auth_required"
+    assert caught.value.status == 407
+    assert caught.value.schemes == ("NTLM", "Basic")
+    assert "s3cret" not in str(caught.value)
+
+
+def test_a_refused_connect_and_a_closed_proxy_port_are_data() -> None:
+    forbidden = ScriptedProxy(b"HTTP/1.1 403 Forbidden\r\n\r\n")
+    with forbidden, pytest.raises(proxy.TunnelError) as caught:
+        proxy.open_tunnel(
+            f"127.0.0.1:{forbidden.port}",
+            "blocked.example",
+            443,
+            timeout=3,
+            cancel=threading.Event(),
+        )
+    assert (caught.value.kind, caught.value.status) == ("rejected", 403)
+    with pytest.raises(proxy.TunnelError) as closed:
+        proxy.open_tunnel(
+            f"http://127.0.0.1:{closed_port()}",
+            "x.example",
+            443,
+            timeout=3,
+            cancel=threading.Event(),
+        )
+    assert closed.value.kind == "refused"
+    ssh = ScriptedProxy(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+    with ssh, pytest.raises(proxy.TunnelError) as garbage:
+        proxy.open_tunnel(
+            f"127.0.0.1:{ssh.port}", "x.example", 443, timeout=3, cancel=threading.Event()
+        )
+    assert garbage.value.kind == "bad_reply"
+    with pytest.raises(proxy.TunnelError) as socks:
+        proxy.open_tunnel(
+            "socks5://127.0.0.1:1080", "x.example", 443, timeout=1, cancel=threading.Event()
+        )
+    assert socks.value.kind == "unsupported"
+
+
+def test_the_proxy_check_runs_on_this_machine_without_error() -> None:
+    from checks.config import Settings
+    from checks.engine import Context
+
+    ctx = Context(Settings(), None, threading.Event(), {}, deadline=1e12)
+    outcome = proxy.run(ctx)
+    assert outcome.findings
+    assert {f.id for f in outcome.findings} <= set(proxy.CHECK.findings)

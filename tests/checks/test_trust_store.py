@@ -1,0 +1,534 @@
+"""The trust store check: per-OS enumeration on recorded outputs and the Mozilla comparison."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import certifi
+import pytest
+from cryptography import x509
+
+from checks import certificate, policy, products, trust_store
+from checks.models import Status
+from checks.net import Cancelled
+from checks.trust_store import CommandResult, Enumeration
+from tests.lab import pki
+
+NOW = datetime.now(UTC)
+MOZILLA = certificate.TrustStore.from_file(Path(certifi.where()), name="mozilla")
+KNOWN_BAD = certificate.load_known_bad()
+CATALOGUE = products.load()
+MUST_HAVE_KEYS = {spki for _, spki in policy.MUST_HAVE_ROOTS}
+
+
+def _public(*, without: Sequence[str] = ()) -> list[x509.Certificate]:
+    """Mozilla's roots, minus the must-have roots named in `without`."""
+    dropped = {spki for name, spki in policy.MUST_HAVE_ROOTS if name in without}
+    return [c for c in MOZILLA.certificates if certificate.spki_sha256(c) not in dropped]
+
+
+def _analyse(found: Enumeration, known_bad: certificate.KnownBadList = KNOWN_BAD):
+    return trust_store.analyse(found, MOZILLA, known_bad=known_bad, catalogue=CATALOGUE, now=NOW)
+
+
+def _ids(findings) -> list[str]:
+    return [f.id for f in findings]
+
+
+# --- The comparison ---------------------------------------------------------------------------
+
+
+def test_a_store_equal_to_mozillas_is_ok() -> None:
+    analysis = _analyse(Enumeration("linux", tuple(_public()), sources=("/etc/ssl/cert.pem",)))
+    assert _ids(analysis.findings) == ["truststore.ok"]
+    ok = analysis.findings[0]
+    assert ok.status is Status.PASS
+    assert ok.params["count"] == len(MOZILLA)
+    assert analysis.facts["differing_roots"] == []
+
+
+def test_a_root_added_locally_is_listed_with_subject_fingerprint_and_why() -> None:
+    corporate = pki.root("Example Corp Internal Root CA").cert
+    analysis = _analyse(Enumeration("linux", (*_public(), corporate)))
+    local = next(f for f in analysis.findings if f.id == "truststore.local_root")
+    assert local.status is Status.WARN
+    assert "variant" not in local.params
+    assert local.params["count"] == 1
+    fingerprint = certificate.fingerprint(corporate)
+    assert local.params["roots"] == [
+        {"subject": "Example Corp Internal Root CA", "sha256": fingerprint, "product": None}
+    ]
+    assert "Example Corp Internal Root CA" in str(local.params["roots_text"])
+    assert fingerprint in local.evidence[0]
+    differing = analysis.facts["differing_roots"]
+    assert isinstance(differing, list)
+    assert differing[0]["why"] == "not_public"
+    assert differing[0]["sha256"] == fingerprint
+    assert "truststore.ok" not in _ids(analysis.findings)
+
+
+def test_a_local_root_of_a_catalogue_product_is_named() -> None:
+    avast = pki.root("Avast Web/Mail Shield Root").cert
+    kaspersky = pki.root(
+        "Kaspersky Anti-Virus Personal Root Certificate", org="AO Kaspersky Lab"
+    ).cert
+    analysis = _analyse(Enumeration("windows", (*_public(), avast, kaspersky)))
+    local = next(f for f in analysis.findings if f.id == "truststore.local_root")
+    assert local.params["variant"] == "product"
+    assert local.params["products"] == "Avast, Kaspersky"
+    products_named = {r["product"] for r in local.params["roots"]}  # type: ignore[attr-defined]
+    assert products_named == {"Avast", "Kaspersky"}
+
+
+def test_roots_the_os_vendor_ships_are_not_local_even_when_mozilla_dropped_them() -> None:
+    # Debian's ca-certificates lags Mozilla: a root it still ships is not "added locally".
+    dropped = pki.root("Old Public Root That Mozilla Removed").cert
+    found = Enumeration(
+        "linux", (*_public(), dropped), program=frozenset({certificate.fingerprint(dropped)})
+    )
+    analysis = _analyse(found)
+    assert "truststore.local_root" not in _ids(analysis.findings)
+    assert analysis.facts["program_roots_not_in_public_set"] == 1
+
+
+def test_a_known_bad_root_is_a_failure_matched_by_public_key_hash() -> None:
+    leaked = pki.root("Superfish, Inc.")
+    spki = certificate.spki_sha256(leaked.cert)
+    bad_list = certificate.parse_known_bad(
+        f'version = 9\n[[roots]]\nname = "Superfish, Inc."\nspki_sha256 = "{spki}"\n'
+        'reason = "private key extracted"\n'
+    )
+    analysis = _analyse(Enumeration("windows", (*_public(), leaked.cert)), known_bad=bad_list)
+    bad = next(f for f in analysis.findings if f.id == "truststore.known_bad_root")
+    assert bad.status is Status.FAIL
+    assert bad.params["names"] == ["Superfish, Inc."]
+    # Reported as known-bad, not a second time as merely "local".
+    assert "truststore.local_root" not in _ids(analysis.findings)
+    assert "truststore.ok" not in _ids(analysis.findings)
+
+
+def test_the_known_bad_list_is_read_by_the_certificate_checks_loader_only() -> None:
+    assert "known_bad_roots.toml" not in Path(trust_store.__file__).read_text(encoding="utf-8")
+    assert len(KNOWN_BAD.entries) >= 10
+
+
+def test_a_missing_common_root_fails_on_linux_and_macos() -> None:
+    for os_name in ("linux", "macos"):
+        analysis = _analyse(Enumeration(os_name, tuple(_public(without=["ISRG Root X1"]))))  # type: ignore[arg-type]
+        missing = next(f for f in analysis.findings if f.id == "truststore.missing_root")
+        assert missing.status is Status.FAIL
+        assert missing.params["names"] == ["ISRG Root X1"]
+        assert "variant" not in missing.params
+        assert "truststore.ok" not in _ids(analysis.findings)
+
+
+def test_windows_fetches_missing_roots_on_demand_so_absence_is_no_alarm() -> None:
+    found = Enumeration(
+        "windows", tuple(_public(without=["ISRG Root X1"])), auto_update_disabled=False
+    )
+    analysis = _analyse(found)
+    missing = next(f for f in analysis.findings if f.id == "truststore.missing_root")
+    assert missing.status is Status.PASS
+    assert missing.params["variant"] == "on_demand"
+    assert "truststore.ok" in _ids(analysis.findings)
+
+
+def test_windows_with_root_auto_update_disabled_fails_for_a_missing_root() -> None:
+    found = Enumeration(
+        "windows", tuple(_public(without=["GTS Root R1"])), auto_update_disabled=True
+    )
+    missing = next(f for f in _analyse(found).findings if f.id == "truststore.missing_root")
+    assert missing.status is Status.FAIL
+    assert missing.params["variant"] == "auto_update_disabled"
+
+
+def test_a_distrusted_common_root_fails_even_on_windows() -> None:
+    isrg = next(
+        c for c in MOZILLA.certificates if certificate.display_name(c.subject) == "ISRG Root X1"
+    )
+    found = Enumeration("windows", tuple(_public(without=["ISRG Root X1"])), distrusted=(isrg,))
+    missing = next(f for f in _analyse(found).findings if f.id == "truststore.missing_root")
+    assert missing.status is Status.FAIL
+    assert missing.params["variant"] == "distrusted"
+
+
+def test_expired_roots_are_information() -> None:
+    old = pki.root("Old Timestamping Root", not_after=pki.NOW - 5 * pki.DAY).cert
+    found = Enumeration(
+        "windows", (*_public(), old), program=frozenset({certificate.fingerprint(old)})
+    )
+    analysis = _analyse(found)
+    expired = next(f for f in analysis.findings if f.id == "truststore.expired_root")
+    assert expired.status is Status.PASS
+    assert expired.params["names"] == ["Old Timestamping Root"]
+
+
+def test_an_unreadable_store_is_a_finding_not_a_crash() -> None:
+    found = Enumeration("linux", (), error="no CA bundle found", error_kind="no_bundle")
+    analysis = _analyse(found)
+    assert _ids(analysis.findings) == ["truststore.unavailable"]
+    assert analysis.findings[0].status is Status.FAIL
+    assert analysis.findings[0].params["variant"] == "no_bundle"
+
+
+# --- Linux -------------------------------------------------------------------------------------
+
+
+def _write(path: Path, certs: Sequence[x509.Certificate]) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs))
+
+
+def test_linux_reads_the_bundle_and_tells_shipped_from_locally_added(tmp_path: Path) -> None:
+    shipped = pki.root("Distribution Shipped Root").cert
+    corporate = pki.root("Corp Root").cert
+    pending = pki.root("Added But Not Activated Root").cert
+    _write(tmp_path / "etc/ssl/certs/ca-certificates.crt", [shipped, corporate])
+    _write(tmp_path / "usr/share/ca-certificates/mozilla/Distribution_Shipped_Root.crt", [shipped])
+    _write(tmp_path / "usr/local/share/ca-certificates/corp.crt", [corporate])
+    _write(tmp_path / "usr/local/share/ca-certificates/new.crt", [pending])
+    found = trust_store.enumerate_linux(tmp_path)
+    assert found.error is None
+    assert found.sources == ("/etc/ssl/certs/ca-certificates.crt",)
+    assert {certificate.display_name(c.subject) for c in found.trusted} == {
+        "Distribution Shipped Root",
+        "Corp Root",
+    }
+    assert found.program == frozenset({certificate.fingerprint(shipped)})
+    assert found.facts["family"] == "Debian/Ubuntu/Alpine"
+    assert found.facts["anchors_not_in_bundle"] == [
+        {
+            "subject": "Added But Not Activated Root",
+            "file": "/usr/local/share/ca-certificates/new.crt",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "family"),
+    [
+        ("etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "RHEL/Fedora"),
+        ("var/lib/ca-certificates/ca-bundle.pem", "SUSE"),
+        ("etc/ca-certificates/extracted/tls-ca-bundle.pem", "Arch"),
+        ("etc/ssl/cert.pem", "Alpine/OpenSSL default"),
+    ],
+)
+def test_linux_finds_each_distributions_bundle(tmp_path: Path, path: str, family: str) -> None:
+    _write(tmp_path / path, [pki.root("Some Root").cert])
+    found = trust_store.enumerate_linux(tmp_path)
+    assert found.facts["family"] == family
+    assert len(found.trusted) == 1
+
+
+def test_linux_without_a_bundle_or_with_an_empty_one(tmp_path: Path) -> None:
+    assert trust_store.enumerate_linux(tmp_path).error_kind == "no_bundle"
+    (tmp_path / "etc/ssl/certs").mkdir(parents=True)
+    (tmp_path / "etc/ssl/certs/ca-certificates.crt").write_text("")
+    assert trust_store.enumerate_linux(tmp_path).error_kind == "empty"
+
+
+# --- macOS -------------------------------------------------------------------------------------
+
+# Recorded from `security dump-trust-settings` (user domain) on macOS 14, certificate names kept.
+MAC_USER_TRUST = """\
+Number of trusted certs = 3
+Cert 0: Charles Proxy CA (7 Mar 2023, MacBook-Pro.local)
+   Number of trust settings : 10
+   Trust Setting 0:
+      Policy OID            : Apple X509 Basic
+      Allowed Error         : CSSMERR_TP_CERT_EXPIRED
+      Result Type           : kSecTrustSettingsResultTrustRoot
+   Trust Setting 1:
+      Policy OID            : SSL
+      Allowed Error         : CSSMERR_TP_CERT_EXPIRED
+      Result Type           : kSecTrustSettingsResultTrustRoot
+   Trust Setting 2:
+      Policy OID            : SMIME
+      Allowed Error         : CSSMERR_TP_CERT_EXPIRED
+      Result Type           : kSecTrustSettingsResultTrustRoot
+Cert 1: mitmproxy
+   Number of trust settings : 0
+Cert 2: ISRG Root X1
+   Number of trust settings : 1
+   Trust Setting 0:
+      Policy OID            : SSL
+      Result Type           : kSecTrustSettingsResultDeny
+"""
+# `security dump-trust-settings -d` when nothing was set in the admin domain (stderr, exit 1).
+MAC_NO_ADMIN_TRUST = "SecTrustSettingsCopyCertificates: No Trust Settings were found.\n"
+
+
+def test_mac_trust_settings_parser_on_recorded_output() -> None:
+    settings = trust_store.parse_trust_settings(MAC_USER_TRUST)
+    assert [(s.name, s.decision) for s in settings] == [
+        ("Charles Proxy CA (7 Mar 2023, MacBook-Pro.local)", "trust"),
+        ("mitmproxy", "trust"),
+        ("ISRG Root X1", "deny"),
+    ]
+    assert trust_store.parse_trust_settings("") == []
+
+
+def test_macos_trusts_keychain_roots_only_with_a_trust_setting(tmp_path: Path) -> None:
+    system_roots = _public()
+    charles = pki.root("Charles Proxy CA (7 Mar 2023, MacBook-Pro.local)").cert
+    mitm = pki.root("mitmproxy", org="mitmproxy").cert
+    imported = pki.root("Imported But Never Trusted").cert
+
+    def pem(certs: Sequence[x509.Certificate]) -> str:
+        from cryptography.hazmat.primitives import serialization
+
+        return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certs)
+
+    outputs = {
+        trust_store.MAC_SYSTEM_ROOTS: pem(system_roots),
+        trust_store.MAC_SYSTEM_KEYCHAIN: pem([charles]),
+        str(tmp_path / "Library/Keychains/login.keychain-db"): pem([mitm, imported]),
+    }
+    calls: list[list[str]] = []
+
+    def run(argv: Sequence[str]) -> CommandResult:
+        calls.append(list(argv))
+        if argv[1] == "find-certificate":
+            return CommandResult(0, outputs[argv[-1]])
+        if argv[-1] == "-d":
+            return CommandResult(1, "", MAC_NO_ADMIN_TRUST)
+        return CommandResult(0, MAC_USER_TRUST)
+
+    found = trust_store.enumerate_macos(run, home=tmp_path)
+    names = {certificate.display_name(c.subject) for c in found.trusted}
+    assert "mitmproxy" in names
+    assert "Charles Proxy CA (7 Mar 2023, MacBook-Pro.local)" in names
+    assert "Imported But Never Trusted" not in names  # being in a keychain is not being trusted
+    assert "ISRG Root X1" not in names
+    assert [certificate.display_name(c.subject) for c in found.distrusted] == ["ISRG Root X1"]
+    assert found.facts["in_keychain_but_not_trusted"] == ["Imported But Never Trusted"]
+    assert ["security", "dump-trust-settings", "-d"] in calls
+    analysis = _analyse(found)
+    local = next(f for f in analysis.findings if f.id == "truststore.local_root")
+    assert local.params["products"] == "Charles Proxy, mitmproxy"
+    missing = next(f for f in analysis.findings if f.id == "truststore.missing_root")
+    assert missing.params["variant"] == "distrusted"
+
+
+def test_macos_without_the_security_tool_is_a_finding() -> None:
+    def run(argv: Sequence[str]) -> CommandResult:
+        return CommandResult(None, "", "", "FileNotFoundError: security")
+
+    found = trust_store.enumerate_macos(run, home=Path("/nonexistent"))
+    assert found.error_kind == "command_failed"
+    assert _analyse(found).findings[0].status is Status.WARN
+
+
+# --- Windows -----------------------------------------------------------------------------------
+
+# Recorded `reg query` outputs (Windows 11 23H2).
+REG_AUTHROOT_POLICY = """
+HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Microsoft\\SystemCertificates\\AuthRoot
+    DisableRootAutoUpdate    REG_DWORD    0x1
+
+"""
+REG_PROTECTED_ROOTS = """
+HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Microsoft\\SystemCertificates\\Root\\ProtectedRoots
+    Flags    REG_DWORD    0x1
+
+"""
+REG_MISSING = "ERROR: The system was unable to find the specified registry key or value.\n"
+
+
+def _authroot_listing(certs: Sequence[x509.Certificate]) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    key = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\SystemCertificates\\AuthRoot\\Certificates"
+    lines = ["", key]
+    for cert in certs:
+        der = cert.public_bytes(serialization.Encoding.DER)
+        lines.append(f"{key}\\{hashlib.sha1(der, usedforsecurity=False).hexdigest().upper()}")
+    return "\n".join(lines) + "\n"
+
+
+def test_reg_query_parser_on_recorded_output() -> None:
+    key = trust_store.parse_reg_query(REG_AUTHROOT_POLICY)
+    assert key.values == {"DisableRootAutoUpdate": 1}
+    listing = trust_store.parse_reg_query(_authroot_listing(_public()[:2]))
+    assert listing.values == {}
+    assert len(listing.subkeys) == 2
+
+
+def test_windows_reads_root_ca_disallowed_stores_and_the_policies() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    public = _public(without=["ISRG Root X1"])
+    microsoft_only = pki.root("Microsoft Root Certificate Authority 2010").cert
+    corporate = pki.root("Contoso Enterprise Root").cert
+    email_only = pki.root("Email Only Root").cert
+    revoked = pki.root("DigiNotar Root CA").cert
+
+    def der(cert: x509.Certificate) -> bytes:
+        return cert.public_bytes(serialization.Encoding.DER)
+
+    stores = {
+        "ROOT": [(der(c), "x509_asn", True) for c in (*public, microsoft_only, corporate)]
+        + [(der(email_only), "x509_asn", {"1.3.6.1.5.5.7.3.4"})]
+        + [(b"\x30\x00", "pkcs_7_asn", True)],
+        "CA": [],
+        "Disallowed": [(der(revoked), "x509_asn", True)],
+    }
+    registry = {
+        trust_store.WIN_AUTHROOT_POLICY: CommandResult(0, REG_AUTHROOT_POLICY),
+        trust_store.WIN_PROTECTED_ROOTS: CommandResult(0, REG_PROTECTED_ROOTS),
+        trust_store.WIN_AUTHROOT_CERTS: CommandResult(0, _authroot_listing(public)),
+    }
+
+    def run(argv: Sequence[str]) -> CommandResult:
+        assert argv[:2] == ["reg", "query"]
+        return registry.get(argv[2], CommandResult(1, "", REG_MISSING))
+
+    found = trust_store.enumerate_windows(lambda name: stores[name], run)
+    names = {certificate.display_name(c.subject) for c in found.trusted}
+    assert "Email Only Root" not in names  # trusted for e-mail only, not for websites
+    assert found.auto_update_disabled is True
+    assert found.facts["protected_roots_flags"] == 1
+    assert found.facts["disallowed_store"] == 1
+    analysis = _analyse(found)
+    local = next(f for f in analysis.findings if f.id == "truststore.local_root")
+    assert [r["subject"] for r in local.params["roots"]] == ["Contoso Enterprise Root"]  # type: ignore[attr-defined]
+    missing = next(f for f in analysis.findings if f.id == "truststore.missing_root")
+    assert missing.params["variant"] == "auto_update_disabled"
+
+
+# --- Environment overrides ---------------------------------------------------------------------
+
+
+def test_environment_overrides_missing_empty_lacking_and_system(tmp_path: Path) -> None:
+    corporate = pki.root("Corp Root").cert
+    system = [*_public()[:3], corporate]
+    _write(tmp_path / "system.pem", system)
+    _write(tmp_path / "certifi-copy.pem", system[:3])
+    (tmp_path / "empty.pem").write_text("# nothing here\n")
+    (tmp_path / "dir").mkdir()
+    environ = {
+        "SSL_CERT_FILE": str(tmp_path / "gone.pem"),
+        "REQUESTS_CA_BUNDLE": str(tmp_path / "empty.pem"),
+        "CURL_CA_BUNDLE": str(tmp_path / "certifi-copy.pem"),
+        "AWS_CA_BUNDLE": str(tmp_path / "system.pem"),
+        "NODE_EXTRA_CA_CERTS": str(tmp_path / "system.pem"),
+        "SSL_CERT_DIR": str(tmp_path / "dir"),
+        "UNRELATED": "x",
+    }
+    overrides = {o.variable: o for o in trust_store.env_overrides(environ, system)}
+    assert overrides["SSL_CERT_FILE"].state == "missing_file"
+    assert overrides["REQUESTS_CA_BUNDLE"].state == "empty_file"
+    assert overrides["SSL_CERT_DIR"].state == "empty_file"
+    assert overrides["CURL_CA_BUNDLE"].state == "set"
+    assert overrides["CURL_CA_BUNDLE"].lacking == ("Corp Root",)
+    assert overrides["AWS_CA_BUNDLE"].state == "system_bundle"
+    assert overrides["NODE_EXTRA_CA_CERTS"].state == "adds"
+    statuses = {o.variable: trust_store._override_finding(o).status for o in overrides.values()}
+    assert statuses["SSL_CERT_FILE"] is Status.FAIL
+    assert statuses["CURL_CA_BUNDLE"] is Status.WARN
+    assert statuses["AWS_CA_BUNDLE"] is Status.PASS
+
+
+def test_override_paths_in_the_home_directory_are_shown_as_tilde(tmp_path: Path) -> None:
+    home = Path.home()
+    overrides = trust_store.env_overrides({"SSL_CERT_FILE": str(home / "no-such-bundle.pem")})
+    assert overrides[0].path.startswith("~")
+
+
+# --- certifi's bundle against its RECORD -------------------------------------------------------
+
+
+def _record_line(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"certifi/cacert.pem,sha256={digest},{len(data)}\n"
+
+
+def test_an_intact_bundle_matches_its_record(tmp_path: Path) -> None:
+    bundle = tmp_path / "cacert.pem"
+    bundle.write_bytes(b"original")
+    check = trust_store.verify_record(
+        bundle, "certifi/core.py,sha256=x,1\n" + _record_line(b"original")
+    )
+    assert check.verified is True
+
+
+def test_a_patched_bundle_is_reported(tmp_path: Path) -> None:
+    bundle = tmp_path / "cacert.pem"
+    bundle.write_bytes(b"original + a corporate root")
+    check = trust_store.verify_record(bundle, _record_line(b"original"))
+    assert check.verified is False
+    finding = trust_store._bundle_finding(check)
+    assert finding is not None
+    assert finding.id == "truststore.bundle_modified"
+    assert finding.status is Status.WARN
+
+
+def test_without_a_record_the_bundle_is_unverifiable_not_modified(tmp_path: Path) -> None:
+    check = trust_store.verify_record(tmp_path / "cacert.pem", None)
+    assert check.verified is None
+    assert trust_store._bundle_finding(check) is None
+
+
+def test_the_installed_certifi_is_intact() -> None:
+    assert trust_store.check_certifi().verified is True
+
+
+# --- Commands ----------------------------------------------------------------------------------
+
+
+def test_run_command_times_out_and_reports_a_missing_tool() -> None:
+    cancel = threading.Event()
+    started = time.monotonic()
+    slow = trust_store.run_command(
+        [sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5, cancel=cancel
+    )
+    assert slow.error is not None
+    assert "0.5" in slow.error
+    assert time.monotonic() - started < 5
+    missing = trust_store.run_command(["no-such-tool-hd"], timeout=1, cancel=cancel)
+    assert missing.error is not None
+    assert not missing.ok
+    done = trust_store.run_command([sys.executable, "-c", "print('hi')"], timeout=10, cancel=cancel)
+    assert done.ok
+    assert done.stdout.strip() == "hi"
+
+
+def test_run_command_stops_on_cancel() -> None:
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        trust_store.run_command(
+            [sys.executable, "-c", "import time; time.sleep(30)"], timeout=20, cancel=cancel
+        )
+    assert time.monotonic() - started < 5
+
+
+def test_enumerating_this_machine_never_raises() -> None:
+    found = trust_store.enumerate_os(timeout=10, cancel=threading.Event())
+    assert found.os_name in ("linux", "macos", "windows")
+    if found.error is None:
+        assert found.trusted
+
+
+def test_linux_prefers_the_file_openssl_reads(tmp_path: Path) -> None:
+    _write(tmp_path / "etc/ssl/certs/ca-certificates.crt", [pki.root("Debian Root").cert])
+    _write(tmp_path / "etc/pki/tls/certs/ca-bundle.crt", [pki.root("Leftover Root").cert])
+    (tmp_path / "usr/lib/ssl").mkdir(parents=True)
+    (tmp_path / "usr/lib/ssl/cert.pem").symlink_to(tmp_path / "etc/ssl/certs/ca-certificates.crt")
+    found = trust_store.enumerate_linux(tmp_path, openssl_cafile="/usr/lib/ssl/cert.pem")
+    assert found.sources == ("/etc/ssl/certs/ca-certificates.crt",)
+    assert found.facts["family"] == "Debian/Ubuntu/Alpine"
+    _write(tmp_path / "opt/custom/roots.pem", [pki.root("Custom Build Root").cert])
+    custom = trust_store.enumerate_linux(tmp_path, openssl_cafile="/opt/custom/roots.pem")
+    assert custom.facts["family"] == "OpenSSL default"
+    assert [certificate.display_name(c.subject) for c in custom.trusted] == ["Custom Build Root"]
