@@ -757,8 +757,13 @@ def path_findings(
         known = reference is not None and any(
             signed_by(top, root) is not False for root in reference.named(path.missing_issuer)
         )
-        if not known:
+        if not known and not is_ca(top):
             return [_incomplete(top, top_index, path.missing_issuer, Status.FAIL)]
+        if not known:
+            # The server sent its intermediates and only the root is missing: a root nobody
+            # public knows is a private CA, not a server that forgot a certificate.
+            private = {"root": display_name(path.missing_issuer), "fingerprint": None, **variant}
+            return [Finding("cert.untrusted_root", Status.FAIL, private)]
     if path.end == "too_long":
         limits = {"depth": len(path.indices), "limit": policy.MAX_CHAIN_DEPTH}
         return [Finding("cert.chain_too_long", Status.FAIL, limits)]
@@ -1119,6 +1124,7 @@ _INTERCEPTABLE = frozenset(
         "cert.trusted_locally_only",
         "cert.self_signed",
         "cert.os_store_missing_root",
+        "cert.incomplete_chain",
     }
 )
 

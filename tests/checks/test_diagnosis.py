@@ -59,3 +59,122 @@ def test_rules_follow_the_documented_order() -> None:
         "certificate",
         "protocol",
     ]
+
+
+def _f(finding_id: str, status: Status = Status.FAIL, **params: object) -> Finding:
+    return Finding(finding_id, status, params)
+
+
+def _verdict(*findings: Finding):  # type: ignore[no-untyped-def]
+    return verdict([CheckResult("any", Status.worst(f.status for f in findings), findings)])
+
+
+def test_a_captive_portal_explains_name_mismatch_and_self_signed() -> None:
+    result = _verdict(
+        _f("cert.hostname_mismatch"), _f("cert.self_signed"), _f("captive_portal.detected")
+    )
+    assert result.finding is not None
+    assert result.finding.id == "captive_portal.detected"
+    assert result.confidence == "certain"
+    assert set(result.evidence) == {
+        "captive_portal.detected",
+        "cert.hostname_mismatch",
+        "cert.self_signed",
+    }
+
+
+def test_a_portal_suppresses_the_clock_and_interception_verdicts() -> None:
+    result = _verdict(_f("clock.skew"), _f("interception.detected"), _f("captive_portal.detected"))
+    assert result.rule == "captive_portal"
+    assert result.confidence == "certain"
+
+
+def test_a_wrong_clock_explains_dates_valid_at_network_time_with_certainty() -> None:
+    result = _verdict(
+        _f("cert.not_yet_valid", valid_at_network_time=True), _f("clock.skew", offset_s=9e7)
+    )
+    assert result.finding is not None
+    assert result.finding.id == "clock.skew"
+    assert result.confidence == "certain"
+    assert "cert.not_yet_valid" in result.evidence
+
+
+def test_a_certificate_expired_also_at_network_time_is_its_own_problem() -> None:
+    result = _verdict(
+        _f("cert.expired", valid_at_network_time=False), _f("clock.skew", offset_s=600)
+    )
+    assert result.finding is not None
+    assert result.finding.id == "clock.skew"
+    assert result.confidence == "likely"
+    assert result.runner_up is not None
+    assert result.runner_up.id == "cert.expired"
+
+
+def test_an_intercepting_product_is_named_instead_of_an_untrusted_root() -> None:
+    result = _verdict(
+        _f("cert.untrusted_root"),
+        _f("truststore.local_root", Status.WARN),
+        _f("interception.detected", product="Kaspersky"),
+    )
+    assert result.rule == "interception"
+    assert result.finding is not None
+    assert result.finding.params["product"] == "Kaspersky"
+    assert result.confidence == "certain"
+
+
+def test_the_target_chain_made_by_a_product_is_interception() -> None:
+    result = _verdict(_f("cert.intercepted", product="Zscaler"), _f("cert.hostname_mismatch"))
+    assert result.rule == "interception"
+    assert result.confidence == "likely"
+
+
+def test_local_issuer_problems_are_told_apart() -> None:
+    missing_root = _verdict(_f("cert.os_store_missing_root"), _f("truststore.missing_root"))
+    assert missing_root.rule == "trust_store"
+    assert missing_root.confidence == "certain"
+    incomplete = _verdict(_f("cert.incomplete_chain"))
+    assert incomplete.finding is not None
+    assert incomplete.finding.id == "cert.incomplete_chain"
+    private = _verdict(_f("cert.untrusted_root"))
+    assert private.finding is not None
+    assert private.finding.id == "cert.untrusted_root"
+
+
+def test_a_port_timeout_while_canaries_work_rests_on_them() -> None:
+    result = _verdict(_f("tcp.timeout"), _f("interception.none", Status.PASS))
+    assert result.finding is not None
+    assert result.finding.id == "tcp.timeout"
+    assert result.confidence == "certain"
+    assert "interception.none" in result.evidence
+
+
+def test_a_legacy_only_server_is_a_protocol_mismatch_that_explains_the_refusal() -> None:
+    result = _verdict(
+        _f("tls.handshake_failed", alert="protocol_version"),
+        _f("protocol.legacy_only"),
+        _f("protocol.no_common_version", variant="server_too_old"),
+    )
+    assert result.finding is not None
+    assert result.finding.id == "protocol.no_common_version"
+    assert "tls.handshake_failed" in result.evidence
+    assert result.confidence == "certain"
+
+
+def test_could_not_check_warnings_never_outrank_a_real_warning() -> None:
+    result = _verdict(
+        _f("captive_portal.not_checked", Status.WARN),
+        _f("clock.unverified", Status.WARN),
+        _f("cert.expires_soon", Status.WARN),
+    )
+    assert result.finding is not None
+    assert result.finding.id == "cert.expires_soon"
+    assert result.confidence == "possible"
+    assert result.runner_up is None  # the others only say what could not be checked
+
+
+def test_two_unrelated_failures_name_a_runner_up() -> None:
+    result = _verdict(_f("dns.failed"), _f("truststore.env_override"))
+    assert result.rule == "trust_store"
+    assert result.confidence == "likely"
+    assert result.runner_up is not None
+    assert result.runner_up.id == "dns.failed"

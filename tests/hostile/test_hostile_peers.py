@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -81,12 +81,45 @@ def test_a_hostile_peer_gets_a_clear_finding_in_time(case: str) -> None:
         assert finding["fix"], finding
 
 
-def test_memory_of_every_hostile_run_stays_bounded() -> None:
-    # ru_maxrss of children is the largest of every CLI run above and below (kilobytes on Linux).
-    with peers.serve(peers.endless_tiny_records) as port:
-        _check(port)
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    assert peak_mb < MAX_RSS_MB
+# Runs commands one after another and prints the peak resident memory of any of them (kB):
+# a fresh parent, so that no other test's child processes count.
+_PEAK_RSS = (
+    "import json, resource, subprocess, sys\n"
+    "for command in json.loads(sys.argv[1]):\n"
+    "    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,"
+    " timeout=60, check=False)\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
+
+
+def test_memory_of_the_whole_hostile_run_stays_bounded() -> None:
+    with contextlib.ExitStack() as stack:
+        ports = [stack.enter_context(peers.serve(handler)) for handler, _ in CASES.values()]
+        commands = [
+            [
+                sys.executable,
+                "-m",
+                "checks",
+                "check",
+                f"127.0.0.1:{port}",
+                "--only",
+                "target",
+                "--connect-timeout",
+                str(TIMEOUT_S),
+                "--json",
+            ]
+            for port in ports
+        ]
+        done = subprocess.run(
+            [sys.executable, "-c", _PEAK_RSS, json.dumps(commands)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+    peak_mb = int(done.stdout.strip()) / 1024
+    assert peak_mb < MAX_RSS_MB, f"peak RSS {peak_mb:.0f} MB"
 
 
 @pytest.mark.parametrize("shape", ["chain_of_200", "ten_thousand_sans"])

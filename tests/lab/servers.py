@@ -388,3 +388,44 @@ class TLSServer(LoopbackServer):
             tls.close()
             with self._lock:
                 self._connections.discard(tls)
+
+
+# Canned HTTP answers: an open network's probe reply, a captive portal's, a proxy's sign-in.
+NO_CONTENT = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+REDIRECT = (
+    b"HTTP/1.1 302 Found\r\nLocation: http://login.portal.test/login?from=probe\r\n"
+    b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+)
+LOGIN_HTML = (
+    b"<!DOCTYPE html><html><head><title>Hotel Wi-Fi</title></head><body><form method=post "
+    b"action=/login><input name=room><input name=surname><button>Connect</button></form>"
+    b"</body></html>"
+)
+LOGIN_PAGE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: "
+    + str(len(LOGIN_HTML)).encode()
+    + b"\r\nConnection: close\r\n\r\n"
+    + LOGIN_HTML
+)
+PROXY_AUTH = (
+    b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: NTLM\r\n"
+    b'Proxy-Authenticate: Basic realm="Lab Proxy"\r\nContent-Length: 0\r\n\r\n'
+)
+
+
+class CannedServer(LoopbackServer):
+    """Answers every request (an HTTP GET or a proxy's CONNECT) with one fixed response."""
+
+    def __init__(self, response: bytes) -> None:
+        super().__init__()
+        self.response = response
+
+    def handle(self, conn: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        conn.sendall(self.response)
+        conn.shutdown(socket.SHUT_WR)

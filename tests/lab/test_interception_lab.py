@@ -19,7 +19,15 @@ from tests.lab import pki
 from tests.lab.conftest import CliRunner
 from tests.lab.nginx import free_port
 from tests.lab.scenarios import ROOT, Lab
-from tests.lab.servers import LoopbackServer, TLSServer, closed_port
+from tests.lab.servers import (
+    LOGIN_PAGE,
+    NO_CONTENT,
+    PROXY_AUTH,
+    REDIRECT,
+    CannedServer,
+    TLSServer,
+    closed_port,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -30,45 +38,6 @@ START_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
 CLI_TIMEOUT = 60
 SECRET = "s3cret-lab-password"
-
-NO_CONTENT = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-REDIRECT = (
-    b"HTTP/1.1 302 Found\r\nLocation: http://login.portal.test/login?from=probe\r\n"
-    b"Content-Length: 0\r\nConnection: close\r\n\r\n"
-)
-LOGIN_HTML = (
-    b"<!DOCTYPE html><html><head><title>Hotel Wi-Fi</title></head><body><form method=post "
-    b"action=/login><input name=room><input name=surname><button>Connect</button></form>"
-    b"</body></html>"
-)
-LOGIN_PAGE = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: "
-    + str(len(LOGIN_HTML)).encode()
-    + b"\r\nConnection: close\r\n\r\n"
-    + LOGIN_HTML
-)
-PROXY_AUTH = (
-    b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: NTLM\r\n"
-    b'Proxy-Authenticate: Basic realm="Lab Proxy"\r\nContent-Length: 0\r\n\r\n'
-)
-
-
-class CannedServer(LoopbackServer):
-    """Answers every request (an HTTP GET or a proxy's CONNECT) with one fixed response."""
-
-    def __init__(self, response: bytes) -> None:
-        super().__init__()
-        self.response = response
-
-    def handle(self, conn: socket.socket) -> None:
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            head += chunk
-        conn.sendall(self.response)
-        conn.shutdown(socket.SHUT_WR)
 
 
 @dataclass(frozen=True)
