@@ -16,9 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
+import ntplib
+
 from checks import net, policy
 
-# Our own 48-byte client with `struct` rather than ntplib, because ntplib (a) converts the echoed
+# Our own 48-byte query with `struct` rather than ntplib's, because ntplib (a) converts the echoed
 # origin timestamp to a float, so "does the reply echo exactly what we sent" cannot be checked,
 # (b) blocks in recvfrom without a way to notice the cancel event, (c) resolves the name itself
 # and tries only the first address, and (d) maps timestamps to the 1900 era only. The packet
@@ -283,13 +285,12 @@ def kiss_code(ref_id: bytes) -> str:
 
 
 def ref_id_text(stratum: int, ref_id: bytes) -> str:
-    """The reference id as people read it: a clock name at stratum 0-1, else an IPv4 address."""
-    if stratum <= 1:
-        text = ref_id.rstrip(b"\0")
-        if text and all(32 < b < 127 for b in text):
-            return text.decode("ascii")
+    """The reference id as people read it: ntplib's name of the clock at stratum 1 ("Global
+    Position System"), the upstream server's IPv4 address below it, else hex."""
+    printable = all(32 < b < 127 for b in ref_id.rstrip(b"\0"))
+    if not 1 <= stratum < 255 or (stratum == 1 and not printable):
         return ref_id.hex().upper()
-    return ".".join(str(b) for b in ref_id)
+    return str(ntplib.ref_id_to_text(int.from_bytes(ref_id[:4], "big"), stratum))
 
 
 def rejection(reply: Reply, sent_transmit: int) -> tuple[str, str] | None:

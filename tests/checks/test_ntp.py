@@ -122,7 +122,7 @@ def test_a_valid_reply_is_accepted_and_a_forged_kiss_is_not_believed() -> None:
 def test_kiss_codes_and_reference_ids_read_as_text() -> None:
     assert ntp.kiss_code(b"RATE") == "RATE"
     assert ntp.kiss_code(b"RST\0") == "RST"
-    assert ntp.ref_id_text(1, b"GPS\0") == "GPS"
+    assert ntp.ref_id_text(1, b"GPS\0") == "Global Position System"
     assert ntp.ref_id_text(1, b"\x7f\x7f\x01\x01") == "7F7F0101"
     assert ntp.ref_id_text(3, bytes([162, 159, 200, 1])) == "162.159.200.1"
 
