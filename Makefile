@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint system-packages-run system-packages-test clean
+.PHONY: run test lint package package-test package-bench system-packages-run system-packages-test clean
 
 run: system-packages-run $(VENV)/.installed
 	$(BIN)/handshake-doctor
@@ -18,6 +18,20 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Standalone builds (PyInstaller does not cross-compile: Windows and macOS build in CI on their own
+# runners, see packaging/README.md).
+package: system-packages-test $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,packaging]'
+	PYTHON=$(BIN)/python packaging/build.sh
+	packaging/linux/build-deb.sh
+
+package-test: package
+	PYTHON=$(BIN)/python packaging/test-frozen.sh
+	PYTHON=$(BIN)/python packaging/linux/test-deb.sh
+
+package-bench: package
+	$(BIN)/python packaging/bench_package.py
 
 system-packages-run:
 	@packaging/install-system-packages.sh run

@@ -757,11 +757,13 @@ def path_findings(
         known = reference is not None and any(
             signed_by(top, root) is not False for root in reference.named(path.missing_issuer)
         )
-        if not known and not is_ca(top):
+        # A public CA's certificate says where its issuer can be fetched (AIA); a leaf without
+        # that, issued by a name nobody knows, comes straight from a private CA.
+        if not known and not is_ca(top) and aia_ca_issuers(top) is not None:
             return [_incomplete(top, top_index, path.missing_issuer, Status.FAIL)]
         if not known:
-            # The server sent its intermediates and only the root is missing: a root nobody
-            # public knows is a private CA, not a server that forgot a certificate.
+            # Only the root is missing and no public root program knows it: a private CA, not
+            # a server that forgot a certificate.
             private = {"root": display_name(path.missing_issuer), "fingerprint": None, **variant}
             return [Finding("cert.untrusted_root", Status.FAIL, private)]
     if path.end == "too_long":

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from checks import catalogue, decoder, registry, report
+from checks import catalogue
 from checks.config import Resolve, Settings
-from checks.engine import diagnose
 from checks.models import CheckResult, Status
 from checks.target import Target, TargetError, parse
 from checks.version import __version__
@@ -270,6 +269,11 @@ def _progress(result: CheckResult, *, lang: str, stream: TextIO) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    # The checks pull in OpenSSL, cryptography and friends: loaded only when a check runs, so
+    # that `--version` and `--help` answer at once.
+    from checks import registry, report
+    from checks.engine import diagnose
+
     settings = settings_from(args)
     lang = catalogue.normalise_language(settings.lang)
     target: Target | None = None
@@ -315,6 +319,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_explain(args: argparse.Namespace) -> int:
+    from checks import decoder
+
     """0 when the message is recognised, 1 when not, 3 when there is no message."""
     lang = catalogue.normalise_language(args.lang)
     if args.text == "-":

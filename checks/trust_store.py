@@ -553,6 +553,8 @@ class EnvOverride:
 
 # Adds to the program's own roots rather than replacing them.
 _ADDING_VARIABLES = {"NODE_EXTRA_CA_CERTS"}
+# Set by packaging/hooks/rthook_truststore.py next to the SSL_CERT_* values it chose.
+RUNTIME_HOOK_MARKER = "HANDSHAKE_DOCTOR_CA_FROM_RUNTIME_HOOK"
 
 
 def env_overrides(
@@ -561,9 +563,12 @@ def env_overrides(
     """Every trust-changing variable that is set, with the state of the file it names, and
     which of this computer's trusted roots (`trusted`) the file lacks."""
     found: list[EnvOverride] = []
+    # The frozen app's runtime hook points OpenSSL at the system bundle when the build
+    # machine's default paths do not exist here; what it set is ours, not the user's override.
+    ours = {"SSL_CERT_FILE", "SSL_CERT_DIR"} if environ.get(RUNTIME_HOOK_MARKER) == "1" else set()
     for variable in policy.TRUST_ENV_VARIABLES:
         value = environ.get(variable, "").strip()
-        if not value:
+        if not value or variable in ours:
             continue
         if variable == "SSL_CERT_DIR":
             folders = [Path(p) for p in value.split(os.pathsep) if p]

@@ -14,8 +14,11 @@ packages+=(libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms
            libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0)
 if [ "$purpose" = test ]; then
   # binutils for PyInstaller; xvfb for screenshots of a real window; the lab's real servers:
-  # nginx (TLS virtual hosts), chrony (NTP), faketime (a wrong clock), mitmproxy (interception).
-  packages+=(binutils xvfb xauth nginx chrony faketime mitmproxy)
+  # nginx (TLS virtual hosts), chrony (NTP), faketime (a wrong clock), mitmproxy (interception);
+  # what checks the installers' sources: nsis (makensis), desktop-file-utils, appstream and
+  # the shell linter; what builds and tests the .deb: dpkg-dev, imagemagick, xdotool, strace.
+  packages+=(binutils xvfb xauth nginx chrony faketime mitmproxy
+             nsis desktop-file-utils appstream shellcheck dpkg-dev imagemagick xdotool strace)
 fi
 
 missing=()

@@ -319,7 +319,13 @@ def test_incomplete_chain_names_the_missing_intermediate_and_its_url() -> None:
     assert finding.params["missing_issuer_dn"] == "CN=Cert Check Intermediate"
     assert finding.params["aia_url"] == url
     assert finding.params["subject"] == "a.test"
-    assert only(analyse([LEAF.cert]), "cert.incomplete_chain").params["aia_url"] is None
+
+
+def test_a_leaf_without_aia_from_an_unknown_issuer_is_a_private_ca() -> None:
+    # Public CAs say where their certificate can be fetched; nobody-knows-it and no such
+    # pointer reads as a private CA that this computer lacks, not a forgetful server.
+    finding = only(analyse([LEAF.cert]), "cert.untrusted_root")
+    assert finding.params["root"] == "Cert Check Intermediate"
 
 
 def test_a_root_missing_from_cacert_is_untrusted_root_not_incomplete() -> None:

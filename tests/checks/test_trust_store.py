@@ -532,3 +532,15 @@ def test_linux_prefers_the_file_openssl_reads(tmp_path: Path) -> None:
     custom = trust_store.enumerate_linux(tmp_path, openssl_cafile="/opt/custom/roots.pem")
     assert custom.facts["family"] == "OpenSSL default"
     assert [certificate.display_name(c.subject) for c in custom.trusted] == ["Custom Build Root"]
+
+
+def test_variables_set_by_the_frozen_apps_runtime_hook_are_not_the_users_overrides(
+    tmp_path: Path,
+) -> None:
+    from checks.trust_store import RUNTIME_HOOK_MARKER, env_overrides
+
+    bundle = tmp_path / "missing.pem"
+    environ = {"SSL_CERT_FILE": str(bundle), "REQUESTS_CA_BUNDLE": str(bundle)}
+    assert {o.variable for o in env_overrides(environ)} == {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"}
+    marked = {**environ, RUNTIME_HOOK_MARKER: "1"}
+    assert {o.variable for o in env_overrides(marked)} == {"REQUESTS_CA_BUNDLE"}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Installs dist/handshake-doctor_*.deb on this machine (as root), checks the installed app: its
+# version, a headless check of a loopback TLS server compared with the same run from source, the
+# window under Xvfb (screenshot in docs/screenshots/deb-xvfb.png), then removes the package with
+# `dpkg -r` and checks that nothing is left. Talks only to 127.0.0.1.
+# Needs: xvfb, xauth, xdotool, imagemagick, desktop-file-utils (optional). PYTHON as in build.sh.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x .venv/bin/python ]; then PYTHON=$repo/.venv/bin/python; else PYTHON=python3; fi
+fi
+[ "$(id -u)" -eq 0 ] || { echo "error: run as root (it installs the .deb with dpkg)" >&2; exit 1; }
+for tool in xvfb-run xdotool import; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is missing" >&2; exit 1; }
+done
+deb=dist/handshake-doctor_$(cat dist/VERSION 2>/dev/null)_$(dpkg --print-architecture).deb
+[ -f "$deb" ] || { echo "error: no .deb in dist/: run packaging/linux/build-deb.sh" >&2; exit 1; }
+version=$(dpkg-deb -f "$deb" Version)
+if dpkg-query -W -f='${Status}' handshake-doctor 2>/dev/null | grep -q "installed"; then
+  echo "error: handshake-doctor is already installed; dpkg -r it first" >&2
+  exit 1
+fi
+
+work=$(mktemp -d)
+lab_pid=""
+installed=0
+cleanup() {
+  if [ -n "$lab_pid" ]; then kill "$lab_pid" 2>/dev/null || true; fi
+  if [ "$installed" -eq 1 ] && dpkg-query -W handshake-doctor >/dev/null 2>&1; then
+    dpkg -r handshake-doctor >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+step() { printf '\n== %s\n' "$*"; }
+
+step "install $deb"
+installed=1
+if ! dpkg -i "$deb"; then
+  echo "dpkg -i left dependencies missing; apt-get -f install brings them in"
+  DEBIAN_FRONTEND=noninteractive apt-get install -f -y -qq
+fi
+dpkg-query -W -f='${Status}\n' handshake-doctor | grep -q "install ok installed"
+[ "$(readlink -f /usr/bin/handshake-doctor)" = /opt/handshake-doctor/handshake-doctor ]
+[ "$(command -v handshake-doctor)" = /usr/bin/handshake-doctor ]
+for file in /usr/share/applications/handshake-doctor.desktop \
+  /usr/share/icons/hicolor/scalable/apps/handshake-doctor.svg \
+  /usr/share/icons/hicolor/48x48/apps/handshake-doctor.png \
+  /usr/share/metainfo/org.handshakedoctor.HandshakeDoctor.metainfo.xml; do
+  [ -f "$file" ] || { echo "error: $file is not installed" >&2; exit 1; }
+done
+if command -v desktop-file-validate >/dev/null; then
+  desktop-file-validate /usr/share/applications/handshake-doctor.desktop
+fi
+echo "ok: installed; /usr/bin/handshake-doctor -> /opt/handshake-doctor/handshake-doctor"
+
+step "handshake-doctor --version"
+said=$(cd "$work" && handshake-doctor --version)
+echo "$said"
+[ "$said" = "handshake-doctor $version" ]
+
+step "headless check of a loopback TLS server: installed app against the source"
+"$PYTHON" packaging/tests/labserver.py "$work/lab" --lifetime 300 >"$work/lab.log" 2>&1 &
+lab_pid=$!
+for _ in $(seq 50); do [ -s "$work/lab/port" ] && break; sleep 0.1; done
+port=$(cat "$work/lab/port")
+args=(check "127.0.0.1:$port" --cacert "$work/lab/ca.pem" --offline --json)
+set +e
+(cd "$work" && handshake-doctor "${args[@]}" >"$work/deb.json")
+deb_exit=$?
+"$PYTHON" -m gui "${args[@]}" >"$work/source.json"
+source_exit=$?
+set -e
+echo "exit codes: installed $deb_exit, source $source_exit"
+[ "$deb_exit" -eq "$source_exit" ]
+"$PYTHON" packaging/tests/compare_reports.py "$work/deb.json" "$work/source.json"
+
+step "the window under Xvfb, diagnosing the lab server"
+# Settings in a throwaway folder, offline, so the window contacts nothing but the lab server.
+mkdir -p "$work/config/Handshake Doctor"
+printf '[settings]\noffline=true\n' >"$work/config/Handshake Doctor/Handshake Doctor.conf"
+mkdir -p docs/screenshots
+XDG_CONFIG_HOME="$work/config" xvfb-run -a -s "-screen 0 1280x900x24" \
+  packaging/linux/screenshot-gui.sh handshake-doctor docs/screenshots/deb-xvfb.png \
+  "127.0.0.1:$port"
+
+step "dpkg -r handshake-doctor"
+dpkg -r handshake-doctor
+installed=0
+left=()
+for path in /opt/handshake-doctor /usr/bin/handshake-doctor \
+  /usr/share/applications/handshake-doctor.desktop \
+  /usr/share/icons/hicolor/scalable/apps/handshake-doctor.svg \
+  /usr/share/icons/hicolor/48x48/apps/handshake-doctor.png \
+  /usr/share/metainfo/org.handshakedoctor.HandshakeDoctor.metainfo.xml \
+  /usr/share/doc/handshake-doctor; do
+  if [ -e "$path" ] || [ -L "$path" ]; then left+=("$path"); fi
+done
+if [ ${#left[@]} -ne 0 ]; then
+  echo "error: dpkg -r left behind: ${left[*]}" >&2
+  exit 1
+fi
+if dpkg-query -W -f='${Status}' handshake-doctor 2>/dev/null | grep -q "installed"; then
+  echo "error: dpkg still lists handshake-doctor as installed" >&2
+  exit 1
+fi
+echo "ok: removed; /opt/handshake-doctor and /usr/bin/handshake-doctor are gone"
+printf '\nall .deb checks passed (%s)\n' "$deb"
