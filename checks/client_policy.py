@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from checks import cipher_suites
+from checks import cipher_suites, system
 from checks.engine import Check, Context
 from checks.models import Finding, Outcome, Status
 
@@ -418,24 +418,10 @@ def _windows_stacks() -> list[Stack]:
     """SCHANNEL and .NET Framework settings from the registry (read-only, no admin needed)."""
     stacks: list[Stack] = []
     if sys.platform == "win32":
-        import winreg
 
         def dwords(path: str) -> dict[str, int]:
-            values: dict[str, int] = {}
-            try:
-                with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, path) as key:
-                    index = 0
-                    while True:
-                        try:
-                            name, value, kind = winreg.EnumValue(key, index)
-                        except OSError:
-                            break
-                        if kind == winreg.REG_DWORD:
-                            values[name] = int(value)
-                        index += 1
-            except OSError:
-                pass
-            return values
+            values = system.registry_values(path).items()
+            return {k: v for k, v in values if isinstance(v, int) and not isinstance(v, bool)}
 
         protocols = {key: dwords(rf"{SCHANNEL_KEY}\{key}\Client") for key in SCHANNEL_PROTOCOLS}
         states = schannel_states(protocols)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import os
-import shutil
 import ssl
-import subprocess
 import sys
 import threading
 import time
@@ -22,7 +20,7 @@ from email.message import Message
 from pathlib import Path
 from typing import IO, Literal
 
-from checks import build_info, catalogue, net, ntp, policy
+from checks import build_info, catalogue, net, ntp, policy, system
 from checks.engine import Check, Context
 from checks.models import Finding, Outcome, Status
 from checks.version import __version__
@@ -373,63 +371,6 @@ def parse_sntp(text: str) -> dict[str, object] | None:
     return None
 
 
-@dataclass(frozen=True)
-class CommandResult:
-    """What a local command printed; `ok` only for exit status 0."""
-
-    ok: bool
-    stdout: str = ""
-    error: str = ""
-
-
-def run_command(
-    args: Sequence[str], *, cancel: threading.Event, timeout: float = COMMAND_TIMEOUT_S
-) -> CommandResult:
-    """Run a read-only local command with a hard timeout; never raises but `net.Cancelled`."""
-    executable = shutil.which(args[0])
-    if executable is None:
-        return CommandResult(False, error=f"{args[0]} not found")
-    env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
-    try:
-        process = subprocess.Popen(
-            [executable, *args[1:]],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            env=env,
-            # The GUI build has no console: without this every command flashes a window.
-            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
-        )
-    except OSError as exc:
-        return CommandResult(False, error=f"{args[0]}: {exc}")
-    end = time.monotonic() + timeout
-    with process:
-        while True:
-            if cancel.is_set():
-                process.kill()
-                raise net.Cancelled
-            left = end - time.monotonic()
-            try:
-                if left <= 0:
-                    process.kill()
-                    process.communicate()
-                    return CommandResult(False, error=f"{args[0]}: no answer within {timeout:g} s")
-                out, err = process.communicate(timeout=min(_SLICE_S, left))
-                break
-            except subprocess.TimeoutExpired:
-                continue
-            except OSError as exc:  # a faked clock can break the wait itself
-                with contextlib.suppress(OSError):
-                    process.kill()
-                return CommandResult(False, error=f"{args[0]}: {exc}")
-    if process.returncode != 0:
-        first = (err or out).strip().splitlines()
-        return CommandResult(False, out, f"{args[0]}: {first[0] if first else process.returncode}")
-    return CommandResult(True, out)
-
-
 def _linux_read(cancel: threading.Event) -> dict[str, object]:
     commands = {
         "timedatectl": ["timedatectl", "show"],
@@ -437,44 +378,28 @@ def _linux_read(cancel: threading.Event) -> dict[str, object]:
         "chrony": ["chronyc", "-n", "tracking"],
     }
     with ThreadPoolExecutor(max_workers=len(commands), thread_name_prefix="clock-sync") as pool:
-        futures = {k: pool.submit(run_command, c, cancel=cancel) for k, c in commands.items()}
+        futures = {
+            k: pool.submit(system.run_command, c, timeout=COMMAND_TIMEOUT_S, cancel=cancel)
+            for k, c in commands.items()
+        }
         done = {k: f.result() for k, f in futures.items()}
     timedatectl = parse_key_values(done["timedatectl"].stdout) if done["timedatectl"].ok else None
     timesync = parse_key_values(done["timesync"].stdout) if done["timesync"].ok else None
     chrony = parse_chrony_tracking(done["chrony"].stdout) if done["chrony"].ok else None
     sync = linux_sync(timedatectl, timesync, chrony)
-    sync["errors"] = [r.error for r in done.values() if not r.ok]
+    sync["errors"] = [r.problem for r in done.values() if not r.ok]
     return sync
-
-
-def _registry_values(path: str) -> dict[str, object]:
-    if sys.platform != "win32":
-        return {}
-    import winreg
-
-    values: dict[str, object] = {}
-    try:
-        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, path) as key:
-            index = 0
-            while True:
-                try:
-                    name, value, _ = winreg.EnumValue(key, index)
-                except OSError:
-                    break
-                values[name] = value
-                index += 1
-    except OSError:
-        pass
-    return values
 
 
 def _windows_read(cancel: threading.Event) -> dict[str, object]:
     base = r"SYSTEM\CurrentControlSet"
-    parameters = _registry_values(base + r"\Services\W32Time\Parameters")
-    policy = _registry_values(r"SOFTWARE\Policies\Microsoft\W32Time\Parameters")
-    service = _registry_values(base + r"\Services\W32Time")
-    zone = _registry_values(base + r"\Control\TimeZoneInformation")
-    source = run_command(["w32tm", "/query", "/source"], cancel=cancel)
+    parameters = system.registry_values(base + r"\Services\W32Time\Parameters")
+    policy = system.registry_values(r"SOFTWARE\Policies\Microsoft\W32Time\Parameters")
+    service = system.registry_values(base + r"\Services\W32Time")
+    zone = system.registry_values(base + r"\Control\TimeZoneInformation")
+    source = system.run_command(
+        ["w32tm", "/query", "/source"], timeout=COMMAND_TIMEOUT_S, cancel=cancel
+    )
     start = service.get("Start")
     sync = windows_sync(
         parameters,
@@ -483,7 +408,7 @@ def _windows_read(cancel: threading.Event) -> dict[str, object]:
         source_output=source.stdout if source.ok else None,
     )
     sync["real_time_is_universal"] = zone.get("RealTimeIsUniversal") == 1
-    sync["errors"] = [] if source.ok else [source.error]
+    sync["errors"] = [] if source.ok else [source.problem]
     return sync
 
 
@@ -496,7 +421,9 @@ def _macos_read(offline: bool, cancel: threading.Event) -> dict[str, object]:
     servers = sync["ntp_servers"]
     if offline or not isinstance(servers, list) or not servers:
         return sync
-    result = run_command(["sntp", "-t", "1", str(servers[0])], cancel=cancel)
+    result = system.run_command(
+        ["sntp", "-t", "1", str(servers[0])], timeout=COMMAND_TIMEOUT_S, cancel=cancel
+    )
     measured = parse_sntp(result.stdout) if result.ok else None
     if measured:
         sync["source"] = measured["server"]

@@ -22,7 +22,7 @@ from checks.catalogue import OSName, current_os
 from checks.engine import Check, Context
 from checks.models import Finding, Outcome, Status
 from checks.redact import redact
-from checks.trust_store import CommandResult, Runner, reg_query, run_command
+from checks.system import CommandResult, Runner, reg_query, run_command
 
 WININET_KEY = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Internet Settings"
 

@@ -11,7 +11,7 @@ import pytest
 
 from checks import proxy
 from checks.models import Status
-from checks.trust_store import CommandResult
+from checks.system import CommandResult
 from tests.lab.servers import LoopbackServer, closed_port
 
 # --- Recorded outputs --------------------------------------------------------------------------
@@ -149,7 +149,7 @@ ProxyType=2
 
 
 def test_wininet_values_from_recorded_reg_query() -> None:
-    from checks.trust_store import parse_reg_query
+    from checks.system import parse_reg_query
 
     setting = proxy.parse_wininet(parse_reg_query(REG_INTERNET_SETTINGS).values)
     assert setting is not None

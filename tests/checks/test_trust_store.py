@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import sys
 import threading
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +15,8 @@ from cryptography import x509
 
 from checks import certificate, policy, products, trust_store
 from checks.models import Status
-from checks.net import Cancelled
-from checks.trust_store import CommandResult, Enumeration
+from checks.system import CommandResult, parse_reg_query
+from checks.trust_store import Enumeration
 from tests.lab import pki
 
 NOW = datetime.now(UTC)
@@ -356,9 +354,9 @@ def _authroot_listing(certs: Sequence[x509.Certificate]) -> str:
 
 
 def test_reg_query_parser_on_recorded_output() -> None:
-    key = trust_store.parse_reg_query(REG_AUTHROOT_POLICY)
+    key = parse_reg_query(REG_AUTHROOT_POLICY)
     assert key.values == {"DisableRootAutoUpdate": 1}
-    listing = trust_store.parse_reg_query(_authroot_listing(_public()[:2]))
+    listing = parse_reg_query(_authroot_listing(_public()[:2]))
     assert listing.values == {}
     assert len(listing.subkeys) == 2
 
@@ -480,37 +478,6 @@ def test_without_a_record_the_bundle_is_unverifiable_not_modified(tmp_path: Path
 
 def test_the_installed_certifi_is_intact() -> None:
     assert trust_store.check_certifi().verified is True
-
-
-# --- Commands ----------------------------------------------------------------------------------
-
-
-def test_run_command_times_out_and_reports_a_missing_tool() -> None:
-    cancel = threading.Event()
-    started = time.monotonic()
-    slow = trust_store.run_command(
-        [sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5, cancel=cancel
-    )
-    assert slow.error is not None
-    assert "0.5" in slow.error
-    assert time.monotonic() - started < 5
-    missing = trust_store.run_command(["no-such-tool-hd"], timeout=1, cancel=cancel)
-    assert missing.error is not None
-    assert not missing.ok
-    done = trust_store.run_command([sys.executable, "-c", "print('hi')"], timeout=10, cancel=cancel)
-    assert done.ok
-    assert done.stdout.strip() == "hi"
-
-
-def test_run_command_stops_on_cancel() -> None:
-    cancel = threading.Event()
-    threading.Timer(0.3, cancel.set).start()
-    started = time.monotonic()
-    with pytest.raises(Cancelled):
-        trust_store.run_command(
-            [sys.executable, "-c", "import time; time.sleep(30)"], timeout=20, cancel=cancel
-        )
-    assert time.monotonic() - started < 5
 
 
 def test_enumerating_this_machine_never_raises() -> None:
