@@ -4,4 +4,6 @@ import sys
 
 from gui.launcher import main
 
-sys.exit(main())
+# Guarded: the diagnosis process ("spawn") imports the main module again under another name.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,8 +6,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-from checks import cli
-
 
 def has_display() -> bool:
     """Whether a window can be shown; only Linux and the BSDs can lack a display server."""
@@ -18,10 +16,19 @@ def has_display() -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the window, or run the CLI when given arguments or when there is no display."""
+    if getattr(sys, "frozen", False):
+        import multiprocessing
+
+        # In a frozen app the diagnosis process is this executable again; this runs it.
+        multiprocessing.freeze_support()
     args = list(sys.argv[1:] if argv is None else argv)
     if args:
+        from checks import cli  # every check module: only the CLI needs them at once
+
         return cli.main(args)
     if not has_display():
+        from checks import cli
+
         sys.stderr.write(
             "handshake-doctor: no display found (DISPLAY and WAYLAND_DISPLAY are unset); "
             "running the headless check instead.\n"

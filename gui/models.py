@@ -8,7 +8,8 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt
 
 from checks import catalogue
-from checks.models import CheckResult, Status
+from checks.models import CheckResult, Finding, Status
+from gui import icons
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -20,6 +21,12 @@ class ResultRole(enum.IntEnum):
     STATUS = enum.auto()
     TITLE = enum.auto()
     RESULT = enum.auto()
+    NAME = enum.auto()
+
+
+def worst_finding(result: CheckResult) -> Finding | None:
+    """The finding whose title sums up a result: the most severe one, the first among equals."""
+    return max(result.findings, key=lambda f: f.status.severity, default=None)
 
 
 class ResultsModel(QAbstractListModel):
@@ -39,19 +46,49 @@ class ResultsModel(QAbstractListModel):
         self.endResetModel()
 
     def add(self, result: CheckResult) -> None:
+        """Append `result`, or replace the row of an earlier result of the same check."""
+        for row, old in enumerate(self._results):
+            if old.check_id == result.check_id:
+                self._results[row] = result
+                self.dataChanged.emit(self.index(row), self.index(row))
+                return
         row = len(self._results)
         self.beginInsertRows(QModelIndex(), row, row)
         self._results.append(result)
         self.endInsertRows()
 
+    def set_language(self, lang: str) -> None:
+        """Render every row in `lang` from now on."""
+        self.lang = lang
+        if self._results:
+            self.dataChanged.emit(self.index(0), self.index(len(self._results) - 1))
+
+    def results(self) -> tuple[CheckResult, ...]:
+        return tuple(self._results)
+
+    def result(self, check_id: str) -> CheckResult | None:
+        return next((r for r in self._results if r.check_id == check_id), None)
+
+    def _finding(self, finding_id: str) -> Finding | None:
+        return next((f for r in self._results if (f := r.finding(finding_id)) is not None), None)
+
     def title(self, result: CheckResult) -> str:
         """The one-line summary of a result: its worst finding's title, or why it did not run."""
         if result.status is Status.SKIP:
-            return catalogue.ui("check.blocked_by", lang=self.lang, finding=result.blocked_by)
+            if result.blocked_by is None:
+                return catalogue.ui("check.cancelled", lang=self.lang)
+            blocker = self._finding(result.blocked_by)
+            name = catalogue.render(blocker, lang=self.lang).title if blocker else result.blocked_by
+            return catalogue.ui("check.blocked_by", lang=self.lang, finding=name)
         if result.status is Status.ERROR:
             return catalogue.ui("check.error", lang=self.lang)
-        worst = max(result.findings, key=lambda f: f.status.severity, default=None)
+        worst = worst_finding(result)
         return catalogue.render(worst, lang=self.lang).title if worst else ""
+
+    def name(self, check_id: str) -> str:
+        key = f"check_name.{check_id}"
+        texts = catalogue.ui_texts(self.lang)
+        return texts.get(key) or catalogue.ui_texts(catalogue.DEFAULT_LANGUAGE).get(key) or check_id
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._results):
@@ -61,8 +98,9 @@ class ResultsModel(QAbstractListModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             symbol = catalogue.ui(f"status_symbol.{status}", lang=self.lang)
             word = catalogue.ui(f"status.{status}", lang=self.lang)
-            name = catalogue.ui(f"check_name.{result.check_id}", lang=self.lang)
-            return f"{symbol} {word}  {name}: {self.title(result)}"
+            return f"{symbol} {word}  {self.name(result.check_id)}: {self.title(result)}"
+        if role == Qt.ItemDataRole.DecorationRole:
+            return icons.status_icon(status)
         if role == ResultRole.CHECK_ID:
             return result.check_id
         if role == ResultRole.STATUS:
@@ -71,6 +109,8 @@ class ResultsModel(QAbstractListModel):
             return self.title(result)
         if role == ResultRole.RESULT:
             return result
+        if role == ResultRole.NAME:
+            return self.name(result.check_id)
         return None
 
     def roleNames(self) -> dict[int, QByteArray]:  # noqa: N802 - Qt's name

@@ -1,0 +1,113 @@
+"""The diagnosis process: runs the engine away from the window and streams its results back."""
+
+# The window and the checks never share an interpreter: a check that parses hundreds of
+# certificates or scans processes would otherwise hold the interpreter lock for tens of
+# milliseconds at a time, and the window could not paint meanwhile. This module imports no Qt,
+# so that the child process starts without it.
+
+from __future__ import annotations
+
+import copyreg
+import pickle
+import threading
+import traceback
+from collections.abc import Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from checks.config import Settings
+from checks.target import Target
+from checks.version import __version__
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+
+def frozen_mapping(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    """A read-only mapping again, on the receiving side of a pipe."""
+    return MappingProxyType(items)
+
+
+def _reduce_mapping(mapping: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
+    return frozen_mapping, (dict(mapping),)
+
+
+# Findings and results freeze their params and facts in read-only mappings, which pickle
+# cannot send by itself.
+copyreg.pickle(MappingProxyType, _reduce_mapping)
+
+
+def planned_checks(
+    settings: Settings, target: Target | None, only: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """`(check id, scope)` of every check a run will report, in the registry's order.
+
+    `only` narrows the plan to those checks and the ones they require.
+    """
+    from checks import registry
+
+    plan = registry.plan(settings, has_target=target is not None)
+    if only is not None:
+        wanted = set(only)
+        by_id = {check.id: check for check in plan}
+        for check in reversed(plan):
+            if check.id in wanted:
+                wanted.update(check.requires)
+        wanted &= set(by_id)
+        plan = tuple(check for check in plan if check.id in wanted)
+    checks: list[tuple[str, str]] = [(check.id, check.scope) for check in plan]
+    if target is not None and target.notes:
+        checks.insert(0, ("input", "target"))
+    return checks
+
+
+def encode(target: Target | None, settings: Settings, only: Sequence[str] | None) -> bytes:
+    """The arguments of a run, pickled here so that the child can import this module first."""
+    return pickle.dumps((target, settings, tuple(only) if only is not None else None))
+
+
+def _listen(control: Connection, cancel: threading.Event) -> None:
+    """Set `cancel` when the window says so, or when it goes away."""
+    try:
+        while not cancel.is_set():
+            if control.poll(0.1) and control.recv() == "cancel":
+                break
+    except (EOFError, OSError):
+        pass
+    cancel.set()
+
+
+def main(arguments: bytes, results: Connection, control: Connection) -> None:
+    """Entry point of the child process: plan, run, and send every message to `results`.
+
+    Messages: ("planned", [(id, scope)]), ("result", CheckResult), then ("finished", Report)
+    or ("failed", text).
+    """
+    cancel = threading.Event()
+    threading.Thread(target=_listen, args=(control, cancel), daemon=True).start()
+    try:
+        from checks import registry
+        from checks.engine import diagnose
+
+        target, settings, only = pickle.loads(arguments)
+        planned = planned_checks(settings, target, only)
+        results.send(("planned", planned))
+        ids = {check_id for check_id, _ in planned}
+        plan = tuple(
+            c for c in registry.plan(settings, has_target=target is not None) if c.id in ids
+        )
+        report = diagnose(
+            plan,
+            settings=settings,
+            target=target,
+            version=__version__,
+            cancel=cancel,
+            on_result=lambda result: results.send(("result", result)),
+        )
+    except Exception as exc:  # the engine never raises for a check; this is a last resort
+        detail = traceback.format_exc()
+        results.send(("failed", f"{type(exc).__name__}: {exc}\n{detail}"))
+    else:
+        results.send(("finished", report))
+    finally:
+        results.close()

@@ -1,0 +1,243 @@
+"""Hand-built but realistic reports (all green, clock wrong, interception, expired certificate)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+
+from checks import certificate, clock, diagnosis, products
+from checks.models import CheckResult, Finding, Status
+from checks.report import Report
+from checks.target import parse
+from checks.version import __version__
+from tests.lab import pki
+
+HOST = "shop.example.com"
+NOW = pki.NOW
+THREE_YEARS_S = 94_608_000
+CANARIES = ["www.google.com", "www.cloudflare.com", "www.microsoft.com", "www.apple.com"]
+NTP = ["time.cloudflare.com", "time.google.com", "time.apple.com"]
+SUITES_12 = [
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+]
+SUITES_13 = ["TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"]
+STRENGTH = {
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "recommended",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "recommended",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "recommended",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA": "secure",
+    "TLS_RSA_WITH_AES_128_CBC_SHA": "weak",
+    "TLS_RSA_WITH_3DES_EDE_CBC_SHA": "insecure",
+    "TLS_AES_256_GCM_SHA384": "recommended",
+    "TLS_CHACHA20_POLY1305_SHA256": "recommended",
+    "TLS_AES_128_GCM_SHA256": "recommended",
+}
+
+
+def _ok(
+    check_id: str, finding_id: str, params: Mapping[str, object], **facts: object
+) -> CheckResult:
+    finding = Finding(finding_id, Status.PASS, params)
+    return CheckResult(check_id, Status.PASS, (finding,), facts, duration_s=0.12)
+
+
+def _result(check_id: str, *findings: Finding, **facts: object) -> CheckResult:
+    status = Status.worst(f.status for f in findings)
+    return CheckResult(check_id, status, findings, facts, duration_s=0.34)
+
+
+def _clock(offset_s: float, lang: str) -> CheckResult:
+    measured = clock.Measurement("ntp", offset_s, 0.05, tuple(NTP), 4)
+    local_now = NOW - dt.timedelta(seconds=offset_s)
+    finding = clock.grade(measured, zone={}, sync={}, lang=lang, now=local_now)
+    facts = {"source": "ntp", "offset_s": offset_s, "uncertainty_s": 0.05, "servers": NTP}
+    return _result("clock", finding, **facts)
+
+
+def _policy() -> CheckResult:
+    params = {"versions": ["TLS 1.2", "TLS 1.3"], "suites": 17, "stacks": ["Python 3.11"]}
+    suites = SUITES_13 + SUITES_12[:4]
+    return _ok(
+        "client_policy", "client.tls_policy", params, versions=["TLSv1.2", "TLSv1.3"], suites=suites
+    )
+
+
+def local_results(lang: str, *, clock_offset: float = 0.02) -> list[CheckResult]:
+    """This computer, healthy: no portal, right clock, Mozilla-like roots, no proxy."""
+    return [
+        _ok("captive_portal", "captive_portal.none", {}),
+        _clock(clock_offset, lang),
+        _ok("trust_store", "truststore.ok", {"count": 146}, roots=146),
+        _ok("proxy", "proxy.none", {}),
+        _ok("interception", "interception.none", {"count": 4, "canaries": CANARIES}),
+        _ok("security_software", "security_software.none", {}),
+        _policy(),
+    ]
+
+
+def _chain(expired: bool, issuer_org: str | None = None) -> tuple[pki.Issued, ...]:
+    root = pki.root("Example Root CA R2", org=issuer_org or "Example Trust Services")
+    inter = pki.intermediate("Example TLS Issuing CA 2025", root)
+    if expired:
+        leaf = pki.leaf(HOST, inter, not_before=NOW - 400 * pki.DAY, not_after=NOW - 12 * pki.DAY)
+    else:
+        leaf = pki.leaf(HOST, inter, not_before=NOW - 30 * pki.DAY, not_after=NOW + 60 * pki.DAY)
+    return leaf, inter, root
+
+
+def target_results(
+    chain: tuple[pki.Issued, ...], *, now: dt.datetime = NOW, extra: tuple[Finding, ...] = ()
+) -> list[CheckResult]:
+    """DNS, TCP, TLS, certificate and protocols of `HOST`, with the certificate judged for real."""
+    sent = chain[:-1]  # the root stays in the trust store, as a well-configured server does
+    pems = [c.pem.decode("ascii") for c in sent]
+    store = certificate.TrustStore([chain[-1].cert], name="mozilla")
+    analysis = certificate.analyse(
+        certificate.load_chain(pems), host=HOST, is_ip=False, now=now, mozilla=store
+    )
+    findings = analysis.findings + extra
+    address = "203.0.113.10"
+    tls_params = {"host": HOST, "version": "TLSv1.3", "cipher": "TLS_AES_256_GCM_SHA384"}
+    protocols_params = {
+        "host": HOST,
+        "versions": ["TLS 1.2", "TLS 1.3"],
+        "suites": 9,
+        "recommended": 6,
+        "secure": 1,
+        "weak": 1,
+        "insecure": 1,
+        "handshakes": 32,
+        "variant": "strong",
+    }
+    return [
+        _ok(
+            "dns",
+            "dns.resolved",
+            {"host": HOST, "addresses": [address]},
+            addresses=[address],
+            host=HOST,
+        ),
+        _ok("tcp", "tcp.connected", {"host": HOST, "port": 443, "addresses": [address]}),
+        _ok(
+            "tls",
+            "tls.ok",
+            tls_params,
+            address=address,
+            port=443,
+            sni=HOST,
+            outcome="ok",
+            version="TLSv1.3",
+            cipher="TLS_AES_256_GCM_SHA384",
+            chain_pem=pems,
+        ),
+        CheckResult(
+            "cert",
+            Status.worst(f.status for f in findings),
+            findings,
+            analysis.facts,
+            duration_s=0.41,
+        ),
+        _ok(
+            "protocols",
+            "protocol.summary",
+            protocols_params,
+            versions={
+                "SSLv2": False,
+                "SSLv3": False,
+                "TLSv1.0": False,
+                "TLSv1.1": False,
+                "TLSv1.2": True,
+                "TLSv1.3": True,
+            },
+            suites={"TLSv1.2": SUITES_12, "TLSv1.3": SUITES_13},
+            strength=STRENGTH,
+        ),
+    ]
+
+
+def _report(results: list[CheckResult]) -> Report:
+    return Report(
+        version=__version__,
+        target=parse(HOST),
+        started_at=NOW,
+        duration_s=2.7,
+        verdict=diagnosis.verdict(results),
+        results=tuple(results),
+    )
+
+
+def all_green(lang: str = "en") -> Report:
+    return _report(local_results(lang) + target_results(_chain(expired=False)))
+
+
+def clock_wrong(lang: str = "en") -> Report:
+    """This computer's clock is three years behind: the site's certificate looks not yet valid."""
+    local = local_results(lang, clock_offset=THREE_YEARS_S)
+    now = NOW - dt.timedelta(seconds=THREE_YEARS_S)
+    return _report(local + target_results(_chain(expired=False), now=now))
+
+
+def interception(lang: str = "en") -> Report:
+    """Kaspersky re-signs HTTPS: its root is trusted here, and every site shows its certificate."""
+    product = products.load().by_id("kaspersky")
+    assert product is not None
+    issuer = "Kaspersky Anti-Virus Personal Root Certificate"
+    detected = Finding(
+        "interception.detected",
+        Status.FAIL,
+        {
+            "product": product.name,
+            "product_id": product.id,
+            "issuer": issuer,
+            "interceptor": product.name,
+            "canaries": CANARIES[:3],
+            "clean": [],
+            "count": 3,
+            "vendor_fix": product.vendor_fix(lang),
+            "trusted": True,
+            "variant": "product",
+        },
+        tuple(f"{c}: issued by {issuer}" for c in CANARIES[:3]),
+    )
+    running = Finding(
+        "security_software.present",
+        Status.WARN,
+        {"products": product.name, "product_ids": [product.id], "processes": "avp.exe"},
+    )
+    local_root = Finding(
+        "truststore.local_root",
+        Status.WARN,
+        {
+            "count": 1,
+            "roots": [{"subject": issuer, "sha256": "9f" * 32, "product": product.name}],
+            "roots_text": f"{issuer} (SHA-256 9f9f9f9f9f9f9f9f…)",
+            "products": product.name,
+            "variant": "product",
+        },
+    )
+    local = local_results(lang)
+    swapped = {
+        "trust_store": _result("trust_store", local_root, roots=147),
+        "interception": _result("interception", detected, probes=CANARIES[:3]),
+        "security_software": _result("security_software", running, processes=["avp.exe"]),
+    }
+    local = [swapped.get(r.check_id, r) for r in local]
+    chain = _chain(expired=False, issuer_org="AO Kaspersky Lab")
+    return _report(local + target_results(chain))
+
+
+def expired_certificate(lang: str = "en") -> Report:
+    return _report(local_results(lang) + target_results(_chain(expired=True)))
+
+
+SAMPLES: dict[str, Callable[[str], Report]] = {
+    "all_green": all_green,
+    "clock_wrong": clock_wrong,
+    "interception": interception,
+    "expired_certificate": expired_certificate,
+}
