@@ -38,21 +38,17 @@ CASES = {
 }
 
 
+def _command(port: int) -> list[str]:
+    """The CLI run every hostile case gets: the target only, a short timeout, JSON."""
+    target = f"127.0.0.1:{port}"
+    return [sys.executable, "-m", "checks", "check", target, "--only", "target",
+            "--connect-timeout", str(TIMEOUT_S), "--json"]  # fmt: skip
+
+
 def _check(port: int) -> tuple[int, dict[str, object], str, float]:
     started = time.monotonic()
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "checks",
-            "check",
-            f"127.0.0.1:{port}",
-            "--only",
-            "target",
-            "--connect-timeout",
-            str(TIMEOUT_S),
-            "--json",
-        ],
+        _command(port),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -95,21 +91,7 @@ _PEAK_RSS = (
 def test_memory_of_the_whole_hostile_run_stays_bounded() -> None:
     with contextlib.ExitStack() as stack:
         ports = [stack.enter_context(peers.serve(handler)) for handler, _ in CASES.values()]
-        commands = [
-            [
-                sys.executable,
-                "-m",
-                "checks",
-                "check",
-                f"127.0.0.1:{port}",
-                "--only",
-                "target",
-                "--connect-timeout",
-                str(TIMEOUT_S),
-                "--json",
-            ]
-            for port in ports
-        ]
+        commands = [_command(port) for port in ports]
         done = subprocess.run(
             [sys.executable, "-c", _PEAK_RSS, json.dumps(commands)],
             cwd=ROOT,
