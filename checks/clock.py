@@ -702,30 +702,20 @@ def bound_finding(
         "certifi": bounds.certifi.date().isoformat() if bounds.certifi else "?",
     }
     if now < bounds.earliest:
-        gap = (bounds.earliest - now).total_seconds()
-        params.update(
-            variant="offline_bound",
-            bound=iso(bounds.earliest),
-            offset_s=round(gap, 3),
-            human_offset=human_duration(gap, lang),
-            direction=_direction(gap, lang),
-        )
-        return Finding(
-            "clock.skew", Status.FAIL, params, (f"clock {iso(now)} < {iso(bounds.earliest)}",)
-        )
-    if now > bounds.latest:
-        gap = (bounds.latest - now).total_seconds()
-        params.update(
-            variant="offline_bound_ahead",
-            bound=iso(bounds.latest),
-            offset_s=round(gap, 3),
-            human_offset=human_duration(gap, lang),
-            direction=_direction(gap, lang),
-        )
-        return Finding(
-            "clock.skew", Status.WARN, params, (f"clock {iso(now)} > {iso(bounds.latest)}",)
-        )
-    return None
+        bound, variant, status, relation = bounds.earliest, "offline_bound", Status.FAIL, "<"
+    elif now > bounds.latest:
+        bound, variant, status, relation = bounds.latest, "offline_bound_ahead", Status.WARN, ">"
+    else:
+        return None
+    gap = (bound - now).total_seconds()
+    params.update(
+        variant=variant,
+        bound=iso(bound),
+        offset_s=round(gap, 3),
+        human_offset=human_duration(gap, lang),
+        direction=_direction(gap, lang),
+    )
+    return Finding("clock.skew", status, params, (f"clock {iso(now)} {relation} {iso(bound)}",))
 
 
 def sync_finding(sync: Mapping[str, object]) -> Finding | None:
