@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -13,7 +12,7 @@ from checks.captive_portal import Probed, Reply
 from checks.config import Resolve, Settings
 from checks.engine import Context
 from checks.models import Status
-from tests.lab.servers import LoopbackServer, SilentServer, closed_port
+from tests.lab.servers import CannedServer, SilentServer, closed_port
 
 GOOGLE = "http://connectivitycheck.gstatic.com/generate_204"
 APPLE = "http://captive.apple.com/hotspot-detect.html"
@@ -89,37 +88,6 @@ def test_one_portal_answer_is_enough_and_unknown_is_not_a_portal() -> None:
     )
 
 
-class CannedHTTPServer(LoopbackServer):
-    """Answers every request with the same raw response, recording the request line."""
-
-    def __init__(self, response: bytes, *, keep_open: bool = False) -> None:
-        super().__init__()
-        self.response = response
-        self.keep_open = keep_open
-        self.requests: list[bytes] = []
-
-    def handle(self, conn: socket.socket) -> None:
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            head += chunk
-        self.requests.append(head)
-        conn.sendall(self.response)
-        if self.keep_open:
-            # A server ignoring "Connection: close": the probe must stop at Content-Length.
-            conn.settimeout(0.1)
-            while not self.stopping:
-                try:
-                    if not conn.recv(1):
-                        return
-                except TimeoutError:
-                    continue
-        else:
-            conn.shutdown(socket.SHUT_WR)
-
-
 def _probe(url: str, settings: Settings | None = None) -> Probed:
     return captive_portal.probe(url, settings or Settings(), timeout=3, cancel=threading.Event())
 
@@ -137,9 +105,9 @@ def test_probe_loopback_servers() -> None:
         + LOGIN_PAGE
     )
     with (
-        CannedHTTPServer(no_content, keep_open=True) as clear,
-        CannedHTTPServer(redirect) as moved,
-        CannedHTTPServer(page, keep_open=True) as login,
+        CannedServer(no_content, keep_open=True) as clear,
+        CannedServer(redirect) as moved,
+        CannedServer(page, keep_open=True) as login,
     ):
         started = time.monotonic()
         assert _probe(f"http://127.0.0.1:{clear.port}/generate_204").verdict == "clear"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 from checks import proxy
 from checks.models import Status
 from checks.system import CommandResult
-from tests.lab.servers import LoopbackServer, closed_port
+from tests.lab.servers import CannedServer, closed_port
 
 # --- Recorded outputs --------------------------------------------------------------------------
 
@@ -322,30 +321,14 @@ def test_parse_proxy_keeps_credentials_out_of_its_display_form() -> None:
 # --- CONNECT tunnels against loopback proxies --------------------------------------------------
 
 
-class ScriptedProxy(LoopbackServer):
-    """Reads one request head, records it, and answers with `reply`."""
-
-    def __init__(self, reply: bytes) -> None:
-        super().__init__()
-        self.reply = reply
-        self.requests: list[bytes] = []
-
-    def handle(self, conn: socket.socket) -> None:
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            head += chunk
-        self.requests.append(head)
-        conn.sendall(self.reply)
-        if self.reply.startswith(b"HTTP/1.1 200"):
-            conn.sendall(b"tunnelled")
-        conn.shutdown(socket.SHUT_WR)
+def scripted_proxy(reply: bytes) -> CannedServer:
+    """A proxy that reads one request head and answers `reply` (plus tunnelled bytes on 200)."""
+    tunnelled = b"tunnelled" if reply.startswith(b"HTTP/1.1 200") else b""
+    return CannedServer(reply + tunnelled)
 
 
 def test_a_tunnel_is_opened_with_basic_credentials_from_the_url() -> None:
-    with ScriptedProxy(b"HTTP/1.1 200 Connection established\r\n\r\n") as server:
+    with scripted_proxy(b"HTTP/1.1 200 Connection established\r\n\r\n") as server:
         sock = proxy.open_tunnel(
             f"http://alice:s3cret@127.0.0.1:{server.port}",
             "www.example.com",
@@ -367,7 +350,7 @@ def test_a_407_is_data_with_the_offered_schemes_and_no_password() -> None:
         b'Proxy-Authenticate: NTLM\r\nProxy-Authenticate: Basic realm="corp"\r\n'
         b"Content-Length: 0\r\n\r\n"
     )
-    with ScriptedProxy(reply) as server, pytest.raises(proxy.TunnelError) as caught:
+    with scripted_proxy(reply) as server, pytest.raises(proxy.TunnelError) as caught:
         proxy.open_tunnel(
             f"http://alice:s3cret@127.0.0.1:{server.port}",
             "www.example.com",
@@ -382,7 +365,7 @@ def test_a_407_is_data_with_the_offered_schemes_and_no_password() -> None:
 
 
 def test_a_refused_connect_and_a_closed_proxy_port_are_data() -> None:
-    forbidden = ScriptedProxy(b"HTTP/1.1 403 Forbidden\r\n\r\n")
+    forbidden = scripted_proxy(b"HTTP/1.1 403 Forbidden\r\n\r\n")
     with forbidden, pytest.raises(proxy.TunnelError) as caught:
         proxy.open_tunnel(
             f"127.0.0.1:{forbidden.port}",
@@ -401,7 +384,7 @@ def test_a_refused_connect_and_a_closed_proxy_port_are_data() -> None:
             cancel=threading.Event(),
         )
     assert closed.value.kind == "refused"
-    ssh = ScriptedProxy(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+    ssh = scripted_proxy(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
     with ssh, pytest.raises(proxy.TunnelError) as garbage:
         proxy.open_tunnel(
             f"127.0.0.1:{ssh.port}", "x.example", 443, timeout=3, cancel=threading.Event()

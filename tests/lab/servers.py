@@ -413,12 +413,15 @@ PROXY_AUTH = (
 )
 
 
-class CannedServer(LoopbackServer):
-    """Answers every request (an HTTP GET or a proxy's CONNECT) with one fixed response."""
+class CannedServer(SilentServer):
+    """Answers every request (an HTTP GET or a proxy's CONNECT) with one fixed response and
+    records each request head; `keep_open` ignores "Connection: close" and holds the line."""
 
-    def __init__(self, response: bytes) -> None:
+    def __init__(self, response: bytes, *, keep_open: bool = False) -> None:
         super().__init__()
         self.response = response
+        self.keep_open = keep_open
+        self.requests: list[bytes] = []
 
     def handle(self, conn: socket.socket) -> None:
         head = b""
@@ -427,5 +430,9 @@ class CannedServer(LoopbackServer):
             if not chunk:
                 return
             head += chunk
+        self.requests.append(head)
         conn.sendall(self.response)
-        conn.shutdown(socket.SHUT_WR)
+        if self.keep_open:
+            super().handle(conn)
+        else:
+            conn.shutdown(socket.SHUT_WR)
