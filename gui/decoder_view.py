@@ -12,14 +12,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QPlainTextEdit,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from checks import catalogue
 from checks.decoder import Cause, Explanation, explain
-from gui.widgets import CopyButton, FixSteps, Section, bold, wrapping_label
+from gui.widgets import CopyButton, FixSteps, Section, bold, vertical_scroll, wrapping_label
 
 
 @dataclass(frozen=True)
@@ -127,11 +126,7 @@ class DecoderView(QWidget):
         outer.addWidget(self.meaning_label)
         outer.addLayout(self._results)
         outer.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(content)
+        scroll = vertical_scroll(content)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.explain_button)

@@ -7,10 +7,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Slot
 from PySide6.QtWidgets import (
-    QFrame,
     QHBoxLayout,
     QHeaderView,
-    QScrollArea,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -22,7 +20,7 @@ from checks.models import CheckResult
 from gui import icons
 from gui.cards import CheckCard
 from gui.models import ResultsModel
-from gui.widgets import bold, wrapping_label
+from gui.widgets import bold, vertical_scroll, wrapping_label
 
 _Index = QModelIndex | QPersistentModelIndex
 VERSION_ORDER = ("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1", "TLSv1.0", "SSLv3", "SSLv2")
@@ -213,11 +211,7 @@ class ProtocolsView(QWidget):
         right_layout.addWidget(self.policy_empty)
         right_layout.addLayout(self._policy_holder)
         right_layout.addStretch(1)
-        side = QScrollArea()
-        side.setWidgetResizable(True)
-        side.setFrameShape(QFrame.Shape.NoFrame)
-        side.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        side.setWidget(right)
+        side = vertical_scroll(right)
         side.setMinimumWidth(260)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)

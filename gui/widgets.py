@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QScrollArea,
     QSizePolicy,
     QTextBrowser,
     QToolButton,
@@ -77,6 +78,16 @@ def wrapping_label(text: str = "", *, rich_text: bool = False) -> QLabel:
     policy.setHeightForWidth(True)
     label.setSizePolicy(policy)
     return label
+
+
+def vertical_scroll(content: QWidget) -> QScrollArea:
+    """A frameless area that scrolls `content` up and down only; its width follows the view."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setWidget(content)
+    return scroll
 
 
 def bold(label: QLabel, scale: float = 1.0) -> QLabel:
