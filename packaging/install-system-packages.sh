@@ -16,9 +16,10 @@ if [ "$purpose" = test ]; then
   # binutils for PyInstaller; xvfb for screenshots of a real window; the lab's real servers:
   # nginx (TLS virtual hosts), chrony (NTP), faketime (a wrong clock), mitmproxy (interception);
   # what checks the installers' sources: nsis (makensis), desktop-file-utils, appstream and
-  # the shell linter; what builds and tests the .deb: dpkg-dev, imagemagick, xdotool, strace.
+  # the shell linter; what builds and tests the .deb: dpkg-dev, imagemagick, xdotool, strace;
+  # xclip, with xvfb and xdotool, drives the real window through the soak test.
   packages+=(binutils xvfb xauth nginx chrony faketime mitmproxy
-             nsis desktop-file-utils appstream shellcheck dpkg-dev imagemagick xdotool strace)
+             nsis desktop-file-utils appstream shellcheck dpkg-dev imagemagick xdotool xclip strace)
 fi
 
 missing=()

@@ -1,0 +1,24 @@
+"""A working day in one window: 50 diagnoses in a row, typed into the real window under X."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import soak
+
+pytestmark = pytest.mark.lab
+ROOT = Path(__file__).resolve().parents[2]
+RUNS = 50
+
+
+def test_fifty_diagnoses_in_a_row_keep_the_window_alive_right_and_flat(tmp_path: Path) -> None:
+    missing = soak.missing_tools()
+    assert not missing, f"install {missing} (packaging/install-system-packages.sh test)"
+    samples, code = soak.soak([sys.executable, "-m", "gui"], tmp_path, RUNS, ROOT)
+    print(soak.figures(samples))
+    assert len(samples) == RUNS
+    assert soak.problems(samples) == []
+    assert code == 0
