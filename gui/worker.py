@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import pickle
 import threading
@@ -77,13 +78,40 @@ def _listen(control: Connection, cancel: threading.Event) -> None:
     cancel.set()
 
 
+class _Outbox:
+    """Sends messages to the window until it stops listening; then cancels the run, quietly."""
+
+    def __init__(self, results: Connection, cancel: threading.Event) -> None:
+        self._results = results
+        self._cancel = cancel
+        self._lock = threading.Lock()  # results arrive from the engine's threads
+        self.open = True
+
+    def send(self, message: tuple[str, object]) -> None:
+        with self._lock:
+            if not self.open:
+                return
+            try:
+                self._results.send(message)
+            except OSError:  # BrokenPipeError and friends: the window is gone
+                self.open = False
+                self._cancel.set()
+
+    def close(self) -> None:
+        with self._lock:
+            self.open = False
+            with contextlib.suppress(OSError):
+                self._results.close()
+
+
 def main(arguments: bytes, results: Connection, control: Connection) -> None:
     """Entry point of the child process: plan, run, and send every message to `results`.
 
     Messages: ("planned", [(id, scope)]), ("result", CheckResult), then ("finished", Report)
-    or ("failed", text).
+    or ("failed", text). When the window goes away the run is cancelled and ends without a word.
     """
     cancel = threading.Event()
+    outbox = _Outbox(results, cancel)
     threading.Thread(target=_listen, args=(control, cancel), daemon=True).start()
     try:
         from checks import registry
@@ -91,7 +119,7 @@ def main(arguments: bytes, results: Connection, control: Connection) -> None:
 
         target, settings, only = pickle.loads(arguments)
         planned = planned_checks(settings, target, only)
-        results.send(("planned", planned))
+        outbox.send(("planned", planned))
         ids = {check_id for check_id, _ in planned}
         plan = tuple(
             c for c in registry.plan(settings, has_target=target is not None) if c.id in ids
@@ -102,12 +130,12 @@ def main(arguments: bytes, results: Connection, control: Connection) -> None:
             target=target,
             version=__version__,
             cancel=cancel,
-            on_result=lambda result: results.send(("result", result)),
+            on_result=lambda result: outbox.send(("result", result)),
         )
     except Exception as exc:  # the engine never raises for a check; this is a last resort
         detail = traceback.format_exc()
-        results.send(("failed", f"{type(exc).__name__}: {exc}\n{detail}"))
+        outbox.send(("failed", f"{type(exc).__name__}: {exc}\n{detail}"))
     else:
-        results.send(("finished", report))
+        outbox.send(("finished", report))
     finally:
-        results.close()
+        outbox.close()

@@ -113,3 +113,82 @@ def test_launch_builds_widgets_and_imports_nothing_heavy(tmp_path: Path) -> None
         check=True,
     )
     assert done.stdout.strip() == ""
+
+
+_WINDOW_GOES_AWAY = """
+import multiprocessing, sys, time
+from checks.config import Settings
+from checks.target import parse
+from gui import worker
+if __name__ == "__main__":
+    context = multiprocessing.get_context("spawn")
+    results_in, results_out = context.Pipe(duplex=False)
+    control_in, control_out = context.Pipe(duplex=False)
+    settings = Settings(lang="en", offline=True, connect_timeout=30, check_deadline=60)
+    arguments = worker.encode(parse(sys.argv[1]), settings, None)
+    child = context.Process(target=worker.main, args=(arguments, results_out, control_in))
+    child.start()
+    results_out.close()
+    control_in.close()
+    assert results_in.recv()[0] == "planned"
+    if sys.argv[2] == "results":
+        results_in.close()  # the window stopped reading: its next result finds no reader
+        time.sleep(float(sys.argv[3]))
+        control_out.close()
+    else:
+        control_out.close()  # the window is gone: cancel, then the last message finds no reader
+        results_in.close()
+    started = time.monotonic()
+    child.join(10)
+    print(child.exitcode, round(time.monotonic() - started, 2), flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("closed_first", "wait_s"), [("results", "0"), ("results", "1.5"), ("control", "0")]
+)
+def test_the_diagnosis_process_ends_quietly_when_the_window_goes_away(
+    gui_lab: GuiLab, tmp_path: Path, closed_first: str, wait_s: str
+) -> None:
+    target = f"127.0.0.1:{gui_lab.silent_port}"
+    done = subprocess.run(
+        [sys.executable, "-c", _WINDOW_GOES_AWAY, target, closed_first, wait_s],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    code, seconds = done.stdout.split()
+    assert code == "0"
+    assert float(seconds) < 2.0
+    assert "Traceback" not in done.stderr
+    assert "BrokenPipeError" not in done.stderr
+
+
+def test_the_app_exits_when_the_window_system_destroys_its_window(tmp_path: Path) -> None:
+    from tests import soak
+
+    missing = soak.missing_tools()
+    assert not missing, f"install {missing} (packaging/install-system-packages.sh test)"
+    with soak.display() as name:
+        bundle = tmp_path / "empty.pem"
+        bundle.write_bytes(b"")
+        environment = soak.app_environment(tmp_path, bundle, name)
+        window = soak.Window([sys.executable, "-m", "gui"], environment, ROOT, tmp_path / "log")
+        try:
+            # XDestroyWindow, as a crashed window manager or a dropped remote session leaves it.
+            subprocess.run(
+                ["xdotool", "windowclose", window.window_id],
+                env={**os.environ, "DISPLAY": name},
+                check=True,
+                timeout=10,
+            )
+            code = window.process.wait(5)
+            output = window.output()
+        finally:
+            window.kill()
+    assert code == 0, output
+    assert "Traceback" not in output
