@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -61,9 +62,57 @@ class Settings:
     only: Scope | None = None
     lang: str | None = None
 
+    def canary_sites(self) -> tuple[tuple[Canary, ...], tuple[str, ...]]:
+        """The well-known sites that parse as host[:port], and the texts that do not."""
+        good: list[Canary] = []
+        bad: list[str] = []
+        for text in self.canaries:
+            try:
+                good.append(parse_canary(text))
+            except ValueError:
+                bad.append(text)
+        return tuple(good), tuple(bad)
+
     def pinned_address(self, host: str, port: int) -> str | None:
         """The address a `--resolve` pin gives for `host:port`, if any."""
         for pin in self.resolve:
             if pin.host == host and pin.port in (port, 0):
                 return pin.address
         return None
+
+
+@dataclass(frozen=True)
+class Canary:
+    """A well-known HTTPS site used as a reference point."""
+
+    host: str
+    port: int
+
+    @property
+    def name(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def is_ip(self) -> bool:
+        try:
+            ipaddress.ip_address(self.host)
+        except ValueError:
+            return False
+        return True
+
+
+def parse_canary(text: str) -> Canary:
+    """`host`, `host:port` or `[v6]:port`; raise `ValueError` when it is none of these."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":") or "443"
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, "443"
+    number = int(port)
+    if not host or not 0 < number < 65536:
+        raise ValueError(f"{text!r} is not host[:port]")
+    return Canary(host.lower().rstrip("."), number)

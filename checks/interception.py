@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import threading
 import time
@@ -16,49 +15,12 @@ import certifi
 from cryptography import x509
 
 from checks import catalogue, certificate, net, policy, products, proxy, tls, trust_store
-from checks.config import Settings
+from checks.config import Canary, Settings
 from checks.engine import Check, Context
-from checks.models import Finding, Outcome, Status
+from checks.models import CheckResult, Finding, Outcome, Status
 from checks.redact import redact
 
 Verdict = Literal["public", "intercepted", "incomplete", "failed"]
-
-
-@dataclass(frozen=True)
-class Canary:
-    """A well-known HTTPS site used as a reference point."""
-
-    host: str
-    port: int
-
-    @property
-    def name(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-    @property
-    def is_ip(self) -> bool:
-        try:
-            ipaddress.ip_address(self.host)
-        except ValueError:
-            return False
-        return True
-
-
-def parse_canary(text: str) -> Canary:
-    """`host`, `host:port` or `[v6]:port`; raise `ValueError` when it is none of these."""
-    text = text.strip()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest.removeprefix(":") or "443"
-    elif text.count(":") == 1:
-        host, port = text.split(":")
-    else:
-        host, port = text, "443"
-    number = int(port)
-    if not host or not 0 < number < 65536:
-        raise ValueError(f"{text!r} is not host[:port]")
-    return Canary(host.lower().rstrip("."), number)
 
 
 @dataclass(frozen=True)
@@ -234,35 +196,18 @@ def _trusted_store(
     return None if found.error else found.store()
 
 
-_PROXY_FINDINGS = {
-    "refused": ("proxy.unreachable", "refused"),
-    "timeout": ("proxy.unreachable", "timeout"),
-    "unreachable": ("proxy.unreachable", "unreachable"),
-    "error": ("proxy.unreachable", "unreachable"),
-    "bad_reply": ("proxy.unreachable", "bad_reply"),
-    "auth_required": ("proxy.auth_required", None),
-    "rejected": ("proxy.rejected", None),
-}
-
-
-def _proxy_findings(fetched: Sequence[Fetched]) -> list[Finding]:
-    findings: dict[str, Finding] = {}
-    for item in fetched:
-        if item.tunnel is None or item.tunnel not in _PROXY_FINDINGS:
-            continue
-        finding_id, variant = _PROXY_FINDINGS[item.tunnel]
-        if finding_id in findings:
-            continue
-        params: dict[str, object] = {
-            "proxy": item.via,
-            "host": item.canary.name,
-            "status": item.tunnel_status,
-            "schemes": ", ".join(item.tunnel_schemes) or "—",
-        }
-        if variant is not None:
-            params["variant"] = variant
-        findings[finding_id] = Finding(finding_id, Status.FAIL, params, (item.detail,))
-    return list(findings.values())
+def _broken_proxy(result: CheckResult | None) -> str | None:
+    """The proxy check's finding when the proxy opened no tunnel, if it ran and found so."""
+    if result is None:
+        return None
+    return next(
+        (
+            f.id
+            for f in result.findings
+            if f.id in proxy.TUNNEL_FINDINGS and f.status is Status.FAIL
+        ),
+        None,
+    )
 
 
 def _probe_fact(item: Fetched, judged: Judged) -> dict[str, object]:
@@ -304,7 +249,7 @@ def analyse(
     facts = [_probe_fact(item, j) for item, j in judged]
     intercepted = [(item, j) for item, j in judged if j.verdict == "intercepted"]
     clean = [item.canary.name for item, j in judged if j.verdict == "public"]
-    findings = _proxy_findings(fetched)
+    findings: list[Finding] = []
     if intercepted:
         named = next((j for _, j in intercepted if j.product is not None), intercepted[0][1])
         product = named.product
@@ -346,13 +291,12 @@ def analyse(
 
 def run(ctx: Context) -> Outcome:
     settings = ctx.settings
-    canaries: list[Canary] = []
-    bad: list[str] = []
-    for text in settings.canaries:
-        try:
-            canaries.append(parse_canary(text))
-        except ValueError:
-            bad.append(text)
+    canaries, bad = settings.canary_sites()
+    broken_proxy = _broken_proxy(ctx.results.get("proxy"))
+    if broken_proxy is not None and not settings.offline:
+        # The proxy card already says the proxy does not open connections: through it no site
+        # can be fetched, and saying so here again would be the same fault twice.
+        return Outcome((), {"invalid_canaries": list(bad)}, blocked_by=broken_proxy)
     if settings.offline or not canaries:
         params = {
             "variant": "offline" if settings.offline else "unreachable",
@@ -360,7 +304,7 @@ def run(ctx: Context) -> Outcome:
             "detail": "--offline" if settings.offline else "no usable canary",
         }
         finding = Finding("interception.not_checked", Status.WARN, params)
-        return Outcome((finding,), {"offline": settings.offline, "invalid_canaries": bad})
+        return Outcome((finding,), {"offline": settings.offline, "invalid_canaries": list(bad)})
     public_path = settings.known_roots or Path(certifi.where())
     public = certificate.TrustStore.from_file(public_path, name="public")
     trusted = _trusted_store(settings, timeout=ctx.timeout(), cancel=ctx.cancel)
@@ -385,7 +329,7 @@ def run(ctx: Context) -> Outcome:
         "public_roots": public.fact(),
         "trusted_roots": trusted.fact() if trusted is not None else None,
         "probes": probes,
-        "invalid_canaries": bad,
+        "invalid_canaries": list(bad),
     }
     return Outcome(tuple(findings), facts)
 
@@ -398,8 +342,6 @@ CHECK = Check(
         "interception.none": (),
         "interception.detected": ("product", "untrusted"),
         "interception.not_checked": ("offline", "unreachable"),
-        "proxy.unreachable": ("refused", "timeout", "unreachable", "bad_reply"),
-        "proxy.auth_required": (),
-        "proxy.rejected": (),
     },
+    after=("proxy",),
 )

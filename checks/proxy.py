@@ -19,6 +19,7 @@ from typing import Literal
 
 from checks import net, policy
 from checks.catalogue import OSName, current_os
+from checks.config import Settings
 from checks.engine import Check, Context
 from checks.models import Finding, Outcome, Status
 from checks.redact import redact
@@ -301,6 +302,63 @@ def analyse(environment: ProxySetting | None, system: Sequence[ProxySetting]) ->
     return findings
 
 
+# How a failed tunnel is told: finding id and variant.
+TUNNEL_FINDINGS: Mapping[str, tuple[str, ...]] = {
+    "proxy.unreachable": ("refused", "timeout", "unreachable", "bad_reply"),
+    "proxy.auth_required": (),
+    "proxy.rejected": (),
+}
+_TUNNEL_FAILURES: Mapping[str, tuple[str, str | None]] = {
+    "refused": ("proxy.unreachable", "refused"),
+    "timeout": ("proxy.unreachable", "timeout"),
+    "unreachable": ("proxy.unreachable", "unreachable"),
+    "error": ("proxy.unreachable", "unreachable"),
+    "bad_reply": ("proxy.unreachable", "bad_reply"),
+    "auth_required": ("proxy.auth_required", None),
+    "rejected": ("proxy.rejected", None),
+}
+
+
+def try_tunnel(
+    settings: Settings, *, timeout: float, cancel: threading.Event
+) -> tuple[Finding | None, dict[str, object] | None]:
+    """Open a tunnel to the first well-known site through the proxy that applies to it, as a
+    program here would: a failure finding (or None) and the fact of what was tried (or None
+    when no proxy applies or nothing may be contacted)."""
+    canaries, _ = settings.canary_sites()
+    if settings.offline or not canaries:
+        return None, None
+    canary = canaries[0]
+    chosen = proxy_for(canary.host)
+    if chosen is None:
+        return None, None
+    try:
+        address = parse_proxy(chosen)
+    except ValueError as exc:
+        return None, {"proxy": redact(chosen), "site": canary.name, "result": "unsupported",
+                      "detail": redact(str(exc))}  # fmt: skip
+    fact: dict[str, object] = {"proxy": address.shown, "site": canary.name}
+    try:
+        with open_tunnel(address, canary.host, canary.port, timeout=timeout, cancel=cancel):
+            pass
+    except TunnelError as exc:
+        fact.update(result=exc.kind, detail=redact(str(exc)))
+        if exc.kind not in _TUNNEL_FAILURES:
+            return None, fact
+        finding_id, variant = _TUNNEL_FAILURES[exc.kind]
+        params: dict[str, object] = {
+            "proxy": address.shown,
+            "host": canary.name,
+            "status": exc.status,
+            "schemes": ", ".join(exc.schemes) or "—",
+        }
+        if variant is not None:
+            params["variant"] = variant
+        return Finding(finding_id, Status.FAIL, params, (redact(str(exc)),)), fact
+    fact["result"] = "open"
+    return None, fact
+
+
 def run(ctx: Context) -> Outcome:
     def runner(argv: Sequence[str]) -> CommandResult:
         return run_command(argv, timeout=ctx.timeout(), cancel=ctx.cancel)
@@ -317,7 +375,12 @@ def run(ctx: Context) -> Outcome:
         "system": [s.fact() for s in system],
         "python_uses": python_uses,
     }
-    return Outcome(tuple(analyse(environment, system)), facts)
+    findings = analyse(environment, system)
+    failure, tunnel = try_tunnel(ctx.settings, timeout=ctx.timeout(), cancel=ctx.cancel)
+    facts["tunnel"] = tunnel
+    if failure is not None:
+        findings.append(failure)
+    return Outcome(tuple(findings), facts)
 
 
 # --- Tunnels ---------------------------------------------------------------------------------
@@ -498,5 +561,6 @@ CHECK = Check(
         "proxy.none": (),
         "proxy.configured": ("env", "system", "pac"),
         "proxy.env_overrides_system": (),
+        **TUNNEL_FINDINGS,
     },
 )

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from checks import certificate, interception, products, security_software
-from checks.config import Settings
+from checks.config import Canary, Settings, parse_canary
 from checks.engine import Context
-from checks.interception import Canary, Fetched
-from checks.models import Status
+from checks.interception import Fetched
+from checks.models import CheckResult, Finding, Status
 from tests.lab import pki
 from tests.lab.servers import LoopbackServer, TLSServer, closed_port
 
@@ -38,12 +38,12 @@ def _fetched(name: str, chain: tuple[str, ...], **values: object) -> Fetched:
 
 
 def test_canaries_are_host_and_optional_port() -> None:
-    assert interception.parse_canary("www.example.com") == Canary("www.example.com", 443)
-    assert interception.parse_canary("Example.COM.:8443") == Canary("example.com", 8443)
-    assert interception.parse_canary("[::1]:4433") == Canary("::1", 4433)
-    assert interception.parse_canary("127.0.0.1:99").is_ip
+    assert parse_canary("www.example.com") == Canary("www.example.com", 443)
+    assert parse_canary("Example.COM.:8443") == Canary("example.com", 8443)
+    assert parse_canary("[::1]:4433") == Canary("::1", 4433)
+    assert parse_canary("127.0.0.1:99").is_ip
     with pytest.raises(ValueError, match="not"):
-        interception.parse_canary("host:0")
+        parse_canary("host:0")
 
 
 # --- Judging a chain ---------------------------------------------------------------------------
@@ -152,24 +152,29 @@ def test_nothing_intercepted_is_a_pass_and_nothing_reached_is_a_warning() -> Non
     assert findings[0].status is Status.WARN
 
 
-def test_proxy_failures_become_proxy_findings() -> None:
+def test_failed_tunnels_are_left_to_the_proxy_check() -> None:
     fetched = [
         _fetched("a.example", (), via="http://127.0.0.1:9", tunnel="refused", detail="refused"),
-        _fetched(
-            "b.example",
-            (),
-            via="http://127.0.0.1:8",
-            tunnel="auth_required",
-            tunnel_status=407,
-            tunnel_schemes=("NTLM", "Negotiate"),
-            detail="407",
-        ),
+        _fetched("b.example", (), via="http://127.0.0.1:8", tunnel="auth_required", detail="407"),
     ]
     findings, _ = _analyse(fetched, None)
-    by_id = {f.id: f for f in findings}
-    assert by_id["proxy.unreachable"].params["variant"] == "refused"
-    assert by_id["proxy.auth_required"].params["schemes"] == "NTLM, Negotiate"
-    assert by_id["interception.not_checked"].params["variant"] == "unreachable"
+    assert [(f.id, f.params["variant"]) for f in findings] == [
+        ("interception.not_checked", "unreachable")
+    ]
+
+
+@pytest.mark.parametrize("blocker", ["proxy.unreachable", "proxy.auth_required", "proxy.rejected"])
+def test_a_proxy_that_opens_no_tunnel_blocks_the_check(blocker: str) -> None:
+    broken = CheckResult(
+        "proxy",
+        Status.FAIL,
+        (Finding("proxy.configured", Status.PASS), Finding(blocker, Status.FAIL)),
+    )
+    ctx = Context(Settings(), None, threading.Event(), {"proxy": broken}, deadline=1e12)
+    outcome = interception.run(ctx)
+    assert outcome.findings == ()
+    assert outcome.blocked_by == blocker
+    assert outcome.status is Status.SKIP
 
 
 def test_offline_contacts_nothing_and_says_so() -> None:

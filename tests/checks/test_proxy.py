@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -395,6 +396,41 @@ def test_a_refused_connect_and_a_closed_proxy_port_are_data() -> None:
             "socks5://127.0.0.1:1080", "x.example", 443, timeout=1, cancel=threading.Event()
         )
     assert socks.value.kind == "unsupported"
+
+
+@pytest.mark.parametrize(
+    ("reply", "finding", "variant"),
+    [
+        (b"HTTP/1.1 200 Connection established\r\n\r\n", None, None),
+        (b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n", "proxy.auth_required", None),
+        (b"HTTP/1.1 403 Forbidden\r\n\r\n", "proxy.rejected", None),
+        (None, "proxy.unreachable", "refused"),
+    ],
+)
+def test_the_proxy_check_tries_the_tunnel_a_program_here_would_take(
+    monkeypatch: pytest.MonkeyPatch, reply: bytes | None, finding: str | None, variant: str | None
+) -> None:
+    from checks.config import Settings
+
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    settings = Settings(canaries=("www.example.test", "www.example.org"))
+    with contextlib.ExitStack() as stack:
+        port = stack.enter_context(scripted_proxy(reply)).port if reply else closed_port()
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+        failure, fact = proxy.try_tunnel(settings, timeout=2, cancel=threading.Event())
+    assert fact is not None
+    assert fact["proxy"] == f"http://127.0.0.1:{port}"
+    assert fact["site"] == "www.example.test:443"
+    assert (failure.id if failure else None) == finding
+    if failure is not None:
+        assert failure.status is Status.FAIL
+        assert failure.params.get("variant") == variant
+    else:
+        assert fact["result"] == "open"
+    offline = proxy.try_tunnel(Settings(offline=True), timeout=2, cancel=threading.Event())
+    assert offline == (None, None)
 
 
 def test_the_proxy_check_runs_on_this_machine_without_error() -> None:
