@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import socket
 import threading
@@ -79,7 +80,8 @@ class Handshake:
         client_cert_requested: the server sent a CertificateRequest.
         client_ca_names: distinguished names of the CAs the server said it accepts.
         first_bytes: the start of what the server sent, for protocol sniffing.
-        detail: the library's error text, for the report.
+        detail: the library's error text in words, for the report.
+        received: bytes the server sent before the handshake ended or timed out.
     """
 
     outcome: str
@@ -92,6 +94,7 @@ class Handshake:
     first_bytes: bytes = b""
     detail: str = ""
     leaf_sha256: str | None = field(default=None)
+    received: int = 0
 
 
 def _client_context() -> SSL.Context:
@@ -124,6 +127,20 @@ def _alert_from_error(error: SSL.Error) -> str | None:
         name = "_".join(re.sub(r"^(tlsv1[0-9]*|sslv3|tls) ", "", words.strip()).split())
         return name if name in ALERTS.values() else name or None
     return None
+
+
+def error_text(exc: SSL.Error) -> str:
+    """OpenSSL's reasons in words: `SysCallError(-1, 'Unexpected EOF')` is a hang-up."""
+    if isinstance(exc, SSL.SysCallError):
+        code, message = (*exc.args, None, None)[:2]
+        if code == -1 or message == "Unexpected EOF":
+            return "the connection was closed without a TLS alert (unexpected EOF)"
+        if isinstance(code, int) and code > 0:
+            return os.strerror(code)
+        return str(message or "the connection failed")
+    entries = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+    reasons = [str(entry[-1]) for entry in entries if entry and entry[-1]]
+    return "; ".join(dict.fromkeys(reasons)) or str(exc) or type(exc).__name__
 
 
 def looks_like_tls(data: bytes) -> bool:
@@ -229,6 +246,7 @@ def handshake_over(
             client_ca_names=tuple(_dn(name) for name in conn.get_client_ca_list()),
             first_bytes=bytes(first),
             leaf_sha256=_leaf_sha256(conn),
+            received=received,
             **values,  # type: ignore[arg-type]
         )
 
@@ -241,17 +259,21 @@ def handshake_over(
         except SSL.Error as exc:
             alert = _alert_from_records(bytes(first)) or _alert_from_error(exc)
             if alert:
-                return result("alert", alert=alert, detail=str(exc))
+                return result("alert", alert=alert, detail=error_text(exc))
             if closed:
-                return result("closed", detail=str(exc) or "connection closed")
-            return result("malformed", detail=str(exc))
+                return result("closed", detail=error_text(exc))
+            return result("malformed", detail=error_text(exc))
         try:
             flush()
             data = net.recv(
                 sock, 65536, timeout=max(0.0, deadline - time.monotonic()), cancel=cancel
             )
         except TimeoutError:
-            return result("timeout", detail=f"no TLS reply within {timeout:g} s")
+            if received:
+                detail = f"{received} bytes of a TLS reply, then nothing within {timeout:g} s"
+            else:
+                detail = f"no TLS reply within {timeout:g} s"
+            return result("timeout", detail=detail)
         except OSError as exc:  # reset by peer mid-handshake
             return result("closed", detail=str(exc))
         if not data:
@@ -302,7 +324,10 @@ def _problem(hs: Handshake, port: int, host: str) -> Finding:
         params = {"host": host, "port": port, "variant": variant, "first_bytes": hs.detail}
         return Finding("tls.not_tls", Status.FAIL, params, (hs.detail,))
     if hs.outcome == "timeout":
-        return Finding("tls.timeout", Status.FAIL, {"host": host, "port": port}, (hs.detail,))
+        params = {"host": host, "port": port}
+        if hs.received:
+            params.update(variant="stalled", bytes=hs.received)
+        return Finding("tls.timeout", Status.FAIL, params, (hs.detail,))
     if hs.outcome == "malformed":
         variant = _malformed_kind(hs.first_bytes, hs.detail)
         params = {"host": host, "port": port, "variant": variant}
@@ -380,7 +405,7 @@ CHECK = Check(
     findings={
         "tls.ok": (),
         "tls.not_tls": NOT_TLS_VARIANTS,
-        "tls.timeout": (),
+        "tls.timeout": ("stalled",),
         "tls.closed": (),
         "tls.malformed": ("sslv2", "oversized", "invalid"),
         "tls.handshake_failed": ALERT_VARIANTS,

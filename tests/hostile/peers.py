@@ -127,6 +127,12 @@ def sslv2_reply(conn: socket.socket, stop: threading.Event) -> None:
     conn.sendall(bytes([0x80 | (len(body) >> 8), len(body) & 0xFF]) + body)
 
 
+def three_bytes_then_silence(conn: socket.socket, stop: threading.Event) -> None:
+    _read_hello(conn)
+    conn.sendall(server_hello()[:3])
+    _sleep(stop, 30)
+
+
 def drips(conn: socket.socket, stop: threading.Event) -> None:
     _read_hello(conn)
     with contextlib.suppress(OSError):

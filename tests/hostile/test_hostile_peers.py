@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -18,10 +19,12 @@ from tests.lab.servers import TLSServer
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 2.0
+RAW_TUPLE = re.compile(r"^\(-?\d+, ['\"]")
 MAX_RSS_MB = 200
 
 CASES = {
     "never_speaks": (peers.never_speaks, {"tls.timeout"}),
+    "three_bytes_then_silence": (peers.three_bytes_then_silence, {"tls.timeout"}),
     "answers_after_20s": (peers.answers_after_20s, {"tls.timeout"}),
     "closes_after_server_hello": (peers.closes_after_server_hello, {"tls.closed"}),
     "random_bytes": (peers.random_bytes, {"tls.not_tls"}),
@@ -75,6 +78,30 @@ def test_a_hostile_peer_gets_a_clear_finding_in_time(case: str) -> None:
     for finding in tls["findings"]:
         assert finding["title"], finding
         assert finding["fix"], finding
+        # Evidence is for people: a library's raw tuple such as (-1, 'Unexpected EOF') is not.
+        for line in finding["evidence"]:
+            assert not RAW_TUPLE.match(line), line
+
+
+# A peer that answered part of the greeting and then went quiet did send something back.
+SILENT = {"never_speaks": True, "answers_after_20s": True, "three_bytes_then_silence": False,
+          "drips": False}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(SILENT))
+def test_a_timeout_says_whether_the_server_said_anything(case: str) -> None:
+    with peers.serve(CASES[case][0]) as port:
+        _, report, _, _ = _check(port)
+    tls = next(c for c in report["checks"] if c["id"] == "tls")  # type: ignore[index]
+    timeout = next(f for f in tls["findings"] if f["id"] == "tls.timeout")
+    if SILENT[case]:
+        assert "variant" not in timeout["params"]
+        assert "sent nothing back" in timeout["explanation"]
+    else:
+        assert timeout["params"]["variant"] == "stalled"
+        assert timeout["params"]["bytes"] >= 1
+        assert "sent nothing back" not in timeout["explanation"]
+        assert f"{timeout['params']['bytes']} bytes" in timeout["title"]
 
 
 # Runs commands one after another and prints the peak resident memory of any of them (kB):
