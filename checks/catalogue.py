@@ -19,6 +19,10 @@ LANGUAGES = ("en", "zh_CN")
 DEFAULT_LANGUAGE = "en"
 OSName = Literal["windows", "macos", "linux"]
 OS_NAMES: tuple[OSName, ...] = ("windows", "macos", "linux")
+# Where a text is read: the command line names options (`--offline`), the window names its own
+# controls (the Offline switch in Settings). A finding's `window` table holds the window's words.
+Surface = Literal["cli", "window"]
+SURFACES: tuple[Surface, ...] = ("cli", "window")
 
 
 @dataclass(frozen=True)
@@ -139,25 +143,43 @@ def placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-def entry(finding_id: str, lang: str, variant: object = None) -> Mapping[str, Any] | None:
-    """The catalogue table of a finding, with its `variants.<variant>` overrides applied."""
+def _apply(merged: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    """Lay `overrides` over `merged`; their own steps replace the per-OS steps below them."""
+    merged.update(overrides)
+    if "fix" in overrides:
+        for os_name in OS_NAMES:
+            if f"fix_{os_name}" not in overrides:
+                merged.pop(f"fix_{os_name}", None)
+
+
+def entry(
+    finding_id: str, lang: str, variant: object = None, surface: Surface = "cli"
+) -> Mapping[str, Any] | None:
+    """The catalogue table of a finding, with its `variants.<variant>` overrides applied, and
+    for the window its `window` tables (the base's, then the variant's)."""
     table = finding_texts(lang).get(finding_id) or finding_texts(DEFAULT_LANGUAGE).get(finding_id)
     if table is None:
         return None
     overrides = table.get("variants", {}).get(str(variant), {}) if variant is not None else {}
-    merged = {**table, **overrides}
-    if "fix" in overrides:  # a variant's own steps replace the base's per-OS steps too
-        for os_name in OS_NAMES:
-            if f"fix_{os_name}" not in overrides:
-                merged.pop(f"fix_{os_name}", None)
+    merged = dict(table)
+    if surface == "window":
+        _apply(merged, table.get("window", {}))
+    _apply(merged, overrides)
+    if surface == "window":
+        _apply(merged, overrides.get("window", {}))
     return merged
 
 
 def render(
-    finding: Finding, *, lang: str = DEFAULT_LANGUAGE, os_name: OSName | None = None
+    finding: Finding,
+    *,
+    lang: str = DEFAULT_LANGUAGE,
+    os_name: OSName | None = None,
+    surface: Surface = "cli",
 ) -> Text:
-    """The title, explanation and fix steps of a finding, in `lang`, for `os_name`."""
-    table = entry(finding.id, lang, finding.params.get("variant"))
+    """The title, explanation and fix steps of a finding, in `lang`, for `os_name`, worded for
+    the command line or the window."""
+    table = entry(finding.id, lang, finding.params.get("variant"), surface)
     if table is None:
         return Text(finding.id, "", (), ())
     os_key = f"fix_{os_name or current_os()}"

@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 
-from checks.catalogue import OSName, current_os, normalise_language, render, ui, ui_texts
+from checks.catalogue import (
+    OSName,
+    Surface,
+    current_os,
+    normalise_language,
+    render,
+    ui,
+    ui_texts,
+)
 from checks.diagnosis import Verdict
 from checks.models import CheckResult, Finding, Status
 from checks.redact import plain, redact_data
@@ -127,8 +135,10 @@ def _iso_utc(moment: datetime) -> str:
     return aware.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _finding_data(finding: Finding, lang: str, os_name: OSName) -> dict[str, object]:
-    text = render(finding, lang=lang, os_name=os_name)
+def _finding_data(
+    finding: Finding, lang: str, os_name: OSName, surface: Surface
+) -> dict[str, object]:
+    text = render(finding, lang=lang, os_name=os_name, surface=surface)
     return {
         "id": finding.id,
         "status": finding.status.value,
@@ -141,7 +151,9 @@ def _finding_data(finding: Finding, lang: str, os_name: OSName) -> dict[str, obj
     }
 
 
-def _check_data(result: CheckResult, lang: str, os_name: OSName) -> dict[str, object]:
+def _check_data(
+    result: CheckResult, lang: str, os_name: OSName, surface: Surface
+) -> dict[str, object]:
     data: dict[str, object] = {
         "id": result.check_id,
         "status": result.status.value,
@@ -151,7 +163,7 @@ def _check_data(result: CheckResult, lang: str, os_name: OSName) -> dict[str, ob
         data["blocked_by"] = result.blocked_by
     if result.error is not None:
         data["error"] = result.error
-    data["findings"] = [_finding_data(f, lang, os_name) for f in result.findings]
+    data["findings"] = [_finding_data(f, lang, os_name, surface) for f in result.findings]
     data["facts"] = plain(result.facts)
     return data
 
@@ -164,7 +176,9 @@ def _addresses(results: tuple[CheckResult, ...]) -> list[str]:
     return []
 
 
-def _document(report: Report, lang: str, os_name: OSName | None) -> _Document:
+def _document(
+    report: Report, lang: str, os_name: OSName | None, surface: Surface = "cli"
+) -> _Document:
     lang = normalise_language(lang)
     os_name = os_name or current_os()
     verdict = report.verdict
@@ -177,8 +191,10 @@ def _document(report: Report, lang: str, os_name: OSName | None) -> _Document:
             "sni": report.target.sni,
             "addresses": _addresses(report.results),
         }
-    lead = _finding_data(verdict.finding, lang, os_name) if verdict.finding else None
-    runner_up = _finding_data(verdict.runner_up, lang, os_name) if verdict.runner_up else None
+    lead = _finding_data(verdict.finding, lang, os_name, surface) if verdict.finding else None
+    runner_up = (
+        _finding_data(verdict.runner_up, lang, os_name, surface) if verdict.runner_up else None
+    )
     data = {
         "schema": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": report.version},
@@ -193,7 +209,7 @@ def _document(report: Report, lang: str, os_name: OSName | None) -> _Document:
             "evidence": list(verdict.evidence),
             "runner_up": verdict.runner_up.id if verdict.runner_up else None,
         },
-        "checks": [_check_data(r, lang, os_name) for r in report.results],
+        "checks": [_check_data(r, lang, os_name, surface) for r in report.results],
         "cancelled": report.cancelled,
         "language": lang,
         "os": os_name,
@@ -206,14 +222,26 @@ def _document(report: Report, lang: str, os_name: OSName | None) -> _Document:
     )
 
 
-def to_dict(report: Report, *, lang: str = "en", os_name: OSName | None = None) -> dict[str, Any]:
+def to_dict(
+    report: Report,
+    *,
+    lang: str = "en",
+    os_name: OSName | None = None,
+    surface: Surface = "cli",
+) -> dict[str, Any]:
     """The report as JSON schema 1 (see docs/report-schema.md), redacted, in plain JSON types."""
-    return cast(dict[str, Any], _document(report, lang, os_name).data)
+    return cast(dict[str, Any], _document(report, lang, os_name, surface).data)
 
 
-def to_json(report: Report, *, lang: str = "en", os_name: OSName | None = None) -> str:
+def to_json(
+    report: Report,
+    *,
+    lang: str = "en",
+    os_name: OSName | None = None,
+    surface: Surface = "cli",
+) -> str:
     """`to_dict` as indented UTF-8 JSON text ending in a newline."""
-    data = to_dict(report, lang=lang, os_name=os_name)
+    data = to_dict(report, lang=lang, os_name=os_name, surface=surface)
     return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
@@ -267,9 +295,17 @@ def _target_label(doc: _Document) -> str:
     return f"{host}:{target['port']}"
 
 
+def _verdict_status(doc: _Document) -> str:
+    """The headline's traffic light: none for a cancelled run, whose findings are partial."""
+    return "skip" if doc.data["cancelled"] else doc.data["verdict"]["status"]
+
+
 def _verdict_lines(doc: _Document) -> list[str]:
     """The headline sentence and the sentences under it, without the fix steps."""
     lang = doc.lang
+    if doc.data["cancelled"]:
+        # A part of a diagnosis names no cause: what did not run could have outranked it.
+        return [ui("verdict.cancelled", lang=lang), ui("verdict.cancelled_detail", lang=lang)]
     verdict = doc.data["verdict"]
     lines: list[str] = []
     if verdict["finding"] is None:
@@ -283,15 +319,13 @@ def _verdict_lines(doc: _Document) -> list[str]:
         )
     if doc.runner_up is not None:
         lines.append(ui("verdict.runner_up", lang=lang, title=doc.runner_up["title"]))
-    if doc.data["cancelled"]:
-        lines.append(ui("verdict.cancelled", lang=lang))
     return lines
 
 
 def _verdict_steps(doc: _Document) -> tuple[str, list[str]]:
     """The heading and steps of "what to do first": the user's own, else the administrator's."""
     lead = doc.lead
-    if lead is None:
+    if lead is None or doc.data["cancelled"]:
         return "", []
     if lead["fix"] or not lead["fix_admin"]:
         return ui("report.what_first", lang=doc.lang), lead["fix"]
@@ -458,7 +492,7 @@ class _Terminal:
         self.para(f"{started} · {duration}", 0)
         self.lines.append("")
         sentences = _verdict_lines(doc)
-        self.headed(data["verdict"]["status"], sentences[0])
+        self.headed(_verdict_status(doc), sentences[0])
         indent = self.tag_width + 1
         for sentence in sentences[1:]:
             self.para(sentence, indent)
@@ -471,9 +505,16 @@ class _Terminal:
         return "\n".join(self.lines) + "\n"
 
 
-def to_text(report: Report, *, color: bool, lang: str = "en", os_name: OSName | None = None) -> str:
+def to_text(
+    report: Report,
+    *,
+    color: bool,
+    lang: str = "en",
+    os_name: OSName | None = None,
+    surface: Surface = "cli",
+) -> str:
     """The terminal report: the verdict and what to do first, then one line per check."""
-    return _Terminal(_document(report, lang, os_name), color).render()
+    return _Terminal(_document(report, lang, os_name, surface), color).render()
 
 
 # Backslash escapes are valid for every ASCII punctuation character in CommonMark.
@@ -518,11 +559,16 @@ def _md_finding(doc: _Document, finding: _FindingData) -> list[str]:
     return lines
 
 
-def to_markdown(report: Report, *, lang: str = "en", os_name: OSName | None = None) -> str:
+def to_markdown(
+    report: Report,
+    *,
+    lang: str = "en",
+    os_name: OSName | None = None,
+    surface: Surface = "cli",
+) -> str:
     """The report as Markdown, with every piece of measured data escaped."""
-    doc = _document(report, lang, os_name)
+    doc = _document(report, lang, os_name, surface)
     data, lang = doc.data, doc.lang
-    verdict = data["verdict"]
     out = [f"# {_md(ui('report.title_for', lang=lang, target=_target_label(doc)))}", ""]
     colon = ui("report.colon", lang=lang).rstrip()
 
@@ -539,7 +585,7 @@ def to_markdown(report: Report, *, lang: str = "en", os_name: OSName | None = No
     out += [item("duration", _seconds(data["duration_s"], lang)), ""]
 
     sentences = _verdict_lines(doc)
-    out += [f"## {_md(_status_tag(verdict['status'], lang))} — {_md(sentences[0])}", ""]
+    out += [f"## {_md(_status_tag(_verdict_status(doc), lang))} — {_md(sentences[0])}", ""]
     out += [f"{_md(sentence)}  " for sentence in sentences[1:]]
     if sentences[1:]:
         out.append("")
@@ -712,13 +758,18 @@ def _html_check(doc: _Document, check: _CheckData) -> list[str]:
     return out
 
 
-def to_html(report: Report, *, lang: str = "en", os_name: OSName | None = None) -> str:
+def to_html(
+    report: Report,
+    *,
+    lang: str = "en",
+    os_name: OSName | None = None,
+    surface: Surface = "cli",
+) -> str:
     """The report as one self-contained, printable HTML page with no scripts or external links."""
-    doc = _document(report, lang, os_name)
+    doc = _document(report, lang, os_name, surface)
     data, lang = doc.data, doc.lang
-    verdict = data["verdict"]
     heading = ui("report.title_for", lang=lang, target=_target_label(doc))
-    tag = _status_tag(verdict["status"], lang)
+    tag = _status_tag(_verdict_status(doc), lang)
     meta: list[tuple[str, str]] = []
     target = data["target"]
     if target is not None:
@@ -753,9 +804,9 @@ def to_html(report: Report, *, lang: str = "en", os_name: OSName | None = None) 
         *(f"<dt>{_h(label)}</dt><dd>{_h(value)}</dd>" for label, value in meta),
         "</dl>",
         "</header>",
-        f'<section class="verdict s-{_h(verdict["status"])}" '
+        f'<section class="verdict s-{_h(_verdict_status(doc))}" '
         f'aria-label="{_h(ui("report.verdict", lang=lang))}">',
-        f"<h2>{_html_badge(verdict['status'], lang)} {_h(sentences[0])}</h2>",
+        f"<h2>{_html_badge(_verdict_status(doc), lang)} {_h(sentences[0])}</h2>",
         *(f"<p>{_h(sentence)}</p>" for sentence in sentences[1:]),
     ]
     if steps:
@@ -782,11 +833,18 @@ _FORMATS: dict[str, Callable[..., str]] = {
 }
 
 
-def write(report: Report, path: Path, *, lang: str = "en", os_name: OSName | None = None) -> None:
+def write(
+    report: Report,
+    path: Path,
+    *,
+    lang: str = "en",
+    os_name: OSName | None = None,
+    surface: Surface = "cli",
+) -> None:
     """Save the report as HTML, Markdown or JSON, chosen by the file's extension."""
     renderer = _FORMATS.get(path.suffix.lower())
     if renderer is None:
         allowed = ", ".join(_FORMATS)
         raise ValueError(f"Cannot save a report as {path.name!r}; use one of: {allowed}.")
-    text = renderer(report, lang=lang, os_name=os_name)
+    text = renderer(report, lang=lang, os_name=os_name, surface=surface)
     path.write_text(text, encoding="utf-8", newline="")

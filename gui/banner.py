@@ -70,6 +70,18 @@ class VerdictBanner(QFrame):
         self._set(status, lang, kicker="", headline=text, detail="", steps=(), heading="")
 
     def show_report(self, report: Report, lang: str) -> None:
+        if report.cancelled:
+            # What did not run could have outranked what did: a part names no cause.
+            self._set(
+                "none",
+                lang,
+                kicker="",
+                headline=catalogue.ui("verdict.cancelled", lang=lang),
+                detail=catalogue.ui("verdict.cancelled_detail", lang=lang),
+                steps=(),
+                heading="",
+            )
+            return
         verdict = report.verdict
         status = verdict.status.value
         details: list[str] = []
@@ -84,7 +96,7 @@ class VerdictBanner(QFrame):
                 )
                 details.append(catalogue.ui("verdict.no_problem_detail", lang=lang, checked=names))
         else:
-            text = catalogue.render(verdict.finding, lang=lang)
+            text = catalogue.render(verdict.finding, lang=lang, surface="window")
             confidence = catalogue.ui(f"confidence.{verdict.confidence}", lang=lang)
             kicker = catalogue.ui("gui_banner.cause", lang=lang, confidence=confidence)
             headline = text.title
@@ -94,10 +106,8 @@ class VerdictBanner(QFrame):
             else:
                 steps, heading = text.fix_admin, catalogue.ui("report.fix_admin", lang=lang)
         if verdict.runner_up is not None:
-            runner_up = catalogue.render(verdict.runner_up, lang=lang).title
+            runner_up = catalogue.render(verdict.runner_up, lang=lang, surface="window").title
             details.append(catalogue.ui("verdict.runner_up", lang=lang, title=runner_up))
-        if report.cancelled:
-            details.append(catalogue.ui("verdict.cancelled", lang=lang))
         self._set(
             status,
             lang,

@@ -264,7 +264,7 @@ class CheckCard(QFrame):
         )
         shown = problems or [f for f in (worst_finding(result),) if f is not None]
         for finding in shown:
-            text = catalogue.render(finding, lang=lang)
+            text = catalogue.render(finding, lang=lang, surface="window")
             if len(shown) > 1:
                 symbol = catalogue.ui(f"status_symbol.{finding.status.value}", lang=lang)
                 word = catalogue.ui(f"status.{finding.status.value}", lang=lang)
@@ -284,7 +284,7 @@ class CheckCard(QFrame):
             doc.para(
                 "\n".join(
                     f"{catalogue.ui(f'status_symbol.{f.status.value}', lang=lang)} "
-                    f"{catalogue.render(f, lang=lang).title}"
+                    f"{catalogue.render(f, lang=lang, surface='window').title}"
                     for f in others
                 )
             )

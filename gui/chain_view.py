@@ -253,7 +253,10 @@ class ChainModel(QAbstractItemModel):
             text = self._text(node, column)
             if column == "subject" and node.status:
                 word = catalogue.ui(f"status.{node.status}", lang=self.lang)
-                titles = "; ".join(catalogue.render(f, lang=self.lang).title for f in node.findings)
+                titles = "; ".join(
+                    catalogue.render(f, lang=self.lang, surface="window").title
+                    for f in node.findings
+                )
                 return f"{text} — {word}: {titles}"
             return text
         if role == Qt.ItemDataRole.UserRole:
@@ -283,7 +286,7 @@ def details_html(node: CertNode, lang: str, palette: QPalette) -> str:
         where = FIELD_OF.get(finding.id, "subject")
         symbol = ui(f"status_symbol.{finding.status.value}", lang=lang)
         word = ui(f"status.{finding.status.value}", lang=lang)
-        title = catalogue.render(finding, lang=lang).title
+        title = catalogue.render(finding, lang=lang, surface="window").title
         if where in marks:
             previous = marks[where]
             marks[where] = (previous[0], f"{previous[1]}\n{symbol} {word}: {title}")

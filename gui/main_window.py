@@ -20,6 +20,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QComboBox,
+    QCompleter,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -113,6 +114,11 @@ class MainWindow(QMainWindow):
         self.target_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.target_combo.addItems(preferences.recent_targets(self._store))
         self.target_combo.setCurrentIndex(-1)
+        completer = self.target_combo.completer()
+        if completer is not None:
+            # Recent targets are offered in a list, never written into the field: what was
+            # typed is what gets diagnosed.
+            completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         line_edit = self.target_combo.lineEdit()
         assert line_edit is not None  # an editable combo box always has one
         self.target_edit = line_edit
@@ -418,8 +424,11 @@ class MainWindow(QMainWindow):
         self._lead_report = report
         # The banner is laid out and painted first; the lead card opens in the next turn.
         QTimer.singleShot(1, self, self._open_lead_card)
-        seconds = f"{report.duration_s:.1f}"
-        self._status_message(self._t("window.finished", seconds=seconds))
+        if report.cancelled:
+            self._status_message(self._t("window.cancelled"))
+        else:
+            seconds = f"{report.duration_s:.1f}"
+            self._status_message(self._t("window.finished", seconds=seconds))
 
     @Slot()
     def _open_lead_card(self) -> None:
@@ -443,6 +452,7 @@ class MainWindow(QMainWindow):
                 card.set_cancelled()
         self._idle()
         self._banner("message", "verdict.cancelled", {}, "none")
+        self._status_message(self._t("window.cancelled"))
 
     @Slot(str)
     def _on_run_failed(self, message: str) -> None:
@@ -679,7 +689,7 @@ class MainWindow(QMainWindow):
         if path.suffix.lower() not in (*EXPORT_SUFFIXES, ".htm", ".markdown"):
             path = path.with_suffix(".html")
         try:
-            write(self.last_report, path, lang=self.lang)
+            write(self.last_report, path, lang=self.lang, surface="window")
         except (OSError, ValueError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             message = self._t("gui_export.failed", reason=redact(reason))
@@ -694,7 +704,7 @@ class MainWindow(QMainWindow):
 
         if self.last_report is None:
             return ""
-        return to_text(self.last_report, color=False, lang=self.lang)
+        return to_text(self.last_report, color=False, lang=self.lang, surface="window")
 
     @Slot()
     def _on_export_triggered(self) -> None:

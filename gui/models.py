@@ -78,12 +78,16 @@ class ResultsModel(QAbstractListModel):
             if result.blocked_by is None:
                 return catalogue.ui("check.cancelled", lang=self.lang)
             blocker = self._finding(result.blocked_by)
-            name = catalogue.render(blocker, lang=self.lang).title if blocker else result.blocked_by
+            name = (
+                catalogue.render(blocker, lang=self.lang, surface="window").title
+                if blocker
+                else result.blocked_by
+            )
             return catalogue.ui("check.blocked_by", lang=self.lang, finding=name)
         if result.status is Status.ERROR:
             return catalogue.ui("check.error", lang=self.lang)
         worst = worst_finding(result)
-        return catalogue.render(worst, lang=self.lang).title if worst else ""
+        return catalogue.render(worst, lang=self.lang, surface="window").title if worst else ""
 
     def name(self, check_id: str) -> str:
         key = f"check_name.{check_id}"

@@ -66,15 +66,16 @@ def test_problem_findings_have_fix_steps_in_every_language() -> None:
                     assert entry.get("fix"), f"{finding_id}/{variant} ({lang}) has no fix steps"
 
 
-def test_translations_use_the_same_placeholders_as_english() -> None:
+@pytest.mark.parametrize("surface", catalogue.SURFACES)
+def test_translations_use_the_same_placeholders_as_english(surface: catalogue.Surface) -> None:
     for lang in catalogue.LANGUAGES:
         for finding_id, variants in registry.emitted_findings().items():
             for variant in (None, *variants):
-                base = catalogue.entry(finding_id, "en", variant)
-                entry = catalogue.entry(finding_id, lang, variant)
+                base = catalogue.entry(finding_id, "en", variant, surface)
+                entry = catalogue.entry(finding_id, lang, variant, surface)
                 assert base is not None
                 assert entry is not None
-                where = f"{finding_id}/{variant} ({lang})"
+                where = f"{finding_id}/{variant} ({lang}, {surface})"
                 for key in TEXT_KEYS:
                     assert catalogue.placeholders(str(entry.get(key, ""))) == (
                         catalogue.placeholders(str(base.get(key, "")))
@@ -82,6 +83,44 @@ def test_translations_use_the_same_placeholders_as_english() -> None:
                 en_names = set().union(*map(catalogue.placeholders, _texts(base)))
                 names = set().union(*map(catalogue.placeholders, _texts(entry)))
                 assert names == en_names, f"{where}: fix placeholders differ"
+
+
+# Options the window has a control of its own for (Settings): its texts name the control.
+WINDOW_CONTROLLED_OPTIONS = ("--offline", "--ntp-server", "--canary", "--connect-timeout")
+# Findings that only a command-line option can cause; the window never shows them.
+CLI_ONLY_FINDINGS = {"dns.pinned"}
+
+
+def test_the_window_names_its_own_controls_not_command_line_options() -> None:
+    for lang in catalogue.LANGUAGES:
+        for finding_id, variants in registry.emitted_findings().items():
+            if finding_id in CLI_ONLY_FINDINGS:
+                continue
+            for variant in (None, *variants):
+                for os_name in catalogue.OS_NAMES:
+                    params = {"variant": variant} if variant else {}
+                    finding = Finding(finding_id, Status.WARN, params)
+                    text = catalogue.render(finding, lang=lang, os_name=os_name, surface="window")
+                    words = " ".join((text.title, text.explanation, *text.fix, *text.fix_admin))
+                    named = [o for o in WINDOW_CONTROLLED_OPTIONS if o in words]
+                    assert not named, f"{finding_id}/{variant} ({lang}, {os_name}): {named}"
+
+
+def test_a_window_table_replaces_only_what_it_words_differently() -> None:
+    offline = Finding("clock.unverified", Status.WARN, {"variant": "offline"})
+    cli = catalogue.render(offline, lang="en", surface="cli")
+    window = catalogue.render(offline, lang="en", surface="window")
+    assert "--offline" in cli.title
+    assert window.title.endswith("(Offline is on)")
+    assert window.fix[0] == cli.fix[0]
+    assert "Settings" in window.fix[1]
+    blocked = catalogue.render(
+        Finding("clock.unverified", Status.WARN), lang="en", surface="window"
+    )
+    assert (
+        blocked.explanation
+        == catalogue.render(Finding("clock.unverified", Status.WARN), lang="en").explanation
+    )
 
 
 def test_no_language_has_ids_english_lacks() -> None:

@@ -420,12 +420,23 @@ def test_text_check_name_falls_back_to_id() -> None:
     assert "[✔ PASS]  some_new_check" in _text(_report(results))
 
 
-def test_text_no_problem_and_cancelled() -> None:
+def test_text_no_problem() -> None:
     results = (CheckResult("dns", Status.PASS, (Finding("dns.resolved", Status.PASS),)),)
-    out = _text(_report(results, cancelled=True))
+    out = _text(_report(results))
     assert ui("verdict.no_problem") in out
     assert ui("verdict.no_problem_detail", checked=ui("check_name.dns")) in out
-    assert ui("verdict.cancelled") in _flat(out)
+    assert ui("report.what_first") not in out
+
+
+@pytest.mark.parametrize("status", [Status.PASS, Status.FAIL])
+def test_text_of_a_cancelled_run_says_cancelled_and_names_no_cause(status: Status) -> None:
+    finding = Finding("dns.resolved" if status is Status.PASS else "dns.failed", status)
+    out = _text(_report((CheckResult("dns", status, (finding,)),), cancelled=True))
+    headline = next(line for line in out.splitlines() if line.startswith("["))
+    assert headline.startswith(f"[○ SKIP]  {ui('verdict.cancelled')}")
+    assert ui("verdict.cancelled_detail") in _flat(out)
+    assert ui("verdict.no_problem") not in out
+    assert "Most likely cause" not in out
     assert ui("report.what_first") not in out
 
 

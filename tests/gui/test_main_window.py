@@ -149,12 +149,36 @@ def test_cancel_mid_run_stops_within_a_second(
         qtbot.keyClick(window, Qt.Key.Key_Escape)
     report = finished.args[0]
     assert report.cancelled
-    assert "cancelled" in window.banner.text()
+    assert window.banner.text().startswith("Cancelled")
     assert statuses(window.cards)["tls"] == "skip"
     tls = window.cards.card("tls")
     assert tls is not None
     assert tls.summary() == "Cancelled"
     assert window.diagnose_button.isEnabled()
+
+
+@pytest.mark.parametrize("only", ["target", None])
+def test_a_cancelled_run_says_cancelled_and_names_no_cause(
+    qtbot: QtBot, make_window: WindowFactory, gui_lab: GuiLab, only: str | None
+) -> None:
+    # With only target checks, what finished before Esc (DNS, TCP) all passed: the old banner
+    # then showed a green "No problem found"; with local checks it named their warning.
+    window = make_window(only=only, connect_timeout=30.0, check_deadline=60.0)
+    window.target_edit.setText(f"127.0.0.1:{gui_lab.silent_port}")
+    with qtbot.waitSignal(window.runner.run_planned, timeout=5000):
+        window.diagnose_button.click()
+    qtbot.waitUntil(lambda: statuses(window.cards).get("tcp") == "pass", timeout=5000)
+    with qtbot.waitSignal(window.runner.run_finished, timeout=1000):
+        qtbot.keyClick(window, Qt.Key.Key_Escape)
+    banner = window.banner.text()
+    assert window.banner.headline_label.text().startswith("Cancelled")
+    assert window.banner.status not in ("pass", "warn", "fail")
+    assert "Most likely cause" not in banner
+    assert "No problem found" not in banner
+    assert window.banner.steps == ()
+    assert window.statusBar().currentMessage().startswith("Cancelled")
+    headline = next(line for line in window.summary_text().splitlines() if line.startswith("["))
+    assert headline.startswith("[○ SKIP]  Cancelled")
 
 
 def test_close_mid_run_returns_quickly(
@@ -182,3 +206,53 @@ def test_a_second_run_replaces_the_first(
     assert window.chain_view().model.rowCount() == 0
     assert f"127.0.0.1:{port}" == window.target_combo.itemText(0)
     assert site.target == window.target_combo.itemText(1)
+
+
+@pytest.mark.parametrize(
+    ("typed", "diagnosed"),
+    [("127.0.0.1", "127.0.0.1:443"), ("https://", None), ("127.0.0.1:1", "127.0.0.1:1")],
+)
+def test_what_was_typed_is_what_is_diagnosed_whatever_the_recent_targets(
+    qtbot: QtBot, make_window: WindowFactory, typed: str, diagnosed: str | None
+) -> None:
+    from gui import preferences
+
+    for saved in ("https://saved.example.test/", "127.0.0.1:1"):
+        preferences.remember_target(saved)
+    window = make_window(only="target", connect_timeout=0.5)
+    assert window.target_combo.count() == 2
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.target_edit.setFocus()
+    # A focus-in is when the field hooks up its completer, as it does for a user.
+    qtbot.waitUntil(window.target_edit.hasFocus)
+    qtbot.keyClicks(window.target_edit, typed)
+    assert window.target_edit.text() == typed
+    qtbot.keyClick(window.target_edit, Qt.Key.Key_Return)
+    if diagnosed is None:
+        assert not window.runner.running
+        assert window.banner.headline_label.text().startswith("There is no server name")
+        return
+    assert window.last_target is not None
+    assert f"{window.last_target.host}:{window.last_target.port}" == diagnosed
+    with qtbot.waitSignal(window.runner.run_finished, timeout=9000):
+        pass
+
+
+def test_the_window_names_its_own_controls_not_command_line_options(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    # The window's default test settings are offline: the clock, portal and interception checks
+    # say so, in the window's words.
+    with qtbot.waitSignal(window.runner.run_finished, timeout=15000):
+        window.diagnose("")
+    window.cards.build_all()
+    shown = [window.banner.text(), window.summary_text()]
+    for card in window.cards.cards.values():
+        card.set_expanded(True)
+        shown.append(card.body_text())
+        assert not [c for c in card.commands() if c.startswith("--")], card.check_id
+    words = "\n".join(shown)
+    assert "Offline is on" in words
+    for option in ("--offline", "--ntp-server", "--connect-timeout", "--canary"):
+        assert option not in words
