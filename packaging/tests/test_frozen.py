@@ -311,3 +311,18 @@ def test_portable_copy_writes_only_to_temp_and_config_folders(
     assert any(p.startswith(str(temp) + "/_MEI") for p in written), "it unpacked elsewhere"
     assert list(temp.iterdir()) == [], "the unpacked copy was left behind"
     print(f"written by the system tools the checks run: {sorted(by_other_programs)}")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the soak drives X11 (Xvfb)")
+def test_the_frozen_window_survives_a_working_day_of_diagnoses(tmp_path: Path) -> None:
+    # The same driver and the same expectations as the soak of the app run from source.
+    sys.path.insert(0, str(ROOT))
+    from tests import soak
+
+    missing = soak.missing_tools()
+    assert not missing, f"install {missing} (packaging/install-system-packages.sh test)"
+    samples, code = soak.soak([str(ONEDIR)], tmp_path / "soak", 50, tmp_path)
+    print(soak.figures(samples))
+    assert len(samples) == 50
+    assert soak.problems(samples) == []
+    assert code == 0
