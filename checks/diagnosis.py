@@ -1,7 +1,23 @@
-"""Picks the one most likely cause from all findings, by an explicit ordered rule list."""
+"""Picks the one most likely cause from all findings: by effect, then by an ordered rule list.
+
+The order, written down once (the README repeats it):
+
+1. Effect on this user's connection (`Effect`): what makes the connection fail now, then what
+   makes it unsafe, then hygiene (what matters only to other, older clients, or later), then
+   what could not be checked. When the target connects and nothing blocks it or makes it
+   unsafe, there is no cause: the headline says the computer connects, with what is left below.
+2. Within one effect, the rule order after Chrome's SSL error handler: a captive portal, a
+   wrong clock and known interception explain the certificate errors they produce, so they
+   come first; then the trust store, the network, the certificate and the protocol.
+3. A cause "explains" the findings it produces (a portal explains a name mismatch; a clock
+   years off explains dates that are valid at network time; an interceptor explains the
+   untrusted root it issued; a protocol mismatch explains the refused handshake). Only an
+   observed fact explains: a finding that says something could not be checked explains nothing.
+"""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -9,7 +25,8 @@ from typing import Literal
 from checks.models import CheckResult, Finding, Status
 
 Confidence = Literal["certain", "likely", "possible"]
-Predicate = Callable[[Finding], bool]
+# (cause, finding): whether the cause accounts for the finding.
+Explains = Callable[[Finding, Finding], bool]
 
 # Certificate dates that a wrong clock produces: only when the certificate is fine at network time.
 _DATED = ("cert.expired", "cert.not_yet_valid", "cert.expires_soon")
@@ -17,18 +34,36 @@ _DATED = ("cert.expired", "cert.not_yet_valid", "cert.expires_soon")
 _REFUSALS = ("protocol_version", "handshake_failure", "insufficient_security")
 # Warnings that only say something could not be checked: named last, never before a real problem.
 _UNCHECKED_SUFFIXES = (".not_checked", ".unverified", ".incomplete")
+# Findings about a certificate an interceptor may have issued, and the param naming its issuer.
+_INTERCEPTABLE = {
+    "cert.untrusted_root": "root",
+    "cert.trusted_locally_only": "root",
+    "cert.os_store_missing_root": "root",
+    "cert.self_signed": "subject",
+}
 
 
-def _is(*prefixes: str) -> Predicate:
-    return lambda finding: finding.id.startswith(prefixes)
+def _is(*prefixes: str) -> Explains:
+    return lambda cause, finding: finding.id.startswith(prefixes)
 
 
-def _wrong_only_by_the_clock(finding: Finding) -> bool:
+def _wrong_only_by_the_clock(cause: Finding, finding: Finding) -> bool:
     return finding.id in _DATED and finding.params.get("valid_at_network_time") is True
 
 
-def _refused_for_protocol(finding: Finding) -> bool:
+def _refused_for_protocol(cause: Finding, finding: Finding) -> bool:
     return finding.id == "tls.handshake_failed" and finding.params.get("alert") in _REFUSALS
+
+
+def _issued_by_the_interceptor(cause: Finding, finding: Finding) -> bool:
+    """The target's untrusted root, or the local root, is the one seen intercepting."""
+    names = {str(cause.params.get(k)) for k in ("issuer", "product") if cause.params.get(k)}
+    if finding.id in _INTERCEPTABLE:
+        return str(finding.params.get(_INTERCEPTABLE[finding.id])) in names
+    if finding.id == "truststore.local_root":
+        listed = f"{finding.params.get('roots_text', '')} {finding.params.get('products', '')}"
+        return any(name in listed for name in names)
+    return finding.id == "security_software.present"
 
 
 @dataclass(frozen=True)
@@ -38,14 +73,14 @@ class Rule:
     Attributes:
         name: the kind of cause (`clock`, `interception`, ...).
         causes: finding id prefixes this rule names as a cause, most telling first.
-        explains: which other findings this cause accounts for; they become its evidence and
-            stop competing for the headline.
+        explains: which other findings a cause of this rule accounts for; they become its
+            evidence and stop competing for the headline.
         supported_by: passing findings that make the cause more certain when present.
     """
 
     name: str
     causes: tuple[str, ...]
-    explains: Predicate = lambda finding: False
+    explains: Explains = lambda cause, finding: False
     supported_by: tuple[str, ...] = ()
 
     def rank(self, finding: Finding) -> int | None:
@@ -53,8 +88,6 @@ class Rule:
         return next((i for i, p in enumerate(self.causes) if finding.id.startswith(p)), None)
 
 
-# Chrome's SSL error handler is the model: a captive portal, then a wrong clock, then known
-# interception software explain the certificate errors they produce, so they come first.
 RULES: tuple[Rule, ...] = (
     Rule(
         "captive_portal",
@@ -69,15 +102,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "interception",
         ("cert.intercepted", "interception.detected", "interception.", "security_software."),
-        explains=_is(
-            "cert.untrusted_root",
-            "cert.trusted_locally_only",
-            "cert.self_signed",
-            "cert.os_store_missing_root",
-            "truststore.local_root",
-            "security_software.present",
-            "interception.",
-        ),
+        explains=_issued_by_the_interceptor,
     ),
     Rule(
         "trust_store",
@@ -125,19 +150,77 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+class Effect(enum.IntEnum):
+    """What a problem does to this user's connection; the verdict takes the smallest first.
+
+    BLOCKS: makes a connection fail now (an expired certificate, a refused port, a clock years
+        off, a portal that answers instead of the site).
+    UNSAFE: the connection works but can be read, changed or forged (trusted interception, a
+        compromised root, a weak key or signature).
+    HYGIENE: matters only to other or older clients, or later (legacy protocols still enabled,
+        a certificate expiring soon, an unneeded certificate in the chain).
+    UNCHECKED: something could not be checked; never a cause of anything else, never explains
+        another finding and never lowers the confidence of a real cause.
+    """
+
+    BLOCKS = 0
+    UNSAFE = 1
+    HYGIENE = 2
+    UNCHECKED = 3
+
+
+# Findings whose effect is not the one their status suggests.
+_UNSAFE = frozenset(
+    {
+        "truststore.known_bad_root",
+        "cert.known_bad_root",
+        "cert.weak_key",
+        "cert.weak_signature",
+        "protocol.legacy_only",
+    }
+)
+# Failures of the server's configuration that no client made since about 2015 meets.
+_HYGIENE_FAILURES = frozenset({"protocol.ssl_enabled"})
+_UNCHECKED_IDS = frozenset({"truststore.unavailable"})
+
+
+def effect(finding: Finding) -> Effect:
+    """The effect of a warning or failure on this user's connection (see `Effect`)."""
+    if finding.id.endswith(_UNCHECKED_SUFFIXES) or (
+        finding.id in _UNCHECKED_IDS and finding.status is not Status.FAIL
+    ):
+        return Effect.UNCHECKED
+    if finding.id in ("interception.detected", "cert.intercepted"):
+        # An interceptor this computer trusts reads the traffic; one it does not breaks it.
+        untrusted = finding.params.get("variant") == "untrusted" or (
+            finding.id == "cert.intercepted" and finding.status is Status.FAIL
+        )
+        return Effect.BLOCKS if untrusted else Effect.UNSAFE
+    if finding.id in _UNSAFE:
+        return Effect.UNSAFE
+    if finding.status is Status.FAIL and finding.id not in _HYGIENE_FAILURES:
+        return Effect.BLOCKS
+    return Effect.HYGIENE
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The headline of a diagnosis.
 
     Attributes:
-        status: pass (nothing wrong), warn or fail.
-        finding: the finding that names the cause, or None when nothing is wrong.
+        status: pass (nothing blocks and nothing is unsafe), warn or fail.
+        finding: the finding that names the cause, or None when nothing is wrong, or when the
+            target connects and what is left only matters later or to other clients.
         rule: the name of the rule that chose it.
         confidence: how sure the verdict is.
         evidence: ids of the findings the verdict rests on: the cause, what it explains, and
             passing findings that support it.
         runner_up: the second most likely cause when the first is not certain.
         checked: ids of the checks that ran, for "No problem found, checked: ...".
+        effect: what the cause does to the connection; None without a cause.
+        connects: the target's secure handshake succeeded (None when there was no target).
+        left: the other problems nothing explains, most important first: what is left to
+            improve, then what could not be checked.
     """
 
     status: Status
@@ -147,6 +230,9 @@ class Verdict:
     evidence: tuple[str, ...]
     runner_up: Finding | None
     checked: tuple[str, ...]
+    effect: Effect | None = None
+    connects: bool | None = None
+    left: tuple[Finding, ...] = ()
 
 
 def _rule_of(finding: Finding) -> tuple[int, Rule] | None:
@@ -154,11 +240,9 @@ def _rule_of(finding: Finding) -> tuple[int, Rule] | None:
 
 
 def _order(finding: Finding) -> tuple[int, int, int]:
-    """Failures, then warnings, then "could not check"; then rule order; then cause rank."""
+    """By effect on the connection first; then rule order; then the rule's own cause order."""
     found = _rule_of(finding)
-    tier = 0 if finding.status is Status.FAIL else 1
-    if finding.id.endswith(_UNCHECKED_SUFFIXES):
-        tier = 2
+    tier = int(effect(finding))
     if found is None:
         return (tier, len(RULES), 0)
     index, rule = found
@@ -166,8 +250,10 @@ def _order(finding: Finding) -> tuple[int, int, int]:
 
 
 def _explains(cause: Finding, finding: Finding) -> bool:
+    if effect(cause) is Effect.UNCHECKED:
+        return False  # what was not observed explains nothing
     found = _rule_of(cause)
-    return found is not None and found[1].explains(finding)
+    return found is not None and found[1].explains(cause, finding)
 
 
 def _explainer(finding: Finding, candidates: list[Finding]) -> Finding | None:
@@ -181,27 +267,38 @@ def _explainer(finding: Finding, candidates: list[Finding]) -> Finding | None:
     return None
 
 
+def _connects(results: tuple[CheckResult, ...]) -> bool | None:
+    tls = next((r for r in results if r.check_id == "tls"), None)
+    if tls is None:
+        return None
+    return tls.finding("tls.ok") is not None
+
+
 def verdict(results: Iterable[CheckResult]) -> Verdict:
     """The one most likely cause among `results`, with the findings it rests on."""
     results = tuple(results)
     checked = tuple(r.check_id for r in results if r.status not in (Status.SKIP, Status.ERROR))
+    connects = _connects(results)
     everything = [f for r in results for f in r.findings]
     problems = [f for f in everything if f.status in (Status.FAIL, Status.WARN)]
-    if not problems:
-        return Verdict(Status.PASS, None, None, "certain", (), None, checked)
     explained = {id(f): e for f in problems if (e := _explainer(f, problems)) is not None}
     remaining = sorted((f for f in problems if id(f) not in explained), key=_order)
-    cause = remaining[0]
+    if not remaining or (connects and effect(remaining[0]) >= Effect.HYGIENE):
+        # Nothing stops or endangers the connection: say so, and list what is left below.
+        return Verdict(
+            Status.PASS, None, None, "certain", (), None, checked, None, connects, tuple(remaining)
+        )
+    cause, others = remaining[0], remaining[1:]
+    tier = effect(cause)
     rule = _rule_of(cause)
-    same_rule = [f.id for f in remaining[1:] if _rule_of(f) == rule]
+    same_rule = [f.id for f in others if _rule_of(f) == rule]
     accounted = [f.id for f in problems if explained.get(id(f)) is cause]
     support = [f.id for f in everything if rule is not None and f.id in rule[1].supported_by]
-    # Other findings of the same rule are the same story told twice, not a rival cause.
-    rivals = [f for f in remaining[1:] if _rule_of(f) != rule and _order(f)[0] < 2]
-    if cause.status is Status.FAIL:
-        confidence: Confidence = (
-            "likely" if any(f.status is Status.FAIL for f in rivals) else "certain"
-        )
+    # Other findings of the same rule are the same story told twice, not a rival cause; only
+    # a problem as grave as the cause can make it less certain.
+    rivals = [f for f in others if _rule_of(f) != rule and effect(f) == tier]
+    if tier <= Effect.UNSAFE:
+        confidence: Confidence = "likely" if rivals else "certain"
     else:
         confidence = "possible"
     return Verdict(
@@ -212,4 +309,7 @@ def verdict(results: Iterable[CheckResult]) -> Verdict:
         evidence=tuple(dict.fromkeys([cause.id, *same_rule, *accounted, *support])),
         runner_up=rivals[0] if rivals and confidence != "certain" else None,
         checked=checked,
+        effect=tier,
+        connects=connects,
+        left=tuple(f for f in others if f.id not in same_rule),
     )

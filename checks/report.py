@@ -21,9 +21,9 @@ from checks.catalogue import (
     ui,
     ui_texts,
 )
-from checks.diagnosis import Verdict
+from checks.diagnosis import Verdict, effect
 from checks.models import CheckResult, Finding, Status
-from checks.redact import plain, redact_data
+from checks.redact import plain, redact, redact_data
 from checks.target import Target
 
 SCHEMA_VERSION = 1
@@ -95,6 +95,9 @@ class _VerdictData(TypedDict):
     confidence: str
     evidence: list[str]
     runner_up: str | None
+    effect: str | None
+    connects: bool | None
+    left: list[str]
 
 
 class _ReportData(TypedDict):
@@ -118,6 +121,8 @@ class _Document:
     lead: _FindingData | None
     runner_up: _FindingData | None
     checked: tuple[str, ...]
+    # (title, effect) of the problems the verdict leaves for below, most important first
+    left: tuple[tuple[str, str], ...] = ()
 
     @property
     def lang(self) -> str:
@@ -195,6 +200,16 @@ def _document(
     runner_up = (
         _finding_data(verdict.runner_up, lang, os_name, surface) if verdict.runner_up else None
     )
+    if lead is not None:
+        summary = lead["title"]
+    elif verdict.connects and report.target is not None:
+        summary = ui("verdict.connects", lang=lang, host=report.target.display)
+    else:
+        summary = ui("verdict.no_problem", lang=lang)
+    left = tuple(
+        (render(f, lang=lang, os_name=os_name, surface=surface).title, effect(f).name.lower())
+        for f in verdict.left
+    )
     data = {
         "schema": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": report.version},
@@ -204,10 +219,13 @@ def _document(
         "verdict": {
             "status": verdict.status.value,
             "finding": verdict.finding.id if verdict.finding else None,
-            "summary": lead["title"] if lead else ui("verdict.no_problem", lang=lang),
+            "summary": summary,
             "confidence": verdict.confidence,
             "evidence": list(verdict.evidence),
             "runner_up": verdict.runner_up.id if verdict.runner_up else None,
+            "effect": verdict.effect.name.lower() if verdict.effect is not None else None,
+            "connects": verdict.connects,
+            "left": [f.id for f in verdict.left],
         },
         "checks": [_check_data(r, lang, os_name, surface) for r in report.results],
         "cancelled": report.cancelled,
@@ -219,6 +237,7 @@ def _document(
         lead=cast(_FindingData | None, redact_data(lead)),
         runner_up=cast(_FindingData | None, redact_data(runner_up)),
         checked=tuple(_check_name(c, lang) for c in verdict.checked),
+        left=tuple((redact(title), kind) for title, kind in left),
     )
 
 
@@ -295,41 +314,91 @@ def _target_label(doc: _Document) -> str:
     return f"{host}:{target['port']}"
 
 
-def _verdict_status(doc: _Document) -> str:
-    """The headline's traffic light: none for a cancelled run, whose findings are partial."""
-    return "skip" if doc.data["cancelled"] else doc.data["verdict"]["status"]
+@dataclass(frozen=True)
+class VerdictView:
+    """The verdict as every format shows it (terminal, Markdown, HTML, the window's banner):
+    worded in one language, for one surface, and redacted.
+
+    Attributes:
+        status: the traffic light: pass, warn or fail; skip for a cancelled run.
+        kicker: "Most likely cause (certain)", or empty when there is no cause.
+        headline: the cause's title, or what is true when there is none.
+        sentence: kicker and headline as one line, for the text formats.
+        details: sentences under the headline (the runner-up, what was checked).
+        left: what is left below a cause-free headline: (heading, titles) groups, the problems
+            to improve first, then what could not be checked.
+        steps_heading: "What to do first", or the administrator's heading.
+        steps: the numbered steps under it.
+    """
+
+    status: str
+    kicker: str
+    headline: str
+    sentence: str
+    details: tuple[str, ...]
+    left: tuple[tuple[str, tuple[str, ...]], ...]
+    steps_heading: str
+    steps: tuple[str, ...]
 
 
-def _verdict_lines(doc: _Document) -> list[str]:
-    """The headline sentence and the sentences under it, without the fix steps."""
+def _verdict_view(doc: _Document) -> VerdictView:
     lang = doc.lang
     if doc.data["cancelled"]:
         # A part of a diagnosis names no cause: what did not run could have outranked it.
-        return [ui("verdict.cancelled", lang=lang), ui("verdict.cancelled_detail", lang=lang)]
+        headline = ui("verdict.cancelled", lang=lang)
+        detail = (ui("verdict.cancelled_detail", lang=lang),)
+        return VerdictView("skip", "", headline, headline, detail, (), "", ())
     verdict = doc.data["verdict"]
-    lines: list[str] = []
+    details: list[str] = []
+    left: list[tuple[str, tuple[str, ...]]] = []
+    kicker, steps_heading = "", ""
+    steps: tuple[str, ...] = ()
+    headline = sentence = verdict["summary"]
     if verdict["finding"] is None:
-        lines.append(verdict["summary"])
-        if doc.checked:
-            lines.append(ui("verdict.no_problem_detail", lang=lang, checked=", ".join(doc.checked)))
+        improve = tuple(title for title, kind in doc.left if kind != "unchecked")
+        unchecked = tuple(title for title, kind in doc.left if kind == "unchecked")
+        if improve:
+            left.append((ui("verdict.left_to_improve", lang=lang), improve))
+        if unchecked:
+            left.append((ui("verdict.not_checked", lang=lang), unchecked))
+        if doc.checked and not doc.left:
+            details.append(
+                ui("verdict.no_problem_detail", lang=lang, checked=", ".join(doc.checked))
+            )
     else:
         confidence = ui(f"confidence.{verdict['confidence']}", lang=lang)
-        lines.append(
-            ui("verdict.cause", lang=lang, confidence=confidence, title=verdict["summary"])
-        )
+        kicker = ui("gui_banner.cause", lang=lang, confidence=confidence)
+        sentence = ui("verdict.cause", lang=lang, confidence=confidence, title=headline)
     if doc.runner_up is not None:
-        lines.append(ui("verdict.runner_up", lang=lang, title=doc.runner_up["title"]))
-    return lines
-
-
-def _verdict_steps(doc: _Document) -> tuple[str, list[str]]:
-    """The heading and steps of "what to do first": the user's own, else the administrator's."""
+        details.append(ui("verdict.runner_up", lang=lang, title=doc.runner_up["title"]))
     lead = doc.lead
-    if lead is None or doc.data["cancelled"]:
-        return "", []
-    if lead["fix"] or not lead["fix_admin"]:
-        return ui("report.what_first", lang=doc.lang), lead["fix"]
-    return ui("report.fix_admin", lang=doc.lang), lead["fix_admin"]
+    if lead is not None:
+        # The person at the keyboard comes first; the administrator's steps are the fallback.
+        if lead["fix"] or not lead["fix_admin"]:
+            steps_heading, steps = ui("report.what_first", lang=lang), tuple(lead["fix"])
+        else:
+            steps_heading, steps = ui("report.fix_admin", lang=lang), tuple(lead["fix_admin"])
+    return VerdictView(
+        verdict["status"],
+        kicker,
+        headline,
+        sentence,
+        tuple(details),
+        tuple(left),
+        steps_heading,
+        steps,
+    )
+
+
+def verdict_view(
+    report: Report,
+    *,
+    lang: str = "en",
+    os_name: OSName | None = None,
+    surface: Surface = "cli",
+) -> VerdictView:
+    """The verdict of `report` worded for one language and surface (see `VerdictView`)."""
+    return _verdict_view(_document(report, lang, os_name, surface))
 
 
 def _fact_text(value: object) -> str:
@@ -491,13 +560,14 @@ class _Terminal:
         duration = f"{ui('report.duration', lang=lang)}{colon}{_seconds(data['duration_s'], lang)}"
         self.para(f"{started} · {duration}", 0)
         self.lines.append("")
-        sentences = _verdict_lines(doc)
-        self.headed(_verdict_status(doc), sentences[0])
+        view = _verdict_view(doc)
+        self.headed(view.status, view.sentence)
         indent = self.tag_width + 1
-        for sentence in sentences[1:]:
+        for sentence in view.details:
             self.para(sentence, indent)
-        heading, steps = _verdict_steps(doc)
-        self.steps(heading, steps, indent)
+        for heading, titles in view.left:
+            self.bullets(heading, list(titles), indent)
+        self.steps(view.steps_heading, list(view.steps), indent)
         self.lines.append("")
         self.lines.append(self.paint(ui("report.checks", lang=lang), "1"))
         for check in data["checks"]:
@@ -584,15 +654,16 @@ def to_markdown(
     out.append(item("started", data["started_at"]))
     out += [item("duration", _seconds(data["duration_s"], lang)), ""]
 
-    sentences = _verdict_lines(doc)
-    out += [f"## {_md(_status_tag(_verdict_status(doc), lang))} — {_md(sentences[0])}", ""]
-    out += [f"{_md(sentence)}  " for sentence in sentences[1:]]
-    if sentences[1:]:
+    view = _verdict_view(doc)
+    out += [f"## {_md(_status_tag(view.status, lang))} — {_md(view.sentence)}", ""]
+    out += [f"{_md(sentence)}  " for sentence in view.details]
+    if view.details:
         out.append("")
-    heading, steps = _verdict_steps(doc)
-    if steps:
-        out += [f"### {_md(heading)}", ""]
-        out += [f"{n}. {_md(step)}" for n, step in enumerate(steps, 1)] + [""]
+    for heading, titles in view.left:
+        out += [f"**{_md(heading)}**", ""] + [f"- {_md(t)}" for t in titles] + [""]
+    if view.steps:
+        out += [f"### {_md(view.steps_heading)}", ""]
+        out += [f"{n}. {_md(step)}" for n, step in enumerate(view.steps, 1)] + [""]
 
     out += [f"## {_md(ui('report.checks', lang=lang))}", ""]
     columns = [ui(f"report.{k}", lang=lang) for k in ("status", "check", "result", "duration")]
@@ -769,7 +840,8 @@ def to_html(
     doc = _document(report, lang, os_name, surface)
     data, lang = doc.data, doc.lang
     heading = ui("report.title_for", lang=lang, target=_target_label(doc))
-    tag = _status_tag(_verdict_status(doc), lang)
+    view = _verdict_view(doc)
+    tag = _status_tag(view.status, lang)
     meta: list[tuple[str, str]] = []
     target = data["target"]
     if target is not None:
@@ -782,8 +854,6 @@ def to_html(
     meta.append((ui("report.started", lang=lang), data["started_at"]))
     meta.append((ui("report.duration", lang=lang), _seconds(data["duration_s"], lang)))
 
-    sentences = _verdict_lines(doc)
-    steps_heading, steps = _verdict_steps(doc)
     tool = data["tool"]
     generated = ui("report.generated_by", lang=lang, tool=tool["name"], version=tool["version"])
     schema = ui("report.schema", lang=lang, version=data["schema"])
@@ -804,13 +874,15 @@ def to_html(
         *(f"<dt>{_h(label)}</dt><dd>{_h(value)}</dd>" for label, value in meta),
         "</dl>",
         "</header>",
-        f'<section class="verdict s-{_h(_verdict_status(doc))}" '
+        f'<section class="verdict s-{_h(view.status)}" '
         f'aria-label="{_h(ui("report.verdict", lang=lang))}">',
-        f"<h2>{_html_badge(_verdict_status(doc), lang)} {_h(sentences[0])}</h2>",
-        *(f"<p>{_h(sentence)}</p>" for sentence in sentences[1:]),
+        f"<h2>{_html_badge(view.status, lang)} {_h(view.sentence)}</h2>",
+        *(f"<p>{_h(sentence)}</p>" for sentence in view.details),
     ]
-    if steps:
-        out += [f"<h3>{_h(steps_heading)}</h3>", _html_list("ol", steps)]
+    for left_heading, titles in view.left:
+        out += [f"<h3>{_h(left_heading)}</h3>", _html_list("ul", list(titles))]
+    if view.steps:
+        out += [f"<h3>{_h(view.steps_heading)}</h3>", _html_list("ol", list(view.steps))]
     out += ["</section>", "<section>", f"<h2>{_h(ui('report.checks', lang=lang))}</h2>"]
     for check in data["checks"]:
         out += _html_check(doc, check)

@@ -7,7 +7,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from checks import catalogue
-from checks.report import Report
+from checks.report import Report, verdict_view
 from gui import theme
 from gui.widgets import Doc, IconView, RichView, bold, status_words, wrapping_label
 
@@ -70,52 +70,20 @@ class VerdictBanner(QFrame):
         self._set(status, lang, kicker="", headline=text, detail="", steps=(), heading="")
 
     def show_report(self, report: Report, lang: str) -> None:
-        if report.cancelled:
-            # What did not run could have outranked what did: a part names no cause.
-            self._set(
-                "none",
-                lang,
-                kicker="",
-                headline=catalogue.ui("verdict.cancelled", lang=lang),
-                detail=catalogue.ui("verdict.cancelled_detail", lang=lang),
-                steps=(),
-                heading="",
-            )
-            return
-        verdict = report.verdict
-        status = verdict.status.value
-        details: list[str] = []
-        steps: tuple[str, ...] = ()
-        heading = ""
-        if verdict.finding is None:
-            kicker = ""
-            headline = catalogue.ui("verdict.no_problem", lang=lang)
-            if verdict.checked:
-                names = ", ".join(
-                    catalogue.ui_texts(lang).get(f"check_name.{c}", c) for c in verdict.checked
-                )
-                details.append(catalogue.ui("verdict.no_problem_detail", lang=lang, checked=names))
-        else:
-            text = catalogue.render(verdict.finding, lang=lang, surface="window")
-            confidence = catalogue.ui(f"confidence.{verdict.confidence}", lang=lang)
-            kicker = catalogue.ui("gui_banner.cause", lang=lang, confidence=confidence)
-            headline = text.title
-            # The person at the keyboard comes first; the administrator's steps are the fallback.
-            if text.fix or not text.fix_admin:
-                steps, heading = text.fix, catalogue.ui("report.what_first", lang=lang)
-            else:
-                steps, heading = text.fix_admin, catalogue.ui("report.fix_admin", lang=lang)
-        if verdict.runner_up is not None:
-            runner_up = catalogue.render(verdict.runner_up, lang=lang, surface="window").title
-            details.append(catalogue.ui("verdict.runner_up", lang=lang, title=runner_up))
+        """The report's verdict, worded exactly as the exported and printed reports word it."""
+        view = verdict_view(report, lang=lang, surface="window")
+        details = list(view.details)
+        for heading, titles in view.left:
+            colon = catalogue.ui("report.colon", lang=lang)
+            details.append(f"{heading}{colon}" + "; ".join(titles))
         self._set(
-            status,
+            "none" if view.status == "skip" else view.status,
             lang,
-            kicker=kicker,
-            headline=headline,
+            kicker=view.kicker,
+            headline=view.headline,
             detail="\n".join(details),
-            steps=steps,
-            heading=heading,
+            steps=view.steps,
+            heading=view.steps_heading,
         )
 
     def _set(

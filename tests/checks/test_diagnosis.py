@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.diagnosis import RULES, verdict
+from checks.diagnosis import RULES, Effect, effect, verdict
 from checks.models import CheckResult, Finding, Status
 
 
@@ -110,16 +110,61 @@ def test_a_certificate_expired_also_at_network_time_is_its_own_problem() -> None
     assert result.runner_up.id == "cert.expired"
 
 
-def test_an_intercepting_product_is_named_instead_of_an_untrusted_root() -> None:
+def test_an_intercepting_product_is_named_instead_of_the_untrusted_root_it_issued() -> None:
+    root = "Kaspersky Anti-Virus Personal Root Certificate"
     result = _verdict(
-        _f("cert.untrusted_root"),
-        _f("truststore.local_root", Status.WARN),
-        _f("interception.detected", product="Kaspersky"),
+        _f("cert.untrusted_root", root=root),
+        _f("interception.detected", product="Kaspersky", issuer=root, variant="untrusted"),
     )
     assert result.rule == "interception"
     assert result.finding is not None
     assert result.finding.params["product"] == "Kaspersky"
     assert result.confidence == "certain"
+    assert "cert.untrusted_root" in result.evidence
+
+
+def test_interception_seen_elsewhere_does_not_explain_another_root() -> None:
+    # mitmproxy reads the well-known sites, but this site's own private root is another story.
+    result = _verdict(
+        _f("cert.untrusted_root", root="Intranet Root CA"),
+        _f("interception.detected", product="mitmproxy", issuer="mitmproxy", variant="product"),
+        _f("truststore.local_root", Status.WARN, roots_text="mitmproxy", products="mitmproxy"),
+    )
+    assert result.finding is not None
+    assert result.finding.id == "cert.untrusted_root"
+    assert result.confidence == "certain"  # a graver problem is not made less certain
+    assert [f.id for f in result.left] == ["interception.detected"]
+
+
+def test_a_trusted_interceptor_makes_a_working_connection_unsafe() -> None:
+    result = verdict(
+        [
+            _result("tls", _f("tls.ok", Status.PASS)),
+            _result(
+                "other",
+                _f(
+                    "interception.detected",
+                    product="mitmproxy",
+                    issuer="mitmproxy",
+                    variant="product",
+                ),
+                _f(
+                    "truststore.local_root",
+                    Status.WARN,
+                    roots_text="mitmproxy",
+                    products="mitmproxy",
+                ),
+                _f("cert.expires_soon", Status.WARN),
+            ),
+        ]
+    )
+    assert result.connects is True
+    assert result.finding is not None
+    assert result.finding.id == "interception.detected"
+    assert result.effect is Effect.UNSAFE
+    assert result.confidence == "certain"
+    assert "truststore.local_root" in result.evidence
+    assert [f.id for f in result.left] == ["cert.expires_soon"]
 
 
 def test_the_target_chain_made_by_a_product_is_interception() -> None:
@@ -170,6 +215,71 @@ def test_could_not_check_warnings_never_outrank_a_real_warning() -> None:
     assert result.finding.id == "cert.expires_soon"
     assert result.confidence == "possible"
     assert result.runner_up is None  # the others only say what could not be checked
+
+
+def test_what_could_not_be_checked_explains_nothing() -> None:
+    # The bug of the seeds' self-signed intranet site: "interception not checked" explained the
+    # self-signed certificate away and a "could not check" warning became the headline.
+    result = _verdict(
+        _f("cert.self_signed"),
+        _f("interception.not_checked", Status.WARN, variant="offline"),
+        _f("clock.unverified", Status.WARN, variant="offline"),
+        _f("captive_portal.not_checked", Status.WARN, variant="offline"),
+    )
+    assert result.finding is not None
+    assert result.finding.id == "cert.self_signed"
+    assert result.status is Status.FAIL
+    assert result.confidence == "certain"
+    assert result.runner_up is None
+    assert result.evidence == ("cert.self_signed",)
+
+
+def test_a_site_that_connects_is_the_headline_with_what_is_left_below() -> None:
+    result = verdict(
+        [
+            _result("tls", _f("tls.ok", Status.PASS)),
+            _result(
+                "other",
+                _f("clock.unverified", Status.WARN),
+                _f("protocol.legacy_enabled", Status.WARN),
+                _f("protocol.ssl_enabled"),
+                _f("cert.expires_soon", Status.WARN),
+            ),
+        ]
+    )
+    assert result.finding is None
+    assert result.status is Status.PASS
+    assert result.connects is True
+    # Hygiene by rule order, then what could not be checked.
+    assert [f.id for f in result.left] == [
+        "cert.expires_soon",
+        "protocol.ssl_enabled",
+        "protocol.legacy_enabled",
+        "clock.unverified",
+    ]
+
+
+def test_without_a_target_a_could_not_check_warning_may_be_the_headline() -> None:
+    result = verdict([_result("clock", _f("clock.unverified", Status.WARN))])
+    assert result.finding is not None
+    assert result.finding.id == "clock.unverified"
+    assert result.status is Status.WARN
+    assert result.confidence == "possible"
+    assert result.effect is Effect.UNCHECKED
+    assert result.connects is None
+
+
+def test_effects_follow_what_a_finding_does_to_the_connection() -> None:
+    assert effect(_f("cert.expired")) is Effect.BLOCKS
+    assert effect(_f("interception.detected", variant="untrusted")) is Effect.BLOCKS
+    assert effect(_f("interception.detected", variant="product")) is Effect.UNSAFE
+    assert effect(_f("truststore.known_bad_root")) is Effect.UNSAFE
+    assert effect(_f("protocol.ssl_enabled")) is Effect.HYGIENE
+    assert effect(_f("clock.skew", Status.WARN)) is Effect.HYGIENE
+    assert effect(_f("clock.skew")) is Effect.BLOCKS
+    assert effect(_f("interception.not_checked", Status.WARN)) is Effect.UNCHECKED
+    assert effect(_f("truststore.unavailable", Status.WARN)) is Effect.UNCHECKED
+    assert effect(_f("truststore.unavailable")) is Effect.BLOCKS
 
 
 def test_two_unrelated_failures_name_a_runner_up() -> None:

@@ -38,7 +38,7 @@ def test_a_closed_port_shows_a_red_tcp_card_and_the_verdict(
     assert window.cards.target_header.text() == f"Connection to 127.0.0.1:{port}"
 
 
-def test_a_good_site_is_all_green_with_no_problem_found(
+def test_a_good_site_is_all_green_and_connects(
     qtbot: QtBot, make_window: WindowFactory, gui_lab: GuiLab
 ) -> None:
     site = gui_lab.sites["good"]
@@ -46,7 +46,9 @@ def test_a_good_site_is_all_green_with_no_problem_found(
     run_to_end(qtbot, window, site.target)
     assert_statuses(window, dns="pass", tcp="pass", tls="pass", cert="pass")
     assert window.banner.status == "pass"
-    assert window.banner.headline_label.text() == "No problem found"
+    assert (
+        window.banner.headline_label.text() == f"This computer connects to {site.target} securely"
+    )
     assert "Checked: Name lookup (DNS), Connection (TCP)" in window.banner.text()
     cert = window.cards.card("cert")
     assert cert is not None

@@ -91,7 +91,7 @@ def test_the_dialog_edits_validates_and_applies(qtbot: QtBot, window: MainWindow
     assert chosen.canaries == Settings().canaries  # an empty list means the defaults
     window.apply_settings(chosen)
     assert window.lang == "zh_CN"
-    assert window.banner.headline_label.text() == "未发现问题"
+    assert window.banner.headline_label.text() == "这台电脑可以安全地连接到 shop.example.com:443"
     assert preferences.load_settings().connect_timeout == 3.0
     assert preferences.load_settings().offline
 

@@ -13,10 +13,13 @@ from tests.gui import samples
 from tests.gui.helpers import WindowFactory
 
 
-def test_all_green_says_no_problem_and_what_was_checked(window: MainWindow) -> None:
+def test_all_green_says_the_site_connects_and_what_was_checked(window: MainWindow) -> None:
     window.show_report(samples.all_green())
     assert window.banner.status == "pass"
-    assert window.banner.headline_label.text() == "No problem found"
+    assert (
+        window.banner.headline_label.text()
+        == "This computer connects to shop.example.com:443 securely"
+    )
     assert "Clock" in window.banner.detail_label.text()
     assert set(statuses(window.cards).values()) == {"pass"}
     assert {c.check_id for c in window.cards.in_group("local")} >= {"clock", "trust_store"}
@@ -92,7 +95,7 @@ def test_the_language_menu_switches_and_remembers(qtbot: QtBot, make_window: Win
     window.show_report(samples.all_green())
     window.language_actions["zh_CN"].trigger()
     assert window.lang == "zh_CN"
-    assert window.banner.headline_label.text() == "未发现问题"
+    assert window.banner.headline_label.text() == "这台电脑可以安全地连接到 shop.example.com:443"
     assert preferences.load_settings().lang == "zh_CN"
     restarted = MainWindow()  # no settings given: the stored ones apply
     qtbot.addWidget(restarted)
