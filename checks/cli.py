@@ -150,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     output = check.add_argument_group("output")
     output.add_argument("--json", action="store_true", help="print the JSON report (schema 1)")
     output.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="for every check also why, what to do, the evidence and what was measured",
+    )
+    output.add_argument(
         "--output", "-o", metavar="FILE", type=Path, help="also write a report: .html, .md or .json"
     )
     output.add_argument("--lang", type=_language, metavar="en|zh_CN", help="language of the text")
@@ -308,7 +314,8 @@ def run_check(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(report.to_json(result, lang=lang))
     else:
-        sys.stdout.write(report.to_text(result, color=use_color(sys.stdout), lang=lang))
+        text = report.to_text(result, color=use_color(sys.stdout), lang=lang, verbose=args.verbose)
+        sys.stdout.write(text)
     if args.output is not None:
         try:
             report.write(result, args.output, lang=lang)

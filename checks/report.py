@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 
+from checks import measured
 from checks.catalogue import (
     OSName,
     Surface,
@@ -123,6 +124,7 @@ class _Document:
     checked: tuple[str, ...]
     # (title, effect) of the problems the verdict leaves for below, most important first
     left: tuple[tuple[str, str], ...] = ()
+    surface: Surface = "cli"
 
     @property
     def lang(self) -> str:
@@ -238,6 +240,7 @@ def _document(
         runner_up=cast(_FindingData | None, redact_data(runner_up)),
         checked=tuple(_check_name(c, lang) for c in verdict.checked),
         left=tuple((redact(title), kind) for title, kind in left),
+        surface=surface,
     )
 
 
@@ -401,12 +404,6 @@ def verdict_view(
     return _verdict_view(_document(report, lang, os_name, surface))
 
 
-def _fact_text(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-
-
 # Control characters from a server's banner or a certificate must not drive the terminal.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -468,9 +465,10 @@ def _wrap(text: str, first: str, rest: str | None = None) -> list[str]:
 class _Terminal:
     """Builds terminal lines; colour only ever repeats what the status word already says."""
 
-    def __init__(self, doc: _Document, color: bool) -> None:
+    def __init__(self, doc: _Document, color: bool, verbose: bool = False) -> None:
         self.doc = doc
         self.color = color
+        self.verbose = verbose
         self.lines: list[str] = []
         tags = [f"[{_status_tag(s.value, doc.lang)}]" for s in Status]
         self.tag_width = max(_width(t) for t in tags)
@@ -523,10 +521,13 @@ class _Terminal:
         self.bullets(ui("report.evidence", lang=lang), finding["evidence"], indent)
 
     def check(self, check: _CheckData) -> None:
+        """One line; with `verbose`, why, what to do, the evidence and what was measured."""
         lang = self.doc.lang
         name = _check_name(check["id"], lang)
         summary = _check_summary(self.doc, check)
         self.headed(check["status"], summary, name)
+        if not self.verbose:
+            return
         indent = self.tag_width + 1
         if check["status"] == "error" and "error" in check:
             self.para(_error_line(check["error"]), indent)
@@ -536,12 +537,23 @@ class _Terminal:
             self.finding(
                 finding, titled=len(problems) > 1 or finding is not headline, indent=indent
             )
-        if check["status"] in ("warn", "fail", "error") and check["facts"]:
-            self.bullets(
-                ui("report.facts", lang=lang),
-                [f"{key}: {_fact_text(value)}" for key, value in check["facts"].items()],
-                indent,
-            )
+        self.measured(check, indent)
+
+    def measured(self, check: _CheckData, indent: int) -> None:
+        found = measured.lines(check["id"], check["facts"], self.doc.lang)
+        if not found:
+            return
+        self.heading(ui("report.facts", lang=self.doc.lang), indent)
+        colon = ui("report.colon", lang=self.doc.lang)
+        for line in found:
+            lead = " " * (indent + 2 + 2 * line.depth)
+            if not line.label:
+                self.lines.extend(_wrap(_printable(line.value), f"{lead}- ", f"{lead}  "))
+            elif not line.value:
+                self.lines.append(f"{lead}{_printable(line.label)}{colon.rstrip()}")
+            else:
+                text = f"{line.label}{colon}{line.value}"
+                self.lines.extend(_wrap(_printable(text), lead, f"{lead}  "))
 
     def render(self) -> str:
         doc, lang = self.doc, self.doc.lang
@@ -572,6 +584,9 @@ class _Terminal:
         self.lines.append(self.paint(ui("report.checks", lang=lang), "1"))
         for check in data["checks"]:
             self.check(check)
+        if not self.verbose and doc.surface == "cli":
+            self.lines.append("")
+            self.para(ui("report.more_with_verbose", lang=lang), 0)
         return "\n".join(self.lines) + "\n"
 
 
@@ -582,9 +597,11 @@ def to_text(
     lang: str = "en",
     os_name: OSName | None = None,
     surface: Surface = "cli",
+    verbose: bool = False,
 ) -> str:
-    """The terminal report: the verdict and what to do first, then one line per check."""
-    return _Terminal(_document(report, lang, os_name, surface), color).render()
+    """The terminal report: the verdict and what to do first, then one line per check; with
+    `verbose`, each check's explanation, steps, evidence and measured values as well."""
+    return _Terminal(_document(report, lang, os_name, surface), color, verbose).render()
 
 
 # Backslash escapes are valid for every ASCII punctuation character in CommonMark.
@@ -602,12 +619,6 @@ def _md_block(text: str) -> str:
     """`text` as literal Markdown paragraphs."""
     escaped = _MD_SPECIAL.sub(r"\\\1", _printable(text))
     return _MD_LINE_START.sub(r"\1\\\2", escaped)
-
-
-def _md_fence(text: str, info: str = "") -> list[str]:
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return [f"{fence}{info}", _printable(text), fence]
 
 
 def _md_steps(heading: str, steps: list[str]) -> list[str]:
@@ -689,10 +700,16 @@ def to_markdown(
             out += [f"**{label}{colon}** {_md(_error_line(check['error']))}", ""]
         for finding in check["findings"]:
             out += _md_finding(doc, finding)
-        if check["facts"]:
-            facts = json.dumps(check["facts"], indent=2, ensure_ascii=False)
+        found = measured.lines(check["id"], check["facts"], lang)
+        if found:
             out += ["<details>", f"<summary>{_md(ui('report.facts', lang=lang))}</summary>", ""]
-            out += [*_md_fence(facts, "json"), "", "</details>", ""]
+            for line in found:
+                lead = "  " * line.depth + "- "
+                if line.label and line.value:
+                    out.append(f"{lead}**{_md(line.label)}**{colon} {_md(line.value)}")
+                else:
+                    out.append(f"{lead}{_md(line.label or line.value)}")
+            out += ["", "</details>", ""]
 
     tool = data["tool"]
     generated = ui("report.generated_by", lang=lang, tool=tool["name"], version=tool["version"])
@@ -768,15 +785,14 @@ def _html_list(tag: str, items: list[str]) -> str:
     return f"<{tag}>{inner}</{tag}>"
 
 
-def _html_facts(facts: dict[str, Any]) -> str:
+def _html_facts(check_id: str, facts: dict[str, Any], lang: str) -> str:
     rows = []
-    for key, value in facts.items():
-        compact = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-        if isinstance(value, dict | list) and len(compact) > 80:
-            cell = f"<pre>{_h(json.dumps(value, indent=2, ensure_ascii=False))}</pre>"
+    for line in measured.lines(check_id, facts, lang):
+        pad = f' style="padding-left:{0.5 + 1.2 * line.depth:.1f}rem"'
+        if line.label:
+            rows.append(f"<tr><th{pad}>{_h(line.label)}</th><td>{_h(line.value)}</td></tr>")
         else:
-            cell = f"<code>{_h(_fact_text(value))}</code>"
-        rows.append(f"<tr><th>{_h(key)}</th><td>{cell}</td></tr>")
+            rows.append(f'<tr><td colspan="2"{pad}>{_h(line.value)}</td></tr>')
     return f'<table class="facts">{"".join(rows)}</table>'
 
 
@@ -822,7 +838,7 @@ def _html_check(doc: _Document, check: _CheckData) -> list[str]:
         out += _html_finding(doc, finding)
     out.append(f"<h5>{_h(ui('report.facts', lang=lang))}</h5>")
     if check["facts"]:
-        out.append(_html_facts(check["facts"]))
+        out.append(_html_facts(check["id"], check["facts"], lang))
     else:
         out.append(f"<p>{_h(ui('report.no_facts', lang=lang))}</p>")
     out += ["</div>", "</details>"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Iterable, Mapping, Sequence
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal, Slot
@@ -19,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from checks import catalogue
+from checks import catalogue, measured
 from checks.models import CheckResult, Status
 from checks.redact import redact_data
 from gui.models import ResultRole, ResultsModel, worst_finding
@@ -34,8 +33,6 @@ from gui.widgets import (
 )
 
 _Index = QModelIndex | QPersistentModelIndex
-# Values longer than this are cut in "What was measured"; the export keeps them whole.
-_MAX_FACT_CHARS = 400
 _PROBLEMS = (Status.FAIL, Status.WARN, Status.ERROR)
 _SCROLL_SETTLE_MS = 400
 # Cards built per turn of the event loop: a few milliseconds each, then the window paints.
@@ -44,35 +41,21 @@ _CARDS_PER_TURN = 1
 _TURN_MS = 1
 
 
-def _fact_text(value: object, lang: str) -> str:
-    if isinstance(value, str):
-        if value.startswith("-----BEGIN"):
-            return catalogue.ui("gui_card.pem_value", lang=lang, chars=len(value))
-        text = value
-    elif (
-        isinstance(value, list)
-        and value
-        and all(isinstance(v, str) and v.startswith("-----BEGIN") for v in value)
-    ):
-        return catalogue.ui("gui_card.pem_list", lang=lang, count=len(value))
-    else:
-        text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-    if len(text) > _MAX_FACT_CHARS:
-        more = len(text) - _MAX_FACT_CHARS
-        text = text[:_MAX_FACT_CHARS] + catalogue.ui("gui_card.truncated", lang=lang, count=more)
-    return text
-
-
-def facts_html(facts: Mapping[str, object], lang: str) -> str:
-    """The measured facts as a two-column rich-text table, redacted like the reports."""
+def facts_html(check_id: str, facts: Mapping[str, object], lang: str) -> str:
+    """What a check measured, labelled and in words as the reports show it, and redacted."""
     data = redact_data(facts)
     assert isinstance(data, dict)
-    rows = "".join(
-        f"<tr><td style='padding-right:12px'><b>{html.escape(key)}</b></td>"
-        f"<td><code>{html.escape(_fact_text(value, lang))}</code></td></tr>"
-        for key, value in data.items()
-    )
-    return f"<table cellspacing='0' cellpadding='1'>{rows}</table>"
+    rows = []
+    for line in measured.lines(check_id, data, lang):
+        pad = f"padding-left:{16 * line.depth}px; padding-right:12px"
+        if line.label:
+            rows.append(
+                f"<tr><td style='{pad}'><b>{html.escape(line.label)}</b></td>"
+                f"<td>{html.escape(line.value)}</td></tr>"
+            )
+        else:
+            rows.append(f"<tr><td colspan='2' style='{pad}'>• {html.escape(line.value)}</td></tr>")
+    return f"<table cellspacing='0' cellpadding='1'>{''.join(rows)}</table>"
 
 
 class CheckCard(QFrame):
@@ -295,7 +278,7 @@ class CheckCard(QFrame):
             doc.raw(f"<ul style='margin-top:0'>{items}</ul>")
         doc.heading(catalogue.ui("gui_card.measured", lang=lang))
         if result.facts:
-            doc.raw(facts_html(result.facts, lang))
+            doc.raw(facts_html(result.check_id, result.facts, lang))
         else:
             doc.para(catalogue.ui("report.no_facts", lang=lang))
         return doc

@@ -33,7 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "handshake-doctor: no display found (DISPLAY and WAYLAND_DISPLAY are unset); "
             "running the headless check instead.\n"
         )
-        return cli.main(["check"])
+        code = cli.main(["check"])
+        # Asked for the window, the user gets the report instead: that is a success whatever
+        # it found (`make run` must not end in "Error 1"); usage errors and crashes are not.
+        return 0 if code in (cli.EXIT_OK, cli.EXIT_WARN, cli.EXIT_FAIL) else code
     from gui.app import run  # Qt is imported only when a window is really wanted
 
     return run()

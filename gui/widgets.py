@@ -57,9 +57,36 @@ def plain(text: str) -> str:
     return _CODE_SPAN.sub(r"\1", text)
 
 
+# Programs a fix step may tell the user to run. Backticks also mark file names, settings and
+# configuration lines (`/etc/ssl/openssl.cnf`, `MinProtocol`, `ssl_protocols TLSv1.2;`); those
+# get no Copy link: only a whole command that can be pasted and run does.
+# fmt: off
+_PROGRAMS = frozenset((
+    "sudo", "openssl", "timedatectl", "chronyc", "w32tm", "net", "sc", "reg", "setx", "certutil",
+    "netsh", "ipconfig", "nslookup", "date", "cat", "grep", "ss", "systemctl", "resolvectl", "ufw",
+    "trust", "security", "update-crypto-policies", "update-ca-certificates", "update-ca-trust",
+    "curl", "python", "python3", "py", "pip", "git", "node", "npm", "keytool", "java", "certbot",
+    "nginx", "apachectl", "dig", "ping", "traceroute", "tracert", "powershell", "defaults",
+    "networksetup", "scutil", "sntp", "systemsetup", "gsettings", "export", "handshake-doctor",
+))
+# fmt: on
+_POWERSHELL_VERB_NOUN = re.compile(r"^[A-Z][a-z]+-[A-Z][A-Za-z]+$")
+
+
+def is_command(text: str) -> bool:
+    """Whether a backticked span is a whole command a user can paste and run."""
+    first = text.split(maxsplit=1)[0] if text.split() else ""
+    return (
+        first in _PROGRAMS
+        or bool(_POWERSHELL_VERB_NOUN.match(first))
+        or (first.endswith(".msc") and " " not in text)
+    )
+
+
 def commands(text: str) -> list[str]:
-    """The backticked commands of one fix step, in order, without repeats."""
-    return list(dict.fromkeys(m.group(1) for m in _CODE_SPAN.finditer(text)))
+    """The whole runnable commands among the backticked spans of one step, in order, once."""
+    spans = (m.group(1) for m in _CODE_SPAN.finditer(text))
+    return list(dict.fromkeys(span for span in spans if is_command(span)))
 
 
 def wrapping_label(text: str = "", *, rich_text: bool = False) -> QLabel:

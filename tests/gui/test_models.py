@@ -78,3 +78,38 @@ def test_protocols_model(qtmodeltester: Any) -> None:
     model.set_facts({})
     assert model.rowCount() == 0
     qtmodeltester.check(model)
+
+
+def test_copy_links_go_only_beside_whole_runnable_commands() -> None:
+    from gui.widgets import commands
+
+    step = (
+        "Set `MinProtocol = TLSv1.2` in `/etc/ssl/openssl.cnf`, pass it with `--ntp-server`, "
+        "then run `sudo timedatectl set-ntp true`, `Enable-TlsCipherSuite -Name X` "
+        "and `certlm.msc`."
+    )
+    assert commands(step) == [
+        "sudo timedatectl set-ntp true",
+        "Enable-TlsCipherSuite -Name X",
+        "certlm.msc",
+    ]
+
+
+def test_the_catalogues_commands_and_non_commands_are_told_apart() -> None:
+    from checks import catalogue, registry
+    from checks.models import Finding, Status
+    from gui.widgets import commands
+
+    offered: set[str] = set()
+    for finding_id, variants in registry.emitted_findings().items():
+        for variant in (None, *variants):
+            params = {"variant": variant} if variant else {}
+            for os_name in catalogue.OS_NAMES:
+                finding = Finding(finding_id, Status.WARN, params)
+                text = catalogue.render(finding, lang="en", os_name=os_name)
+                for step in (*text.fix, *text.fix_admin):
+                    offered.update(commands(step))
+    assert {"sudo timedatectl set-ntp true", "w32tm /resync", "certlm.msc"} <= offered
+    never = {"/etc/ssl/openssl.cnf", "MaxProtocol", "ssl_protocols TLSv1.2 TLSv1.3;", "NTP="}
+    assert not offered & never
+    assert not [c for c in offered if c.startswith(("-", "/", "HKLM"))]

@@ -34,7 +34,10 @@ def _findings(report: dict[str, object]) -> dict[str, set[str]]:
 
 
 def test_a_fully_offline_machine_gets_an_honest_local_diagnosis_quickly() -> None:
+    from tests.lab.test_target_scenarios import unlabelled_facts
+
     code, report, _, _ = _offline_cli()
+    assert unlabelled_facts(report) == set()  # every measured value has words
     assert report["duration_s"] < 3  # type: ignore[operator]
     findings = _findings(report)
     assert "clock.unverified" in findings["clock"]

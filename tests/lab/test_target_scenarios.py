@@ -18,6 +18,19 @@ PROBLEMS = scenarios.names(healthy=False)
 HEALTHY = scenarios.names(healthy=True)
 
 
+def unlabelled_facts(report: dict[str, object]) -> set[str]:
+    """`check.key` of every measured value without a label in a shipped language."""
+    from checks import catalogue, measured
+
+    missing: set[str] = set()
+    for check in report["checks"]:  # type: ignore[attr-defined]
+        for key in measured.field_keys(check["facts"]):
+            for lang in catalogue.LANGUAGES:
+                if not measured.has_label(check["id"], key, lang):
+                    missing.add(f"{check['id']}.{key} ({lang})")
+    return missing
+
+
 def _problem_ids(report: dict[str, object]) -> set[str]:
     return {
         finding["id"]
@@ -36,6 +49,7 @@ def test_a_broken_scenario_reports_its_finding_and_the_verdict_names_it(
     code, report, stderr = run_cli(lab.cli_args(name))
     assert report is not None, stderr
     jsonschema.validate(report, SCHEMA)
+    assert unlabelled_facts(report) == set()
     assert _problem_ids(report) == {expected}, json.dumps(report["checks"], indent=1)[:3000]
     verdict = report["verdict"]
     if verdict["connects"] and verdict["finding"] is None:
@@ -53,6 +67,7 @@ def test_a_broken_scenario_reports_its_finding_and_the_verdict_names_it(
 def test_a_healthy_scenario_is_all_green(lab: scenarios.Lab, run_cli: CliRunner, name: str) -> None:
     code, report, stderr = run_cli(lab.cli_args(name))
     assert report is not None, stderr
+    assert unlabelled_facts(report) == set()
     assert _problem_ids(report) == set(), json.dumps(report["checks"], indent=1)[:3000]
     assert report["verdict"]["status"] == "pass"
     assert code == 0
