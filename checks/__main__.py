@@ -4,4 +4,6 @@ import sys
 
 from checks.cli import main
 
-sys.exit(main())
+# Guarded: a child process ("spawn", as the PAC evaluation uses) imports the main module again.
+if __name__ == "__main__":
+    sys.exit(main())

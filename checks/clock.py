@@ -20,7 +20,7 @@ from email.message import Message
 from pathlib import Path
 from typing import IO, Literal
 
-from checks import build_info, catalogue, net, ntp, policy, system
+from checks import build_info, catalogue, net, ntp, pac, policy, system
 from checks.engine import Check, Context
 from checks.models import Finding, Outcome, Status
 from checks.version import __version__
@@ -459,14 +459,26 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _opener() -> urllib.request.OpenerDirector:
+_SYSTEM_PROXY = "system"
+
+
+def _opener(proxy: str | None = _SYSTEM_PROXY) -> urllib.request.OpenerDirector:
     # No certificate checks: the clock they depend on is the one under test (a clock years
     # behind fails every certificate), and the Date header is no less trustworthy than NTP,
-    # which is unauthenticated too. The default ProxyHandler uses the system's proxy settings.
+    # which is unauthenticated too. By default urllib's ProxyHandler takes the environment's
+    # or the system's proxy; a PAC script's choice (a proxy, or None for direct) replaces it.
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    return urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoRedirect)
+    handlers: list[urllib.request.BaseHandler] = [
+        urllib.request.HTTPSHandler(context=context),
+        _NoRedirect(),
+    ]
+    if proxy != _SYSTEM_PROXY:
+        handlers.append(
+            urllib.request.ProxyHandler({"http": proxy, "https": proxy} if proxy else {})
+        )
+    return urllib.request.build_opener(*handlers)
 
 
 def canary_url(entry: str) -> str:
@@ -483,7 +495,7 @@ class DateReading:
     uncertainty_s: float
 
 
-def fetch_date(url: str, *, timeout: float) -> DateReading:
+def fetch_date(url: str, *, timeout: float, proxy: str | None = _SYSTEM_PROXY) -> DateReading:
     """HEAD `url` and turn its Date header into an offset; raises `OSError`/`ValueError`.
 
     The header has one-second resolution and was written at some moment during the request:
@@ -495,7 +507,7 @@ def fetch_date(url: str, *, timeout: float) -> DateReading:
     )
     sent_wall, sent_mono = time.time(), time.monotonic()
     try:
-        with _opener().open(request, timeout=timeout) as response:
+        with _opener(proxy).open(request, timeout=timeout) as response:
             date_text = response.headers.get("Date")
     except urllib.error.HTTPError as exc:  # a 3xx, 4xx or 5xx still carries a Date
         date_text = exc.headers.get("Date")
@@ -512,10 +524,23 @@ def fetch_date(url: str, *, timeout: float) -> DateReading:
     return DateReading(date_text, offset, half + elapsed / 2)
 
 
+def _site(url: str) -> str:
+    """`host:port` of an HTTPS URL, as the proxy check names the well-known sites."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
 def http_date_measurement(
-    entries: Sequence[str], *, timeout: float, cancel: threading.Event
+    entries: Sequence[str],
+    *,
+    timeout: float,
+    cancel: threading.Event,
+    pac_routes: Mapping[str, str | None] | None = None,
 ) -> tuple[list[dict[str, object]], Measurement | None]:
-    """Ask every canary for its Date in parallel; outliers (median +- 5 s) are dropped."""
+    """Ask every canary for its Date in parallel, through the proxy a program here would take;
+    outliers (median +- 5 s) are dropped."""
     urls = list(dict.fromkeys(canary_url(e) for e in entries))
     if not urls:
         return [], None
@@ -525,9 +550,12 @@ def http_date_measurement(
         host = urllib.parse.urlsplit(url).netloc
         fact: dict[str, object] = {"url": url, "host": host, "ok": False}
         estimate = None
+        site = _site(url)
+        routed = pac_routes is not None and site in pac_routes
+        proxy = pac_routes[site] if pac_routes is not None and routed else _SYSTEM_PROXY
         try:
             reading = net.in_thread(
-                lambda: fetch_date(url, timeout=timeout),
+                lambda: fetch_date(url, timeout=timeout, proxy=proxy),
                 timeout=timeout + 0.5,
                 cancel=cancel,
                 name=f"http-date-{host}",
@@ -770,14 +798,17 @@ def run(ctx: Context) -> Outcome:
                 lookup_timeout=min(ntp.LOOKUP_TIMEOUT_S, timeout),
             )
             measurement = ntp_measurement(samples, queried=queried)
+            routed = pac.routes_from(ctx.results.get("proxy"))
             if measurement is None:
-                if _dns_is_down(samples) and not urllib.request.getproxies():
+                proxied = urllib.request.getproxies() or any((routed or {}).values())
+                if _dns_is_down(samples) and not proxied:
                     http_note = "skipped: no name could be resolved and no proxy is set"
                 else:
                     http, measurement = http_date_measurement(
                         settings.canaries,
                         timeout=min(policy.CLOCK_HTTP_DATE_TIMEOUT_S, ctx.timeout()),
                         cancel=ctx.cancel,
+                        pac_routes=routed,
                     )
         try:
             sync = sync_future.result()
@@ -839,4 +870,6 @@ CHECK = Check(
         "clock.not_synced": ("disabled", "no_service"),
         "clock.unverified": ("offline",),
     },
+    # A PAC script the proxy check evaluated decides how the time is asked of websites.
+    after=("proxy",),
 )

@@ -14,7 +14,7 @@ from typing import Literal
 import certifi
 from cryptography import x509
 
-from checks import catalogue, certificate, net, policy, products, proxy, tls, trust_store
+from checks import catalogue, certificate, net, pac, policy, products, proxy, tls, trust_store
 from checks.config import Canary, Settings
 from checks.engine import Check, Context
 from checks.models import CheckResult, Finding, Outcome, Status
@@ -59,9 +59,15 @@ def _resolve(canary: Canary, settings: Settings, *, timeout: float, cancel: thre
 
 
 def fetch(
-    canary: Canary, settings: Settings, *, timeout: float, cancel: threading.Event
+    canary: Canary,
+    settings: Settings,
+    *,
+    timeout: float,
+    cancel: threading.Event,
+    pac_routes: Mapping[str, str | None] | None = None,
 ) -> Fetched:
-    """The chain `canary` presents, through the proxy Python would use for it, if any."""
+    """The chain `canary` presents, through the proxy a program here would use for it: the
+    PAC script's choice when the proxy check evaluated one, else the one Python would use."""
     started = time.monotonic()
     sni = None if canary.is_ip else canary.host
 
@@ -69,7 +75,10 @@ def fetch(
         elapsed = round((time.monotonic() - started) * 1000, 1)
         return Fetched(canary=canary, elapsed_ms=elapsed, **values)  # type: ignore[arg-type]
 
-    chosen = proxy.proxy_for(canary.host)
+    if pac_routes is not None and canary.name in pac_routes:
+        chosen = pac_routes[canary.name]
+    else:
+        chosen = proxy.proxy_for(canary.host)
     if chosen is not None:
         try:
             address = proxy.parse_proxy(chosen)
@@ -310,10 +319,13 @@ def run(ctx: Context) -> Outcome:
     trusted = _trusted_store(settings, timeout=ctx.timeout(), cancel=ctx.cancel)
     ctx.raise_if_cancelled()
     timeout = ctx.timeout()
+    pac_routes = pac.routes_from(ctx.results.get("proxy"))
     with ThreadPoolExecutor(max_workers=policy.MAX_PARALLEL_CANARIES) as pool:
         fetched = list(
             pool.map(
-                lambda c: fetch(c, settings, timeout=timeout, cancel=ctx.cancel),
+                lambda c: fetch(
+                    c, settings, timeout=timeout, cancel=ctx.cancel, pac_routes=pac_routes
+                ),
                 canaries[: policy.MAX_CANARIES],
             )
         )

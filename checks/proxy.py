@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from checks import net, policy
+from checks import net, pac, policy
 from checks.catalogue import OSName, current_os
 from checks.config import Settings
 from checks.engine import Check, Context
@@ -44,7 +44,8 @@ class ProxySetting:
     Attributes:
         source: `environment`, `wininet`, `winhttp`, `macos`, `gnome` or `kde`.
         servers: scheme (`http`, `https`, `socks`, `all`) -> proxy address, credentials removed.
-        pac_url: the proxy auto-configuration script's address (reported, never run);
+        pac_url: the proxy auto-configuration script's address (evaluated for the well-known
+            sites when no proxy is set otherwise);
             `auto` when the script is to be discovered (WPAD).
         bypass: hosts the proxy is not used for.
         variables: for `environment`, the names of the variables that are set.
@@ -319,19 +320,80 @@ _TUNNEL_FAILURES: Mapping[str, tuple[str, str | None]] = {
 }
 
 
-def try_tunnel(
-    settings: Settings, *, timeout: float, cancel: threading.Event
-) -> tuple[Finding | None, dict[str, object] | None]:
-    """Open a tunnel to the first well-known site through the proxy that applies to it, as a
-    program here would: a failure finding (or None) and the fact of what was tried (or None
-    when no proxy applies or nothing may be contacted)."""
+@dataclass(frozen=True)
+class Route:
+    """How a program that follows this computer's proxy settings reaches one site.
+
+    Attributes:
+        site: the well-known site, `host:port`.
+        via: the proxy's address, or None for a direct connection.
+        by: what chose it: `environment` or `system` settings, a `pac` script, or `none`.
+    """
+
+    site: str
+    via: str | None
+    by: Literal["environment", "system", "pac", "none"]
+
+    def fact(self) -> dict[str, object]:
+        shown = parse_proxy(self.via).shown if self.via else "direct"
+        return {"site": self.site, "via": shown, "by": self.by}
+
+
+def _pac_routes(
+    settings: Settings, pac_url: str, *, timeout: float, cancel: threading.Event
+) -> tuple[list[Route], dict[str, object], Finding | None]:
+    """Each well-known site's route by the PAC script at `pac_url`, as browsers take it."""
     canaries, _ = settings.canary_sites()
-    if settings.offline or not canaries:
+    fact: dict[str, object] = {"url": redact(pac_url), "answers": {}, "error": None}
+    if pac_url == "auto":
+        return [], fact, None  # WPAD discovery: the OS finds the script; not evaluated here
+    try:
+        script = pac.fetch(pac_url, timeout=timeout, cancel=cancel)
+        urls = {c.name: f"https://{c.name}/" for c in canaries}
+        by_url = pac.evaluate(script, list(urls.values()), timeout=timeout, cancel=cancel)
+        answers = {name: by_url[url] for name, url in urls.items()}
+    except pac.PacError as exc:
+        fact["error"] = redact(str(exc))
+        params = {"pac_url": redact(pac_url), "variant": exc.kind, "detail": redact(str(exc))}
+        return [], fact, Finding("proxy.pac_failed", Status.WARN, params, (redact(str(exc)),))
+    fact["answers"] = answers
+    routes = [Route(site, pac.first_proxy(answer), "pac") for site, answer in answers.items()]
+    return routes, fact, None
+
+
+def routes(
+    settings: Settings,
+    environment: ProxySetting | None,
+    system: Sequence[ProxySetting],
+    *,
+    timeout: float,
+    cancel: threading.Event,
+) -> tuple[list[Route], dict[str, object] | None, Finding | None]:
+    """The route to each well-known site: the environment's or the system's proxy as Python
+    chooses it, or, when only a PAC script is set, that script's answer (what browsers and the
+    operating system's own programs do); the PAC fact and a finding when the script failed."""
+    canaries, _ = settings.canary_sites()
+    pac_url = next((s.pac_url for s in system if s.pac_url), None)
+    if environment is None and pac_url and not any(s.servers for s in system):
+        if settings.offline:
+            return [], None, None
+        return _pac_routes(settings, pac_url, timeout=timeout, cancel=cancel)
+    by: Literal["environment", "system"] = "environment" if environment else "system"
+    found = [Route(c.name, chosen, by) for c in canaries if (chosen := proxy_for(c.host))]
+    return found, None, None
+
+
+def try_tunnel(
+    settings: Settings, route: Route | None, *, timeout: float, cancel: threading.Event
+) -> tuple[Finding | None, dict[str, object] | None]:
+    """Open a tunnel to the first well-known site through the proxy on its route, as a program
+    here would: a failure finding (or None) and the fact of what was tried (or None when no
+    proxy applies or nothing may be contacted)."""
+    canaries, _ = settings.canary_sites()
+    if settings.offline or not canaries or route is None or route.via is None:
         return None, None
-    canary = canaries[0]
-    chosen = proxy_for(canary.host)
-    if chosen is None:
-        return None, None
+    canary = next((c for c in canaries if c.name == route.site), canaries[0])
+    chosen = route.via
     try:
         address = parse_proxy(chosen)
     except ValueError as exc:
@@ -376,7 +438,15 @@ def run(ctx: Context) -> Outcome:
         "python_uses": python_uses,
     }
     findings = analyse(environment, system)
-    failure, tunnel = try_tunnel(ctx.settings, timeout=ctx.timeout(), cancel=ctx.cancel)
+    found, pac_fact, pac_failure = routes(
+        ctx.settings, environment, system, timeout=ctx.timeout(), cancel=ctx.cancel
+    )
+    facts["pac"] = pac_fact
+    facts["routes"] = [route.fact() for route in found]
+    if pac_failure is not None:
+        findings.append(pac_failure)
+    first = next(iter(found), None)
+    failure, tunnel = try_tunnel(ctx.settings, first, timeout=ctx.timeout(), cancel=ctx.cancel)
     facts["tunnel"] = tunnel
     if failure is not None:
         findings.append(failure)
@@ -561,6 +631,7 @@ CHECK = Check(
         "proxy.none": (),
         "proxy.configured": ("env", "system", "pac"),
         "proxy.env_overrides_system": (),
+        "proxy.pac_failed": ("fetch", "script", "timeout", "unavailable"),
         **TUNNEL_FINDINGS,
     },
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -419,7 +420,13 @@ def test_the_proxy_check_tries_the_tunnel_a_program_here_would_take(
     with contextlib.ExitStack() as stack:
         port = stack.enter_context(scripted_proxy(reply)).port if reply else closed_port()
         monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
-        failure, fact = proxy.try_tunnel(settings, timeout=2, cancel=threading.Event())
+        environment = proxy.environment_proxies(os.environ)
+        found, _, _ = proxy.routes(settings, environment, [], timeout=2, cancel=threading.Event())
+        assert [r.fact() for r in found] == [
+            {"site": s, "via": f"http://127.0.0.1:{port}", "by": "environment"}
+            for s in ("www.example.test:443", "www.example.org:443")
+        ]
+        failure, fact = proxy.try_tunnel(settings, found[0], timeout=2, cancel=threading.Event())
     assert fact is not None
     assert fact["proxy"] == f"http://127.0.0.1:{port}"
     assert fact["site"] == "www.example.test:443"
@@ -429,7 +436,9 @@ def test_the_proxy_check_tries_the_tunnel_a_program_here_would_take(
         assert failure.params.get("variant") == variant
     else:
         assert fact["result"] == "open"
-    offline = proxy.try_tunnel(Settings(offline=True), timeout=2, cancel=threading.Event())
+    offline = proxy.try_tunnel(
+        Settings(offline=True), found[0], timeout=2, cancel=threading.Event()
+    )
     assert offline == (None, None)
 
 
