@@ -1158,34 +1158,38 @@ def _at_network_time(
     clock: CheckResult | None,
     analyse_at: Callable[[datetime], Analysis],
 ) -> tuple[tuple[Finding, ...], dict[str, object] | None]:
-    """Repeat the date checks at network time when the clock check measured it, and mark each
-    date finding with `valid_at_network_time`: a certificate "from the future" on a computer
-    whose clock is behind is the clock's fault, and the verdict needs to know it."""
+    """Repeat the date checks at network time when the clock check measured it.
+
+    A date problem that exists only by this computer's clock stays, marked
+    `valid_at_network_time`: a certificate "from the future" on a computer whose clock is
+    behind is the clock's fault, and the verdict needs to know it. A certificate whose dates
+    are wrong at network time too is judged at network time, the true one: an expired
+    certificate on a computer three years behind is expired, not "not yet valid".
+    """
     offset = clock.facts.get("offset_s") if clock is not None else None
     if not isinstance(offset, int | float) or isinstance(offset, bool):
         return findings, None
     network_now = datetime.now(UTC) + timedelta(seconds=float(offset))
     at_network = analyse_at(network_now)
-    wrong_then = {(f.id, f.params.get("subject")) for f in at_network.findings if f.id in _DATED}
-    marked = tuple(
-        dataclasses.replace(
-            f,
-            params={
-                **f.params,
-                "valid_at_network_time": (f.id, f.params.get("subject")) not in wrong_then,
-            },
-        )
+    truly = [f for f in at_network.findings if f.id in _DATED]
+    wrong_then = {f.params.get("subject") for f in truly}
+    marked = [
+        dataclasses.replace(f, params={**f.params, "valid_at_network_time": True})
         if f.id in _DATED
         else f
         for f in findings
-    )
+        if f.id not in _DATED or f.params.get("subject") not in wrong_then
+    ]
+    marked += [
+        dataclasses.replace(f, params={**f.params, "valid_at_network_time": False}) for f in truly
+    ]
     fact: dict[str, object] = {
         "offset_s": float(offset),
         "network_time": iso(network_now),
         "dates_valid_at_local_time": not any(f.id in _DATED for f in findings),
         "dates_valid_at_network_time": not wrong_then,
     }
-    return marked, fact
+    return tuple(marked), fact
 
 
 CHECK = Check(

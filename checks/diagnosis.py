@@ -8,7 +8,10 @@ The order, written down once (the README repeats it):
    unsafe, there is no cause: the headline says the computer connects, with what is left below.
 2. Within one effect, the rule order after Chrome's SSL error handler: a captive portal, a
    wrong clock and known interception explain the certificate errors they produce, so they
-   come first; then the trust store, the network, the certificate and the protocol.
+   come first; then the trust store, the network, the certificate and the protocol. When this
+   computer's clients never get as far as judging a certificate (the name does not resolve,
+   the port is closed, no protocol version is shared), what stopped them comes first, after a
+   portal: a wrong clock or trust store did not cause it, and is named below as also found.
 3. A cause "explains" the findings it produces (a portal explains a name mismatch; a clock
    years off explains dates that are valid at network time; an interceptor explains the
    untrusted root it issued; a protocol mismatch explains the refused handshake). Only an
@@ -239,14 +242,29 @@ def _rule_of(finding: Finding) -> tuple[int, Rule] | None:
     return next(((i, r) for i, r in enumerate(RULES) if r.rank(finding) is not None), None)
 
 
-def _order(finding: Finding) -> tuple[int, int, int]:
+# The machine's causes that act through certificates, and the rule order when the target's
+# handshake stopped before any certificate was judged.
+_CERTIFICATE_CAUSES = ("clock", "interception", "trust_store")
+_TARGET_FIRST = ("captive_portal", "network", "protocol", "certificate", *_CERTIFICATE_CAUSES)
+# Findings that mean this computer's clients cannot complete a handshake with the target.
+_NO_HANDSHAKE = ("protocol.no_common_version", "cipher.no_common_suite", "protocol.none_accepted")
+
+
+def _order(finding: Finding, target_first: bool = False) -> tuple[int, int, int]:
     """By effect on the connection first; then rule order; then the rule's own cause order."""
     found = _rule_of(finding)
     tier = int(effect(finding))
     if found is None:
         return (tier, len(RULES), 0)
     index, rule = found
+    if target_first:
+        index = _TARGET_FIRST.index(rule.name)
     return (tier, index, rule.rank(finding) or 0)
+
+
+def _rule_name(finding: Finding) -> str | None:
+    found = _rule_of(finding)
+    return found[1].name if found is not None else None
 
 
 def _explains(cause: Finding, finding: Finding) -> bool:
@@ -268,10 +286,15 @@ def _explainer(finding: Finding, candidates: list[Finding]) -> Finding | None:
 
 
 def _connects(results: tuple[CheckResult, ...]) -> bool | None:
+    """Whether this computer's clients complete a handshake with the target (None: no target):
+    our probe's handshake succeeded and the protocol check found a version and suite in common."""
     tls = next((r for r in results if r.check_id == "tls"), None)
     if tls is None:
         return None
-    return tls.finding("tls.ok") is not None
+    failed = any(
+        f.id in _NO_HANDSHAKE and f.status is Status.FAIL for r in results for f in r.findings
+    )
+    return tls.finding("tls.ok") is not None and not failed
 
 
 def verdict(results: Iterable[CheckResult]) -> Verdict:
@@ -282,7 +305,12 @@ def verdict(results: Iterable[CheckResult]) -> Verdict:
     everything = [f for r in results for f in r.findings]
     problems = [f for f in everything if f.status in (Status.FAIL, Status.WARN)]
     explained = {id(f): e for f in problems if (e := _explainer(f, problems)) is not None}
-    remaining = sorted((f for f in problems if id(f) not in explained), key=_order)
+    target_first = connects is False
+
+    def order(finding: Finding) -> tuple[int, int, int]:
+        return _order(finding, target_first)
+
+    remaining = sorted((f for f in problems if id(f) not in explained), key=order)
     if not remaining or (connects and effect(remaining[0]) >= Effect.HYGIENE):
         # Nothing stops or endangers the connection: say so, and list what is left below.
         return Verdict(
@@ -295,8 +323,15 @@ def verdict(results: Iterable[CheckResult]) -> Verdict:
     accounted = [f.id for f in problems if explained.get(id(f)) is cause]
     support = [f.id for f in everything if rule is not None and f.id in rule[1].supported_by]
     # Other findings of the same rule are the same story told twice, not a rival cause; only
-    # a problem as grave as the cause can make it less certain.
-    rivals = [f for f in others if _rule_of(f) != rule and effect(f) == tier]
+    # a problem as grave as the cause can make it less certain, and when the handshake never
+    # reached a certificate, nothing that acts through certificates can.
+    rivals = [
+        f
+        for f in others
+        if _rule_of(f) != rule
+        and effect(f) == tier
+        and not (target_first and _rule_name(f) in _CERTIFICATE_CAUSES)
+    ]
     if tier <= Effect.UNSAFE:
         confidence: Confidence = "likely" if rivals else "certain"
     else:

@@ -372,6 +372,12 @@ def _verdict_view(doc: _Document) -> VerdictView:
         confidence = ui(f"confidence.{verdict['confidence']}", lang=lang)
         kicker = ui("gui_banner.cause", lang=lang, confidence=confidence)
         sentence = ui("verdict.cause", lang=lang, confidence=confidence, title=headline)
+        # Problems as grave as a cause that did not cause this failure are still named.
+        grave = tuple(title for title, kind in doc.left if kind in ("blocks", "unsafe"))
+        runner = doc.runner_up["title"] if doc.runner_up is not None else None
+        grave = tuple(title for title in grave if title != runner)
+        if grave:
+            left.append((ui("verdict.also_found", lang=lang), grave))
     if doc.runner_up is not None:
         details.append(ui("verdict.runner_up", lang=lang, title=doc.runner_up["title"]))
     lead = doc.lead

@@ -17,8 +17,9 @@ if [ "$purpose" = test ]; then
   # nginx (TLS virtual hosts), chrony (NTP), faketime (a wrong clock), mitmproxy (interception);
   # what checks the installers' sources: nsis (makensis), desktop-file-utils, appstream and
   # the shell linter; what builds and tests the .deb: dpkg-dev, imagemagick, xdotool, strace;
-  # xclip, with xvfb and xdotool, drives the real window through the soak test.
-  packages+=(binutils xvfb xauth nginx chrony faketime mitmproxy
+  # xclip, with xvfb and xdotool, drives the real window through the soak test; iproute2 builds
+  # the field matrix's networks (tests/field).
+  packages+=(binutils xvfb xauth nginx chrony faketime mitmproxy iproute2
              nsis desktop-file-utils appstream shellcheck dpkg-dev imagemagick xdotool xclip strace)
 fi
 

@@ -927,6 +927,30 @@ def test_date_findings_say_whether_the_certificate_is_valid_at_network_time() ->
     assert cert_check._at_network_time(local.findings, None, at) == (local.findings, None)
 
 
+def test_a_certificate_wrong_at_network_time_too_is_judged_at_network_time() -> None:
+    # The clock is 90 days behind and, at network time, the certificate expired a month ago:
+    # by this computer's clock it looks "not yet valid", but the truth is "expired".
+    root = pki.root("Clock Root", not_before=NOW - 3650 * DAY, not_after=NOW + 3650 * DAY)
+    leaf = pki.leaf("old.test", root, not_before=NOW + 30 * DAY, not_after=NOW + 60 * DAY)
+    store = cert_check.TrustStore([root.cert], name="cacert")
+
+    def at(now: datetime) -> cert_check.Analysis:
+        return cert_check.analyse(
+            [leaf.cert], host="old.test", is_ip=False, now=now, mozilla=store, cacert=store
+        )
+
+    local = at(NOW)
+    assert [f.id for f in local.findings] == ["cert.not_yet_valid"]
+    behind = (90 * DAY).total_seconds()
+    clock_behind = CheckResult("clock", Status.FAIL, (), {"offset_s": behind})
+    findings, fact = cert_check._at_network_time(local.findings, clock_behind, at)
+    assert [(f.id, f.params["valid_at_network_time"]) for f in findings] == [
+        ("cert.expired", False)
+    ]
+    assert fact is not None
+    assert fact["dates_valid_at_network_time"] is False
+
+
 def test_a_chain_made_by_a_known_interception_product_names_the_product() -> None:
     root = pki.root("Kaspersky Anti-Virus Personal Root Certificate", org="AO Kaspersky Lab")
     leaf = pki.leaf("bank.example", root)

@@ -288,3 +288,30 @@ def test_two_unrelated_failures_name_a_runner_up() -> None:
     assert result.confidence == "likely"
     assert result.runner_up is not None
     assert result.runner_up.id == "dns.failed"
+
+
+def test_a_handshake_that_never_reached_a_certificate_is_not_the_clock_s_doing() -> None:
+    results = [
+        _result("clock", _f("clock.skew", offset_s=-94608000.0)),
+        _result("tcp", _f("tcp.refused")),
+        CheckResult("tls", Status.SKIP, blocked_by="tcp.refused"),
+    ]
+    result = verdict(results)
+    assert result.connects is False
+    assert result.finding is not None
+    assert result.finding.id == "tcp.refused"
+    assert result.confidence == "certain"
+    assert [f.id for f in result.left] == ["clock.skew"]
+
+
+def test_no_shared_version_means_this_computer_does_not_connect() -> None:
+    results = [
+        _result("clock", _f("clock.skew")),
+        _result("tls", _f("tls.ok", Status.PASS)),
+        _result("protocols", _f("protocol.no_common_version", variant="server_too_old")),
+    ]
+    result = verdict(results)
+    assert result.connects is False
+    assert result.finding is not None
+    assert result.finding.id == "protocol.no_common_version"
+    assert result.confidence == "certain"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import html
 import json
 import re
 from collections.abc import Callable
@@ -569,3 +570,37 @@ def test_write_rejects_other_extensions(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError, match=r"\.html.*\.md.*\.json"):
         rep.write(_report(), tmp_path / name)
     assert not (tmp_path / name).exists()
+
+
+def test_a_grave_problem_that_is_not_the_cause_is_named_as_also_found() -> None:
+    skew = Finding("clock.skew", Status.FAIL, {"variant": "years", "human_offset": "3 years"})
+    results = (
+        CheckResult("clock", Status.FAIL, (skew,)),
+        CheckResult("tcp", Status.FAIL, (Finding("tcp.refused", Status.FAIL),)),
+        CheckResult("tls", Status.SKIP, blocked_by="tcp.refused"),
+    )
+    report = _report(results)
+    clock_title = render(skew).title
+    for out in (_short_text(report), rep.to_markdown(report), rep.to_html(report)):
+        flat = _flat(html.unescape(out.replace("\\", "")))
+        assert ui("verdict.also_found") in flat
+        assert _flat(clock_title) in flat
+    view = rep.verdict_view(report)
+    assert view.headline == render(_finding(results, "tcp.refused")).title
+    assert view.left == ((ui("verdict.also_found"), (clock_title,)),)
+
+
+def test_a_site_that_connects_lists_what_is_left_and_what_was_not_checked() -> None:
+    results = (
+        CheckResult("tls", Status.PASS, (Finding("tls.ok", Status.PASS),)),
+        CheckResult("cert", Status.WARN, (Finding("cert.expires_soon", Status.WARN),)),
+        CheckResult("clock", Status.WARN, (Finding("clock.unverified", Status.WARN),)),
+    )
+    view = rep.verdict_view(_report(results))
+    assert view.status == "pass"
+    assert view.headline == "This computer connects to example.com:443 securely"
+    assert [heading for heading, _ in view.left] == [
+        ui("verdict.left_to_improve"),
+        ui("verdict.not_checked"),
+    ]
+    assert view.steps == ()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import socket
 import ssl
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -84,10 +85,12 @@ def _drain_raw(tls: ssl.SSLSocket) -> None:
 class LoopbackServer:
     """Accepts on loopback in a daemon thread and hands each connection to `handle`."""
 
-    def __init__(self, *, host: str | None = None, family: int = socket.AF_INET) -> None:
+    def __init__(
+        self, *, host: str | None = None, family: int = socket.AF_INET, port: int = 0
+    ) -> None:
         if host is None:
             host = LOOPBACK[family]
-        if host not in LOOPBACK.values():
+        if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"lab servers listen on loopback only, not {host!r}")
         self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.host = host
@@ -98,7 +101,9 @@ class LoopbackServer:
         self._threads: set[threading.Thread] = set()
         self._listener = socket.socket(self.family, socket.SOCK_STREAM)
         try:
-            self._listener.bind((host, 0))
+            if port:
+                self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._listener.bind((host, port))
             self._listener.listen(32)
             self._listener.settimeout(POLL)
         except OSError:
@@ -290,6 +295,7 @@ class TLSServer(LoopbackServer):
         *,
         host: str | None = None,
         family: int = socket.AF_INET,
+        port: int = 0,
         minimum_version: ssl.TLSVersion | None = None,
         maximum_version: ssl.TLSVersion | None = None,
         ciphers: str | None = None,
@@ -316,8 +322,10 @@ class TLSServer(LoopbackServer):
         }
         self.unknown_sni = unknown_sni
         self.context.sni_callback = self._choose_context
+        # What every request gets; a callable is asked anew each time (a fresh Date header).
+        self.response: bytes | Callable[[], bytes] = HTTP_OK
         self.handshakes: list[Handshake] = []
-        super().__init__(host=host, family=family)
+        super().__init__(host=host, family=family, port=port)
 
     def _context(self, chain: PathLike, key: PathLike) -> ssl.SSLContext:
         options = self._options
@@ -383,7 +391,7 @@ class TLSServer(LoopbackServer):
                 if not chunk:
                     return
                 request += chunk
-            tls.sendall(HTTP_OK)
+            tls.sendall(self.response() if callable(self.response) else self.response)
         finally:
             tls.close()
             with self._lock:
@@ -417,8 +425,10 @@ class CannedServer(SilentServer):
     """Answers every request (an HTTP GET or a proxy's CONNECT) with one fixed response and
     records each request head; `keep_open` ignores "Connection: close" and holds the line."""
 
-    def __init__(self, response: bytes, *, keep_open: bool = False) -> None:
-        super().__init__()
+    def __init__(
+        self, response: bytes, *, keep_open: bool = False, host: str | None = None, port: int = 0
+    ) -> None:
+        super().__init__(host=host, port=port)
         self.response = response
         self.keep_open = keep_open
         self.requests: list[bytes] = []
