@@ -653,7 +653,8 @@ def _direction(offset_s: float, lang: str) -> str:
 
 def _measured_params(m: Measurement, lang: str) -> dict[str, object]:
     return {
-        "offset_s": round(m.offset_s, 3),
+        # + 0.0 turns a rounded -0.0 into 0.0: "-0.0 s" reads as a wrong sign.
+        "offset_s": round(m.offset_s, 3) + 0.0,
         "uncertainty_s": round(m.uncertainty_s, 3),
         "human_offset": human_duration(m.offset_s, lang),
         "direction": _direction(m.offset_s, lang),

@@ -51,6 +51,13 @@ def _cut(text: str) -> str:
     return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1] + "…"
 
 
+def _number(value: float) -> str:
+    """Plain digits, never an exponent: 94608000 s reads better than 9.4608e+07 s."""
+    if isinstance(value, int) or abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4f}".rstrip("0").rstrip(".") or "0"
+
+
 def value_text(key: str, value: object, lang: str) -> str:
     """A single value in words: yes/no, units from the key's suffix, our own words translated."""
     if value is None:
@@ -58,7 +65,7 @@ def value_text(key: str, value: object, lang: str) -> str:
     if isinstance(value, bool):
         return ui("fact_value.yes" if value else "fact_value.no", lang=lang)
     if isinstance(value, int | float):
-        number = f"{value:g}" if isinstance(value, float) else str(value)
+        number = _number(value)
         if key.endswith("_ms"):
             return f"{number} ms"
         if key.endswith("_s") and not key.endswith("utc_offset_s"):

@@ -604,3 +604,16 @@ def test_a_site_that_connects_lists_what_is_left_and_what_was_not_checked() -> N
         ui("verdict.not_checked"),
     ]
     assert view.steps == ()
+
+
+def test_measured_numbers_read_as_plain_numbers_with_their_units() -> None:
+    from checks import measured
+
+    facts = {"offset_s": 94608000.004, "uncertainty_s": 0.0021, "elapsed_ms": 12.5, "count": 3}
+    lines = {line.label: line.value for line in measured.lines("clock", facts, "en")}
+    assert lines == {
+        "Offset": "94,608,000 s",
+        "Uncertainty": "0.0021 s",
+        "Time taken": "12.5 ms",
+        "count": "3",
+    }

@@ -1,7 +1,9 @@
 """Runs the whole product against every target fault in one environment, inside the namespace
 `unshare --net --mount` gave it, and prints one JSON line per cell.
 
-Run as root: `unshare --net --mount --propagation private python -m tests.field.run_env ENV DIR`.
+Run as root: `unshare --net --mount --propagation private python -m tests.field.run_env ENV DIR`;
+with `--text FAULT` it prints the terminal report of that one site instead (the README's
+example comes from there).
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ def _cell(product: world.Product, fault: str) -> dict[str, object]:
 
 def main(argv: list[str]) -> int:
     env, folder = argv[0], Path(argv[1])
+    if argv[2:3] == ["--text"]:
+        with world.world(env, folder) as product:
+            command = [a for a in product.command(world.target_host(argv[3])) if a != "--json"]
+            done = subprocess.run(command, env=dict(product.env), cwd=product.env["HOME"])
+            return 0 if done.returncode in (0, 1, 2) else done.returncode
     faults = argv[2:] or list(world.FAULTS)
     with world.world(env, folder) as product, ThreadPoolExecutor(max_workers=2) as pool:
         for cell in pool.map(lambda fault: _cell(product, fault), faults):
