@@ -146,8 +146,8 @@ def _inside(env: str, out: Path, names: list[str], xvfb: bool) -> int:
         tempfile.TemporaryDirectory(prefix=f"hd-shots-{env}-") as tmp,
         world.world(env, Path(tmp)) as product,
     ):
-        command = [*product.prefix, sys.executable, __file__, "--window", env, str(out),
-                   str(product.known_roots), *names]  # fmt: skip
+        window = ["--window", env, str(out), str(product.known_roots), *names]
+        command = [*product.prefix, sys.executable, __file__, *window]
         env_vars = dict(product.env)
         if xvfb:
             command = ["xvfb-run", "-a", "-s", "-screen 0 1280x960x24", *command]
@@ -178,22 +178,10 @@ def main() -> int:
     if args.xvfb:
         jobs.append((XVFB_SHOT[0], [XVFB_SHOT[1].name], True))
     for env, shots, xvfb in jobs:
+        isolated = ["unshare", "--net", "--mount", "--propagation", "private"]
+        inside = ["--out", str(args.out), "--inside", env, "1" if xvfb else "0", *shots]
         code = subprocess.run(
-            [
-                "unshare",
-                "--net",
-                "--mount",
-                "--propagation",
-                "private",
-                sys.executable,
-                __file__,
-                "--out",
-                str(args.out),
-                "--inside",
-                env,
-                "1" if xvfb else "0",
-                *shots,
-            ],  # fmt: skip
+            [*isolated, sys.executable, __file__, *inside],
             cwd=ROOT,
             check=False,
         ).returncode
