@@ -120,7 +120,7 @@ def stall(target_kind: str) -> tuple[float, float, int]:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from checks.config import Resolve, Settings
+    from checks.core.config import Resolve, Settings
     from gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv)

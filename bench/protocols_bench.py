@@ -32,7 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 # Only what our scan needs is imported at the top: the child process that runs it must not pay
 # for the lab's imports (pytest, the PKI) in its measured time.
-from checks import cipher_suites, protocols  # noqa: E402
+from checks import protocols  # noqa: E402
+from checks.lib import cipher_suites  # noqa: E402
 
 BENCH = ROOT / "bench"
 VENV = BENCH / ".venv"

@@ -12,11 +12,12 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from checks import net, policy
-from checks.config import Settings
+from checks.core import policy
+from checks.core.config import Settings
+from checks.core.models import Finding, Outcome, Status
+from checks.core.redact import redact
 from checks.engine import Check, Context
-from checks.models import Finding, Outcome, Status
-from checks.redact import redact
+from checks.lib import net
 
 # What the Apple-style probe page says when nothing is in the way.
 _SUCCESS = re.compile(rb"<title>\s*success\s*</title>|^\s*success\s*$", re.IGNORECASE)

@@ -31,9 +31,10 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, p
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
-from checks import net, policy, products
+from checks.core import policy
+from checks.core.models import CheckResult, Finding, Outcome, Status
 from checks.engine import Check, Context
-from checks.models import CheckResult, Finding, Outcome, Status
+from checks.lib import net, products
 
 Position = Literal["leaf", "intermediate", "root"]
 PathEnd = Literal["anchored", "self_signed", "missing_issuer", "loop", "too_long"]

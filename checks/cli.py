@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from checks import catalogue
-from checks.config import Resolve, Settings
-from checks.models import CheckResult, Status
-from checks.target import Target, TargetError, parse
-from checks.version import __version__
+from checks.core.config import Resolve, Settings
+from checks.core.models import CheckResult, Status
+from checks.core.target import Target, TargetError, parse
+from checks.core.version import __version__
+from checks.present import catalogue
 
 EXIT_OK, EXIT_WARN, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
 
@@ -277,8 +277,9 @@ def _progress(result: CheckResult, *, lang: str, stream: TextIO) -> None:
 def run_check(args: argparse.Namespace) -> int:
     # The checks pull in OpenSSL, cryptography and friends: loaded only when a check runs, so
     # that `--version` and `--help` answer at once.
-    from checks import registry, report
+    from checks import registry
     from checks.engine import diagnose
+    from checks.present import report
 
     settings = settings_from(args)
     lang = catalogue.normalise_language(settings.lang)
@@ -326,7 +327,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from checks import decoder
+    from checks.present import decoder
 
     """0 when the message is recognised, 1 when not, 3 when there is no message."""
     lang = catalogue.normalise_language(args.lang)

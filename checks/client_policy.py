@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from checks import cipher_suites, system
+from checks.core.models import Finding, Outcome, Status
 from checks.engine import Check, Context
-from checks.models import Finding, Outcome, Status
+from checks.lib import cipher_suites, system
 
 VERSIONS = cipher_suites.VERSIONS
 MODERN = ("TLSv1.2", "TLSv1.3")

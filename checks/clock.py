@@ -20,10 +20,12 @@ from email.message import Message
 from pathlib import Path
 from typing import IO, Literal
 
-from checks import build_info, catalogue, net, ntp, pac, policy, system
+from checks.core import build_info, policy
+from checks.core.models import Finding, Outcome, Status
+from checks.core.version import __version__
 from checks.engine import Check, Context
-from checks.models import Finding, Outcome, Status
-from checks.version import __version__
+from checks.lib import net, ntp, pac, system
+from checks.present import catalogue
 
 # timedatectl, chronyc and w32tm answer in milliseconds when their daemon is there.
 COMMAND_TIMEOUT_S = 2.0

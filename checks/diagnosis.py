@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from checks.models import CheckResult, Finding, Status
+from checks.core.models import CheckResult, Finding, Status
 
 Confidence = Literal["certain", "likely", "possible"]
 # (cause, finding): whether the cause accounts for the finding.

@@ -7,9 +7,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from checks import net
+from checks.core.models import Finding, Outcome, Status
 from checks.engine import Check, Context
-from checks.models import Finding, Outcome, Status
+from checks.lib import net
 
 # A lookup that needs longer than this is a broken resolver, whatever the connect timeout says;
 # an offline machine must get its answer at once, not after the resolver's own retries.

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from checks import diagnosis
-from checks.config import Scope, Settings
-from checks.models import CheckResult, Outcome, Status
-from checks.net import Cancelled
-from checks.report import Report
-from checks.target import Target
+from checks.core.config import Scope, Settings
+from checks.core.models import CheckResult, Outcome, Status
+from checks.core.target import Target
+from checks.lib.net import Cancelled
+from checks.present.report import Report
 
 MAX_PARALLEL_CHECKS = 4
 _POLL_S = 0.05

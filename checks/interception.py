@@ -14,11 +14,14 @@ from typing import Literal
 import certifi
 from cryptography import x509
 
-from checks import catalogue, certificate, net, pac, policy, products, proxy, tls, trust_store
-from checks.config import Canary, Settings
+from checks import certificate, proxy, tls, trust_store
+from checks.core import policy
+from checks.core.config import Canary, Settings
+from checks.core.models import CheckResult, Finding, Outcome, Status
+from checks.core.redact import redact
 from checks.engine import Check, Context
-from checks.models import CheckResult, Finding, Outcome, Status
-from checks.redact import redact
+from checks.lib import net, pac, products
+from checks.present import catalogue
 
 Verdict = Literal["public", "intercepted", "incomplete", "failed"]
 

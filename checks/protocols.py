@@ -8,11 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
-from checks import cipher_suites, client_policy, net, policy, tlswire
-from checks.cipher_suites import VERSIONS, Suite
+from checks import client_policy
 from checks.client_policy import display
+from checks.core import policy
+from checks.core.models import Finding, Outcome, Status
 from checks.engine import Check, Context
-from checks.models import Finding, Outcome, Status
+from checks.lib import cipher_suites, net, tlswire
+from checks.lib.cipher_suites import VERSIONS, Suite
 
 AttemptKind = Literal["accepted", "refused", "unsupported", "error"]
 TLS_VERSIONS = ("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1.0", "SSLv3")

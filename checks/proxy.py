@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from checks import net, pac, policy
-from checks.catalogue import OSName, current_os
-from checks.config import Settings
+from checks.core import policy
+from checks.core.config import Settings
+from checks.core.models import Finding, Outcome, Status
+from checks.core.redact import redact
 from checks.engine import Check, Context
-from checks.models import Finding, Outcome, Status
-from checks.redact import redact
-from checks.system import CommandResult, Runner, reg_query, run_command
+from checks.lib import net, pac
+from checks.lib.system import CommandResult, Runner, reg_query, run_command
+from checks.present.catalogue import OSName, current_os
 
 WININET_KEY = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Internet Settings"
 

@@ -16,7 +16,7 @@ from checks import (
     tls,
     trust_store,
 )
-from checks.config import Settings
+from checks.core.config import Settings
 from checks.engine import Check
 
 CHECKS: tuple[Check, ...] = (

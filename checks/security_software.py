@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import psutil
 
-from checks import net, policy, products
-from checks.catalogue import OSName, current_os
+from checks.core import policy
+from checks.core.models import Finding, Outcome, Status
 from checks.engine import Check, Context
-from checks.models import Finding, Outcome, Status
+from checks.lib import net, products
+from checks.present.catalogue import OSName, current_os
 
 
 def process_names() -> list[str]:

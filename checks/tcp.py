@@ -6,9 +6,9 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from checks import net
+from checks.core.models import Finding, Outcome, Status
 from checks.engine import Check, Context
-from checks.models import Finding, Outcome, Status
+from checks.lib import net
 
 # Gentle on the server: at most this many simultaneous connection attempts per target.
 MAX_PARALLEL_CONNECTS = 4

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import hashes, serialization
 from OpenSSL import SSL
 
-from checks import net
+from checks.core.models import Finding, Outcome, Status
 from checks.engine import Check, Context
-from checks.models import Finding, Outcome, Status
+from checks.lib import net
 
 # Bytes kept of what the server sends; enough to recognise a protocol, never the whole stream.
 _SNIFF_BYTES = 64

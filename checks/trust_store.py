@@ -20,12 +20,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from checks import certificate, policy, products
-from checks.catalogue import OSName, current_os
+from checks import certificate
+from checks.core import policy
+from checks.core.models import Finding, Outcome, Status
+from checks.core.redact import redact
 from checks.engine import Check, Context
-from checks.models import Finding, Outcome, Status
-from checks.redact import redact
-from checks.system import CommandResult, Runner, reg_query, run_command
+from checks.lib import products
+from checks.lib.system import CommandResult, Runner, reg_query, run_command
+from checks.present.catalogue import OSName, current_os
 
 # ---------------------------------------------------------------------------------------------
 # What a trust store enumeration finds, per OS.

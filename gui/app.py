@@ -11,7 +11,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QAbstractNativeEventFilter, QByteArray, QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
-from checks.version import __version__
+from checks.core.version import __version__
 from gui import preferences
 
 # Set by bench/gui_bench.py: print the wall-clock time of the first exposed frame, then quit.

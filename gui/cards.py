@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from checks import catalogue, measured
-from checks.models import CheckResult, Status
-from checks.redact import redact_data
+from checks.core.models import CheckResult, Status
+from checks.core.redact import redact_data
+from checks.present import catalogue, measured
 from gui.models import ResultRole, ResultsModel, worst_finding
 from gui.widgets import (
     Doc,

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from checks import certificate
-from checks.models import CheckResult, Status
-from checks.redact import redact
+from checks.core.models import CheckResult, Status
+from checks.core.redact import redact
 
 MAX_BYTES = 10 * 1024 * 1024
 _PEM_BLOCK = re.compile(

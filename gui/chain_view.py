@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from checks import catalogue
-from checks.models import CheckResult, Finding, Status
-from checks.redact import redact
+from checks.core.models import CheckResult, Finding, Status
+from checks.core.redact import redact
+from checks.present import catalogue
 from gui import icons, theme
 from gui.cards import CheckCard
 from gui.models import ResultsModel

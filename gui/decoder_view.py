@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from checks import catalogue
-from checks.decoder import Cause, Explanation, explain
+from checks.present import catalogue
+from checks.present.decoder import Cause, Explanation, explain
 from gui.widgets import CopyButton, FixSteps, Section, bold, vertical_scroll, wrapping_label
 
 

@@ -34,13 +34,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from checks import catalogue
-from checks.config import Settings
-from checks.models import CheckResult
-from checks.redact import redact
-from checks.report import Report
-from checks.target import Target, TargetError, parse
-from checks.version import __version__
+from checks.core.config import Settings
+from checks.core.models import CheckResult
+from checks.core.redact import redact
+from checks.core.target import Target, TargetError, parse
+from checks.core.version import __version__
+from checks.present import catalogue
+from checks.present.report import Report
 from gui import icons, preferences
 from gui.banner import VerdictBanner
 from gui.cards import CardsPanel
@@ -59,7 +59,7 @@ _TAB_KEYS = ("results", "chain", "protocols", "decoder")
 
 def decoder_available() -> bool:
     """Whether the error decoder's data (checks.decoder) ships with this build."""
-    return importlib.util.find_spec("checks.decoder") is not None
+    return importlib.util.find_spec("checks.present.decoder") is not None
 
 
 def _scopes(results: Sequence[CheckResult]) -> list[tuple[str, str]]:
@@ -682,7 +682,7 @@ class MainWindow(QMainWindow):
 
     def export_report(self, path: Path) -> str:
         """Save the last report with the CLI's renderers; return the sentence to show."""
-        from checks.report import write
+        from checks.present.report import write
 
         if self.last_report is None:
             return self._t("gui_export.nothing")
@@ -700,7 +700,7 @@ class MainWindow(QMainWindow):
 
     def summary_text(self) -> str:
         """The report as the CLI prints it (no colour), for pasting into a ticket."""
-        from checks.report import to_text
+        from checks.present.report import to_text
 
         if self.last_report is None:
             return ""

@@ -7,8 +7,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt
 
-from checks import catalogue
-from checks.models import CheckResult, Finding, Status
+from checks.core.models import CheckResult, Finding, Status
+from checks.present import catalogue
 from gui import icons
 
 _Index = QModelIndex | QPersistentModelIndex

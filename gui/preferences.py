@@ -6,8 +6,8 @@ import dataclasses
 
 from PySide6.QtCore import QSettings
 
-from checks import catalogue
-from checks.config import Settings
+from checks.core.config import Settings
+from checks.present import catalogue
 
 ORGANISATION = "Handshake Doctor"
 APPLICATION = "Handshake Doctor"

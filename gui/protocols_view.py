@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from checks import catalogue
-from checks.models import CheckResult
+from checks.core.models import CheckResult
+from checks.present import catalogue
 from gui import icons
 from gui.cards import CheckCard
 from gui.models import ResultsModel

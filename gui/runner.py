@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-from checks.config import Settings
-from checks.models import CheckResult
-from checks.report import Report
-from checks.target import Target
+from checks.core.config import Settings
+from checks.core.models import CheckResult
+from checks.core.target import Target
+from checks.present.report import Report
 from gui import worker
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class _DiagnosisJob(QRunnable):
 
     def _warm_texts(self) -> None:
         # Parsed on this thread while the child starts, not on the GUI thread at the first card.
-        from checks import catalogue
+        from checks.present import catalogue
 
         # A broken catalogue is reported where the window renders it, not here.
         with contextlib.suppress(OSError, ValueError):

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from checks import catalogue
-from checks.config import DEFAULT_CANARIES, DEFAULT_NTP_SERVERS, Settings
-from checks.target import TargetError, parse
+from checks.core.config import DEFAULT_CANARIES, DEFAULT_NTP_SERVERS, Settings
+from checks.core.target import TargetError, parse
+from checks.present import catalogue
 from gui.widgets import wrapping_label
 
 # Each shipped language named in itself, so that a user can find their own in a foreign UI.

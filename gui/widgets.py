@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from checks import catalogue
+from checks.present import catalogue
 from gui import icons, theme
 
 # Fix steps mark commands and file names with backticks, as Markdown does.

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from checks.config import Settings
-from checks.target import Target
-from checks.version import __version__
+from checks.core.config import Settings
+from checks.core.target import Target
+from checks.core.version import __version__
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection

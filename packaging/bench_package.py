@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                         )
                     )
 
-    version = runpy.run_path(str(ROOT / "checks" / "version.py"))["__version__"]
+    version = runpy.run_path(str(ROOT / "checks" / "core" / "version.py"))["__version__"]
     table = [
         "| what | measured | budget | |",
         "|---|---|---|---|",

@@ -21,7 +21,7 @@ if ! "$PYTHON" -c 'import PyInstaller' 2>/dev/null; then
   "$PYTHON" -m pip install --quiet "$pin"
 fi
 
-version=$("$PYTHON" -c 'import runpy; print(runpy.run_path("checks/version.py")["__version__"])')
+version=$("$PYTHON" -c 'import runpy; print(runpy.run_path("checks/core/version.py")["__version__"])')
 case "$(uname -s)" in
   Linux) os=linux ;;
   Darwin) os=macos ;;

@@ -65,7 +65,7 @@ def _window_process(env: str, out: Path, known_roots: Path, names: list[str]) ->
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from checks.config import Settings
+    from checks.core.config import Settings
     from gui import theme
     from gui.main_window import MainWindow
     from tests.field import world

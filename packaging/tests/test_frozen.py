@@ -82,7 +82,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
 
 def test_version_is_the_packages() -> None:
     version = {}  # type: dict[str, str]
-    exec((ROOT / "checks" / "version.py").read_text("utf-8"), version)
+    exec((ROOT / "checks" / "core" / "version.py").read_text("utf-8"), version)
     done = subprocess.run(
         [str(ONEDIR), "--version"], capture_output=True, text=True, timeout=60, check=True
     )

@@ -13,7 +13,7 @@ RequestExecutionLevel user
 ManifestDPIAware true
 
 !ifndef VERSION
-  !error "pass -DVERSION=x.y.z (checks/version.py)"
+  !error "pass -DVERSION=x.y.z (checks/core/version.py)"
 !endif
 !ifndef SOURCE_DIR
   !error "pass -DSOURCE_DIR=<the PyInstaller onedir folder>"

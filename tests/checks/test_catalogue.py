@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from checks import catalogue, findings_doc, registry
-from checks.models import Finding, Status
+from checks import registry
+from checks.core.models import Finding, Status
+from checks.present import catalogue, findings_doc
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXT_KEYS = ("title", "explanation")

@@ -18,12 +18,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
 
-from checks import catalogue, policy
 from checks import certificate as cert_check
-from checks.config import Settings
+from checks.core import policy
+from checks.core.config import Settings
+from checks.core.models import CheckResult, Finding, Status
+from checks.core.target import Target
 from checks.engine import Context
-from checks.models import CheckResult, Finding, Status
-from checks.target import Target
+from checks.present import catalogue
 from tests.lab import pki
 
 NOW = pki.NOW

@@ -35,7 +35,7 @@ def _closed_port() -> int:
 
 
 def test_version_and_help_for_a_helpdesk_person() -> None:
-    from checks.version import __version__
+    from checks.core.version import __version__
 
     assert _cli("--version").stdout.strip() == f"handshake-doctor {__version__}"
     helptext = _cli("check", "--help").stdout

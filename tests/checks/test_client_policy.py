@@ -6,11 +6,12 @@ import threading
 import time
 from pathlib import Path
 
-from checks import catalogue, client_policy
+from checks import client_policy
 from checks.client_policy import Stack
-from checks.config import Settings
+from checks.core.config import Settings
+from checks.core.models import Status
 from checks.engine import Context
-from checks.models import Status
+from checks.present import catalogue
 
 DEBIAN_CNF = """\
 HOME = .

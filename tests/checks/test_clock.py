@@ -14,10 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from checks import build_info, catalogue, clock, net, ntp
-from checks.config import Settings
+from checks import clock
+from checks.core import build_info
+from checks.core.config import Settings
+from checks.core.models import Finding, Outcome, Status
 from checks.engine import Context
-from checks.models import Finding, Outcome, Status
+from checks.lib import net, ntp
+from checks.present import catalogue
 from tests.lab import pki
 from tests.lab.ntp_server import NtpServer, free_udp_port
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from checks import catalogue, decoder
+from checks.present import catalogue, decoder
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from checks.core.models import CheckResult, Finding, Status
 from checks.diagnosis import RULES, Effect, effect, verdict
-from checks.models import CheckResult, Finding, Status
 
 
 def _result(check_id: str, *findings: Finding) -> CheckResult:

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from checks import net
-from checks.config import Settings
+from checks.core.config import Settings
+from checks.core.models import Finding, Outcome, Status
 from checks.engine import Check, Context, diagnose, run
-from checks.models import Finding, Outcome, Status
+from checks.lib import net
 
 
 def _check(

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from checks import certificate, interception, products, security_software
-from checks.config import Canary, Settings, parse_canary
+from checks import certificate, interception, security_software
+from checks.core.config import Canary, Settings, parse_canary
+from checks.core.models import CheckResult, Finding, Status
 from checks.engine import Context
 from checks.interception import Fetched
-from checks.models import CheckResult, Finding, Status
+from checks.lib import products
 from tests.lab import pki
 from tests.lab.servers import LoopbackServer, TLSServer, closed_port
 

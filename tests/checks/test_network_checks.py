@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import pytest
 
 from checks import dns, tcp
-from checks.config import Resolve, Settings
+from checks.core.config import Resolve, Settings
+from checks.core.models import CheckResult, Status
+from checks.core.target import Target
 from checks.engine import Context, diagnose
-from checks.models import CheckResult, Status
-from checks.target import Target
 
 
 def _target(host: str, port: int) -> Target:
@@ -137,7 +137,7 @@ def test_lookup_failures_are_told_apart(error: socket.gaierror, reason: str) -> 
 
 
 def test_a_hung_resolver_is_a_timeout() -> None:
-    from checks import net
+    from checks.lib import net
 
     with pytest.raises(net.LookupTimeout):
         net.in_thread(lambda: threading.Event().wait(5), timeout=0.2, cancel=threading.Event())

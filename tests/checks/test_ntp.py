@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from checks import net, ntp
+from checks.lib import net, ntp
 from tests.lab.ntp_server import NtpServer, free_udp_port
 from tests.lab.servers import ipv6_loopback_available
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from checks import pac
+from checks.lib import pac
 from tests.lab.servers import CannedServer, closed_port
 
 SCRIPT = """

@@ -8,7 +8,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from checks import catalogue
+from checks.present import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 DUMP = (

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from checks import catalogue, cipher_suites, client_policy, protocols, tlswire
-from checks.config import Settings
+from checks import client_policy, protocols
+from checks.core.config import Settings
+from checks.core.models import CheckResult, Finding, Status
+from checks.core.target import parse
 from checks.engine import Context
-from checks.models import CheckResult, Finding, Status
-from checks.net import Cancelled
-from checks.target import parse
+from checks.lib import cipher_suites, tlswire
+from checks.lib.net import Cancelled
+from checks.present import catalogue
 from tests.checks.test_tlswire import (
     handshake,
     parse_client_hello,

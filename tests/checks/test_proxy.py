@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from checks import proxy
-from checks.models import Status
-from checks.system import CommandResult
+from checks.core.models import Status
+from checks.lib.system import CommandResult
 from tests.lab.servers import CannedServer, closed_port
 
 # --- Recorded outputs --------------------------------------------------------------------------
@@ -150,7 +150,7 @@ ProxyType=2
 
 
 def test_wininet_values_from_recorded_reg_query() -> None:
-    from checks.system import parse_reg_query
+    from checks.lib.system import parse_reg_query
 
     setting = proxy.parse_wininet(parse_reg_query(REG_INTERNET_SETTINGS).values)
     assert setting is not None
@@ -411,7 +411,7 @@ def test_a_refused_connect_and_a_closed_proxy_port_are_data() -> None:
 def test_the_proxy_check_tries_the_tunnel_a_program_here_would_take(
     monkeypatch: pytest.MonkeyPatch, reply: bytes | None, finding: str | None, variant: str | None
 ) -> None:
-    from checks.config import Settings
+    from checks.core.config import Settings
 
     for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
@@ -443,7 +443,7 @@ def test_the_proxy_check_tries_the_tunnel_a_program_here_would_take(
 
 
 def test_the_proxy_check_runs_on_this_machine_without_error() -> None:
-    from checks.config import Settings
+    from checks.core.config import Settings
     from checks.engine import Context
 
     ctx = Context(Settings(), None, threading.Event(), {}, deadline=1e12)

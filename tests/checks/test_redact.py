@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks.models import Status
-from checks.redact import plain, redact, redact_data
+from checks.core.models import Status
+from checks.core.redact import plain, redact, redact_data
 
 
 @pytest.fixture(autouse=True)

@@ -15,13 +15,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from checks import report as rep
-from checks.catalogue import render, ui
+from checks.core.models import CheckResult, Finding, Status
+from checks.core.redact import redact
+from checks.core.target import Target
 from checks.diagnosis import verdict
-from checks.models import CheckResult, Finding, Status
-from checks.redact import redact
-from checks.report import Report
-from checks.target import Target
+from checks.present import report as rep
+from checks.present.catalogue import render, ui
+from checks.present.report import Report
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "report-schema.json").read_text(encoding="utf-8"))
@@ -533,7 +533,7 @@ def test_chinese_headings(fmt: str) -> None:
 
 
 def test_report_headings_exist_in_both_languages() -> None:
-    from checks.catalogue import ui_texts
+    from checks.present.catalogue import ui_texts
 
     en = {k for k in ui_texts("en") if k.startswith("report.")}
     zh = {k for k in ui_texts("zh_CN") if k.startswith("report.")}
@@ -607,7 +607,7 @@ def test_a_site_that_connects_lists_what_is_left_and_what_was_not_checked() -> N
 
 
 def test_measured_numbers_read_as_plain_numbers_with_their_units() -> None:
-    from checks import measured
+    from checks.present import measured
 
     facts = {"offset_s": 94608000.004, "uncertainty_s": 0.0021, "elapsed_ms": 12.5, "count": 3}
     lines = {line.label: line.value for line in measured.lines("clock", facts, "en")}

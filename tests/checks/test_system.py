@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from checks.net import Cancelled
-from checks.system import CommandResult, registry_values, run_command
+from checks.lib.net import Cancelled
+from checks.lib.system import CommandResult, registry_values, run_command
 
 
 def test_run_command_times_out_and_reports_a_missing_tool() -> None:

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from checks import catalogue
-from checks.models import Status
-from checks.target import Target, TargetError, parse
+from checks.core.models import Status
+from checks.core.target import Target, TargetError, parse
+from checks.present import catalogue
 
-TARGET_SOURCE = Path(__file__).resolve().parents[2] / "checks" / "target.py"
+TARGET_SOURCE = Path(__file__).resolve().parents[2] / "checks" / "core" / "target.py"
 
 VALID = [
     # text, host, port, sni, is_ip, note ids
@@ -504,7 +504,7 @@ def _literal(call: ast.Call) -> str | None:
 
 @functools.cache
 def _error_calls() -> dict[str, set[frozenset[str]]]:
-    """Error key -> the sets of keyword params passed where it is raised in checks/target.py."""
+    """Error key -> the sets of keyword params passed where it is raised in checks/core/target.py."""
     keys: dict[str, set[frozenset[str]]] = {}
     for call in _calls("_fail") + _calls("fail"):
         key = _literal(call)

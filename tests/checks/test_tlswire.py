@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks import cipher_suites, tlswire
-from checks.tlswire import MAX_REPLY_BYTES, RECORD_LIMIT, ReplyParser, WireError
+from checks.lib import cipher_suites, tlswire
+from checks.lib.tlswire import MAX_REPLY_BYTES, RECORD_LIMIT, ReplyParser, WireError
 
 HEADER = 5
 

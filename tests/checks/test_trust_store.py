@@ -13,9 +13,11 @@ import certifi
 import pytest
 from cryptography import x509
 
-from checks import certificate, policy, products, trust_store
-from checks.models import Status
-from checks.system import CommandResult, parse_reg_query
+from checks import certificate, trust_store
+from checks.core import policy
+from checks.core.models import Status
+from checks.lib import products
+from checks.lib.system import CommandResult, parse_reg_query
 from checks.trust_store import Enumeration
 from tests.lab import pki
 

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
-from checks.config import Settings
+from checks.core.config import Settings
 from gui.main_window import MainWindow
 from tests.gui.helpers import GuiLab, LabSite, WindowFactory, lab_settings
 from tests.lab import pki

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
-from checks.config import Resolve, Settings
+from checks.core.config import Resolve, Settings
 from gui.main_window import MainWindow
 from tests.lab import pki
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from pytestqt.qtbot import QtBot
 
-from checks import decoder
+from checks.present import decoder
 from gui.main_window import MainWindow, decoder_available
 
-pytestmark = pytest.mark.skipif(not decoder_available(), reason="checks.decoder is not built")
+pytestmark = pytest.mark.skipif(
+    not decoder_available(), reason="checks.present.decoder is not built"
+)
 
 
 def _explain(qtbot: QtBot, window: MainWindow, text: str) -> None:

@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
-from checks import report as renderers
-from checks.models import CheckResult, Status
+from checks.core.models import CheckResult, Status
+from checks.present import report as renderers
 from gui.main_window import MainWindow
 from tests.gui import samples
 from tests.gui.helpers import GuiLab, WindowFactory, run_to_end

@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 
-from checks.models import CheckResult, Finding, Status
+from checks.core.models import CheckResult, Finding, Status
 from gui.chain_view import ChainModel, build_tree
 from gui.models import ResultRole, ResultsModel
 from gui.protocols_view import ProtocolsModel
@@ -96,8 +96,9 @@ def test_copy_links_go_only_beside_whole_runnable_commands() -> None:
 
 
 def test_the_catalogues_commands_and_non_commands_are_told_apart() -> None:
-    from checks import catalogue, registry
-    from checks.models import Finding, Status
+    from checks import registry
+    from checks.core.models import Finding, Status
+    from checks.present import catalogue
     from gui.widgets import commands
 
     offered: set[str] = set()

@@ -20,7 +20,7 @@ import sys, time
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
-from checks.config import Settings
+from checks.core.config import Settings
 from gui.main_window import MainWindow
 window = MainWindow(Settings(lang="en", offline=True, connect_timeout=30, check_deadline=60))
 window.show()
@@ -117,8 +117,8 @@ def test_launch_builds_widgets_and_imports_nothing_heavy(tmp_path: Path) -> None
 
 _WINDOW_GOES_AWAY = """
 import multiprocessing, sys, time
-from checks.config import Settings
-from checks.target import parse
+from checks.core.config import Settings
+from checks.core.target import parse
 from gui import worker
 if __name__ == "__main__":
     context = multiprocessing.get_context("spawn")

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
-from checks.config import DEFAULT_NTP_SERVERS, Settings
+from checks.core.config import DEFAULT_NTP_SERVERS, Settings
 from gui import preferences
 from gui.main_window import MainWindow
 from gui.settings_dialog import SettingsDialog

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pytestqt.qtbot import QtBot
 
-from checks import catalogue
+from checks.present import catalogue
 from gui import preferences
 from gui.cards import statuses
 from gui.main_window import MainWindow

@@ -9,17 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks import (
-    captive_portal,
-    certificate,
-    client_policy,
-    clock,
-    config,
-    ntp,
-    proxy,
-    system,
-    trust_store,
-)
+from checks import captive_portal, certificate, client_policy, clock, proxy, trust_store
+from checks.core import config
+from checks.lib import ntp, system
 
 FUZZ = settings(max_examples=300, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
 

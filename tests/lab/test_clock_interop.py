@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from checks import clock, ntp
-from checks.config import Settings
+from checks import clock
+from checks.core.config import Settings
 from checks.engine import Context
+from checks.lib import ntp
 from tests.lab.ntp_server import NtpServer, free_udp_port
 
 pytestmark = pytest.mark.lab

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from checks import cipher_suites, protocols
+from checks import protocols
+from checks.lib import cipher_suites
 from tests.lab import pki
 from tests.lab.nginx import Nginx, nginx_available, tls_server_block
 

@@ -20,7 +20,7 @@ HEALTHY = scenarios.names(healthy=True)
 
 def unlabelled_facts(report: dict[str, object]) -> set[str]:
     """`check.key` of every measured value without a label in a shipped language."""
-    from checks import catalogue, measured
+    from checks.present import catalogue, measured
 
     missing: set[str] = set()
     for check in report["checks"]:  # type: ignore[attr-defined]

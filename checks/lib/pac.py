@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from checks import net
-from checks.models import CheckResult
+from checks.core.models import CheckResult
+from checks.lib import net
 
 # Real PAC files are a few kilobytes; a megabyte is already absurd.
 MAX_PAC_BYTES = 1024 * 1024

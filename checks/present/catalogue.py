@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from checks.models import Finding
+from checks.core.models import Finding
 
 LANGUAGES = ("en", "zh_CN")
 DEFAULT_LANGUAGE = "en"

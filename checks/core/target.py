@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from encodings import idna
 from typing import NoReturn
 
-from checks.catalogue import ui
-from checks.models import Finding, Status
+from checks.core.models import Finding, Status
+from checks.present.catalogue import ui
 
 
 class TargetError(ValueError):

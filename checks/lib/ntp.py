@@ -18,7 +18,8 @@ from typing import Protocol
 
 import ntplib
 
-from checks import net, policy
+from checks.core import policy
+from checks.lib import net
 
 # Our own 48-byte query with `struct` rather than ntplib's, because ntplib (a) converts the echoed
 # origin timestamp to a float, so "does the reply echo exactly what we sent" cannot be checked,

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal
 
-from checks import catalogue
-from checks.target import TargetError, parse
+from checks.core.target import TargetError, parse
+from checks.present import catalogue
 
 Likelihood = Literal["certain", "likely", "possible"]
 LIKELIHOODS: tuple[Likelihood, ...] = ("certain", "likely", "possible")

@@ -14,7 +14,7 @@ from typing import Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
 
-from checks import net
+from checks.lib import net
 
 VERSION_CODES: Mapping[str, int] = {
     "SSLv2": 0x0002,

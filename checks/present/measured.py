@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from checks.catalogue import DEFAULT_LANGUAGE, ui, ui_texts
+from checks.present.catalogue import DEFAULT_LANGUAGE, ui, ui_texts
 
 # Longer lists and maps end in "… and N more"; longer texts are cut.
 MAX_ITEMS = 12

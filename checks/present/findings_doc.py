@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from checks import catalogue, registry
+from checks import registry
+from checks.present import catalogue
 
 HEADER = """\
 # Finding ids

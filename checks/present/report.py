@@ -12,8 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 
-from checks import measured
-from checks.catalogue import (
+from checks.core.models import CheckResult, Finding, Status
+from checks.core.redact import plain, redact, redact_data
+from checks.core.target import Target
+from checks.diagnosis import Verdict, effect
+from checks.present import measured
+from checks.present.catalogue import (
     OSName,
     Surface,
     current_os,
@@ -22,10 +26,6 @@ from checks.catalogue import (
     ui,
     ui_texts,
 )
-from checks.diagnosis import Verdict, effect
-from checks.models import CheckResult, Finding, Status
-from checks.redact import plain, redact, redact_data
-from checks.target import Target
 
 SCHEMA_VERSION = 1
 

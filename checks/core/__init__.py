@@ -1,0 +1,1 @@
+"""The stdlib-only foundation: data model, settings, targets, the check contract."""

@@ -1,0 +1,1 @@
+"""Reusable machinery that checks share: no verdicts, no words, only facts."""

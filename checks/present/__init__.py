@@ -1,0 +1,1 @@
+"""Words and documents: the catalogue, the report renderers, the decoder."""
