@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from checks.core import policy
+from checks.core.check import Check, Context
 from checks.core.config import Settings
 from checks.core.models import Finding, Outcome, Status
 from checks.core.redact import redact
-from checks.engine import Check, Context
 from checks.lib import net
 
 # What the Apple-style probe page says when nothing is in the way.

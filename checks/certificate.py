@@ -32,8 +32,8 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from checks.core import policy
+from checks.core.check import Cancelled, Check, Context
 from checks.core.models import CheckResult, Finding, Outcome, Status
-from checks.engine import Check, Context
 from checks.lib import net, products
 
 Position = Literal["leaf", "intermediate", "root"]
@@ -1037,7 +1037,7 @@ def ask_os(
 ) -> Judgement:
     """Open a second connection and let the operating system's verifier judge the chain.
 
-    Never raises (except `net.Cancelled`) and returns within about `timeout` seconds; when
+    Never raises (except `Cancelled`) and returns within about `timeout` seconds; when
     the operating system cannot be asked, the judgement's `trusted` is None.
     """
     try:
@@ -1051,7 +1051,7 @@ def ask_os(
             cancel=cancel,
             name="cert-os-verify",
         )
-    except net.Cancelled:
+    except Cancelled:
         raise
     except Exception as exc:  # any failure here is a fact about this machine, not a crash
         return Judgement(None, f"could not ask the operating system: {type(exc).__name__}: {exc}")

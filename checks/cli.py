@@ -97,7 +97,7 @@ def _host_port(text: str) -> str:
     try:
         parse(text)
     except TargetError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise argparse.ArgumentTypeError(catalogue.input_error(exc)) from None
     return text.strip()
 
 
@@ -288,7 +288,7 @@ def run_check(args: argparse.Namespace) -> int:
         try:
             target = parse(args.target)
         except TargetError as exc:
-            message = catalogue.ui(f"input_error.{exc.key}", lang=lang, **exc.params)
+            message = catalogue.input_error(exc, lang=lang)
             sys.stderr.write(f"handshake-doctor: {message}\n")
             return EXIT_USAGE
     if settings.only == "target" and target is None:

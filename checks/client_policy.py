@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from checks.core.check import Check, Context
 from checks.core.models import Finding, Outcome, Status
-from checks.engine import Check, Context
 from checks.lib import cipher_suites, system
 
 VERSIONS = cipher_suites.VERSIONS

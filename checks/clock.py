@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import IO, Literal
 
 from checks.core import build_info, policy
+from checks.core.check import Cancelled, Check, Context
 from checks.core.models import Finding, Outcome, Status
 from checks.core.version import __version__
-from checks.engine import Check, Context
 from checks.lib import net, ntp, pac, system
 from checks.present import catalogue
 
@@ -562,7 +562,7 @@ def http_date_measurement(
                 cancel=cancel,
                 name=f"http-date-{host}",
             )
-        except net.Cancelled:
+        except Cancelled:
             raise
         except (OSError, ValueError, TypeError) as exc:
             fact["rejected"] = f"{type(exc).__name__}: {exc}"
@@ -815,7 +815,7 @@ def run(ctx: Context) -> Outcome:
                     )
         try:
             sync = sync_future.result()
-        except net.Cancelled:
+        except Cancelled:
             raise
         except Exception as exc:  # the service facts are extras: they must not sink the measurement
             sync = _empty_sync()

@@ -20,14 +20,11 @@ The order, written down once (the README repeats it):
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
 
-from checks.core.models import CheckResult, Finding, Status
+from checks.core.models import CheckResult, Confidence, Effect, Finding, Problem, Status, Verdict
 
-Confidence = Literal["certain", "likely", "possible"]
 # (cause, finding): whether the cause accounts for the finding.
 Explains = Callable[[Finding, Finding], bool]
 
@@ -153,25 +150,6 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-class Effect(enum.IntEnum):
-    """What a problem does to this user's connection; the verdict takes the smallest first.
-
-    BLOCKS: makes a connection fail now (an expired certificate, a refused port, a clock years
-        off, a portal that answers instead of the site).
-    UNSAFE: the connection works but can be read, changed or forged (trusted interception, a
-        compromised root, a weak key or signature).
-    HYGIENE: matters only to other or older clients, or later (legacy protocols still enabled,
-        a certificate expiring soon, an unneeded certificate in the chain).
-    UNCHECKED: something could not be checked; never a cause of anything else, never explains
-        another finding and never lowers the confidence of a real cause.
-    """
-
-    BLOCKS = 0
-    UNSAFE = 1
-    HYGIENE = 2
-    UNCHECKED = 3
-
-
 # Findings whose effect is not the one their status suggests.
 _UNSAFE = frozenset(
     {
@@ -204,38 +182,6 @@ def effect(finding: Finding) -> Effect:
     if finding.status is Status.FAIL and finding.id not in _HYGIENE_FAILURES:
         return Effect.BLOCKS
     return Effect.HYGIENE
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The headline of a diagnosis.
-
-    Attributes:
-        status: pass (nothing blocks and nothing is unsafe), warn or fail.
-        finding: the finding that names the cause, or None when nothing is wrong, or when the
-            target connects and what is left only matters later or to other clients.
-        rule: the name of the rule that chose it.
-        confidence: how sure the verdict is.
-        evidence: ids of the findings the verdict rests on: the cause, what it explains, and
-            passing findings that support it.
-        runner_up: the second most likely cause when the first is not certain.
-        checked: ids of the checks that ran, for "No problem found, checked: ...".
-        effect: what the cause does to the connection; None without a cause.
-        connects: the target's secure handshake succeeded (None when there was no target).
-        left: the other problems nothing explains, most important first: what is left to
-            improve, then what could not be checked.
-    """
-
-    status: Status
-    finding: Finding | None
-    rule: str | None
-    confidence: Confidence
-    evidence: tuple[str, ...]
-    runner_up: Finding | None
-    checked: tuple[str, ...]
-    effect: Effect | None = None
-    connects: bool | None = None
-    left: tuple[Finding, ...] = ()
 
 
 def _rule_of(finding: Finding) -> tuple[int, Rule] | None:
@@ -314,7 +260,16 @@ def verdict(results: Iterable[CheckResult]) -> Verdict:
     if not remaining or (connects and effect(remaining[0]) >= Effect.HYGIENE):
         # Nothing stops or endangers the connection: say so, and list what is left below.
         return Verdict(
-            Status.PASS, None, None, "certain", (), None, checked, None, connects, tuple(remaining)
+            Status.PASS,
+            None,
+            None,
+            "certain",
+            (),
+            None,
+            checked,
+            None,
+            connects,
+            tuple(Problem(f, effect(f)) for f in remaining),
         )
     cause, others = remaining[0], remaining[1:]
     tier = effect(cause)
@@ -346,5 +301,5 @@ def verdict(results: Iterable[CheckResult]) -> Verdict:
         checked=checked,
         effect=tier,
         connects=connects,
-        left=tuple(f for f in others if f.id not in same_rule),
+        left=tuple(Problem(f, effect(f)) for f in others if f.id not in same_rule),
     )

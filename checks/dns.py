@@ -7,8 +7,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from checks.core.check import Cancelled, Check, Context
 from checks.core.models import Finding, Outcome, Status
-from checks.engine import Check, Context
 from checks.lib import net
 
 # A lookup that needs longer than this is a broken resolver, whatever the connect timeout says;
@@ -64,7 +64,7 @@ def run(ctx: Context) -> Outcome:
         for rtype, future in futures.items():
             try:
                 answers[rtype] = future.result()
-            except net.Cancelled:
+            except Cancelled:
                 raise
             except (OSError, UnicodeError) as exc:
                 errors[rtype] = exc

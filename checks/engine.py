@@ -7,72 +7,17 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
 from checks import diagnosis
-from checks.core.config import Scope, Settings
-from checks.core.models import CheckResult, Outcome, Status
+from checks.core.check import Cancelled, Check, Context
+from checks.core.config import Settings
+from checks.core.models import CheckResult, Report, Status
 from checks.core.target import Target
-from checks.lib.net import Cancelled
-from checks.present.report import Report
 
 MAX_PARALLEL_CHECKS = 4
 _POLL_S = 0.05
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a running check may see: the settings, the target, its prerequisites and the clock.
-
-    Attributes:
-        settings: options of this run.
-        target: the host being diagnosed, or None for a local-only run.
-        cancel: set when the user cancels; every loop and socket wait polls it.
-        results: the results of the checks this one requires.
-        deadline: `time.monotonic()` value after which the engine stops waiting.
-    """
-
-    settings: Settings
-    target: Target | None
-    cancel: threading.Event
-    results: Mapping[str, CheckResult]
-    deadline: float
-
-    def remaining(self) -> float:
-        """Seconds left before this check's deadline (never negative)."""
-        return max(0.0, self.deadline - time.monotonic())
-
-    def raise_if_cancelled(self) -> None:
-        if self.cancel.is_set():
-            raise Cancelled
-
-    def timeout(self) -> float:
-        """The network timeout to use now: the configured one, cut short by the deadline."""
-        return max(0.05, min(self.settings.connect_timeout, self.remaining()))
-
-
-@dataclass(frozen=True)
-class Check:
-    """One diagnosis step, registered by its module.
-
-    Attributes:
-        id: stable name used in reports and `requires`.
-        scope: `local` for this machine, `target` for the host being diagnosed.
-        run: gathers facts and returns findings; may raise (the engine turns that into `error`).
-        findings: every finding id `run` can emit, mapped to the `variant` params it may carry.
-        requires: checks that must finish without failing first.
-        after: checks whose results this one reads when they ran, whatever their status
-            (the certificate check reads the clock's); they never block it.
-    """
-
-    id: str
-    scope: Scope
-    run: Callable[[Context], Outcome] = field(repr=False)
-    findings: Mapping[str, tuple[str, ...]]
-    requires: tuple[str, ...] = ()
-    after: tuple[str, ...] = ()
 
 
 def _blocker(result: CheckResult) -> str | None:

@@ -16,10 +16,10 @@ from cryptography import x509
 
 from checks import certificate, proxy, tls, trust_store
 from checks.core import policy
+from checks.core.check import Check, Context
 from checks.core.config import Canary, Settings
 from checks.core.models import CheckResult, Finding, Outcome, Status
 from checks.core.redact import redact
-from checks.engine import Check, Context
 from checks.lib import net, pac, products
 from checks.present import catalogue
 

@@ -11,8 +11,8 @@ from typing import Literal
 from checks import client_policy
 from checks.client_policy import display
 from checks.core import policy
+from checks.core.check import Cancelled, Check, Context
 from checks.core.models import Finding, Outcome, Status
-from checks.engine import Check, Context
 from checks.lib import cipher_suites, net, tlswire
 from checks.lib.cipher_suites import VERSIONS, Suite
 
@@ -102,7 +102,7 @@ class Scanner:
             self.handshakes += 1
         with self._slots:
             if self.cancel.is_set():
-                raise net.Cancelled
+                raise Cancelled
             timeout = self.timeout()
             try:
                 sock = net.connect(self.address, self.port, timeout=timeout, cancel=self.cancel)

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Literal
 
 from checks.core import policy
+from checks.core.check import Check, Context
 from checks.core.config import Settings
 from checks.core.models import Finding, Outcome, Status
+from checks.core.platform import OSName, current_os
 from checks.core.redact import redact
-from checks.engine import Check, Context
 from checks.lib import net, pac
 from checks.lib.system import CommandResult, Runner, reg_query, run_command
-from checks.present.catalogue import OSName, current_os
 
 WININET_KEY = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Internet Settings"
 

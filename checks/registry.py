@@ -16,8 +16,8 @@ from checks import (
     tls,
     trust_store,
 )
+from checks.core.check import Check
 from checks.core.config import Settings
-from checks.engine import Check
 
 CHECKS: tuple[Check, ...] = (
     captive_portal.CHECK,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import psutil
 
 from checks.core import policy
+from checks.core.check import Cancelled, Check, Context
 from checks.core.models import Finding, Outcome, Status
-from checks.engine import Check, Context
+from checks.core.platform import OSName, current_os
 from checks.lib import net, products
-from checks.present.catalogue import OSName, current_os
 
 
 def process_names() -> list[str]:
@@ -44,7 +44,7 @@ def run(ctx: Context) -> Outcome:
             cancel=ctx.cancel,
             name="process-scan",
         )
-    except net.Cancelled:
+    except Cancelled:
         raise
     except (OSError, psutil.Error) as exc:
         detail = f"{type(exc).__name__}: {exc}"

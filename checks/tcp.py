@@ -6,8 +6,8 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+from checks.core.check import Check, Context
 from checks.core.models import Finding, Outcome, Status
-from checks.engine import Check, Context
 from checks.lib import net
 
 # Gentle on the server: at most this many simultaneous connection attempts per target.

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import hashes, serialization
 from OpenSSL import SSL
 
+from checks.core.check import Check, Context
 from checks.core.models import Finding, Outcome, Status
-from checks.engine import Check, Context
 from checks.lib import net
 
 # Bytes kept of what the server sends; enough to recognise a protocol, never the whole stream.

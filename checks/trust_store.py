@@ -22,12 +22,12 @@ from cryptography.x509.oid import NameOID
 
 from checks import certificate
 from checks.core import policy
+from checks.core.check import Check, Context
 from checks.core.models import Finding, Outcome, Status
+from checks.core.platform import OSName, current_os
 from checks.core.redact import redact
-from checks.engine import Check, Context
 from checks.lib import products
 from checks.lib.system import CommandResult, Runner, reg_query, run_command
-from checks.present.catalogue import OSName, current_os
 
 # ---------------------------------------------------------------------------------------------
 # What a trust store enumeration finds, per OS.

@@ -6,8 +6,9 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from checks.core.models import Report
 from checks.present import catalogue
-from checks.present.report import Report, verdict_view
+from checks.present.report import verdict_view
 from gui import theme
 from gui.widgets import Doc, IconView, RichView, bold, status_words, wrapping_label
 

@@ -35,12 +35,11 @@ from PySide6.QtWidgets import (
 )
 
 from checks.core.config import Settings
-from checks.core.models import CheckResult
+from checks.core.models import CheckResult, Report
 from checks.core.redact import redact
 from checks.core.target import Target, TargetError, parse
 from checks.core.version import __version__
 from checks.present import catalogue
-from checks.present.report import Report
 from gui import icons, preferences
 from gui.banner import VerdictBanner
 from gui.cards import CardsPanel

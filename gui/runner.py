@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from checks.core.config import Settings
-from checks.core.models import CheckResult
+from checks.core.models import CheckResult, Report
 from checks.core.target import Target
-from checks.present.report import Report
 from gui import worker
 
 if TYPE_CHECKING:

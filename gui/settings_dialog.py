@@ -118,7 +118,7 @@ class SettingsDialog(QDialog):
             try:
                 parse(host)
             except TargetError as exc:
-                sentence = catalogue.ui(f"input_error.{exc.key}", lang=self.lang, **exc.params)
+                sentence = catalogue.input_error(exc, lang=self.lang)
                 return catalogue.ui(
                     "gui_settings.bad_host", lang=self.lang, host=host, why=sentence
                 )

@@ -6,8 +6,12 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from checks.core.target import Target
 
 FINDING_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
@@ -115,3 +119,88 @@ class Outcome:
         if self.blocked_by is not None:
             return Status.SKIP
         return Status.worst(f.status for f in self.findings)
+
+
+Confidence = Literal["certain", "likely", "possible"]
+
+
+class Effect(enum.IntEnum):
+    """What a problem does to this user's connection; the verdict takes the smallest first.
+
+    BLOCKS: makes a connection fail now (an expired certificate, a refused port, a clock years
+        off, a portal that answers instead of the site).
+    UNSAFE: the connection works but can be read, changed or forged (trusted interception, a
+        compromised root, a weak key or signature).
+    HYGIENE: matters only to other or older clients, or later (legacy protocols still enabled,
+        a certificate expiring soon, an unneeded certificate in the chain).
+    UNCHECKED: something could not be checked; never a cause of anything else, never explains
+        another finding and never lowers the confidence of a real cause.
+    """
+
+    BLOCKS = 0
+    UNSAFE = 1
+    HYGIENE = 2
+    UNCHECKED = 3
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A warning or failure and what it does to the connection."""
+
+    finding: Finding
+    effect: Effect
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The headline of a diagnosis.
+
+    Attributes:
+        status: pass (nothing blocks and nothing is unsafe), warn or fail.
+        finding: the finding that names the cause, or None when nothing is wrong, or when the
+            target connects and what is left only matters later or to other clients.
+        rule: the name of the rule that chose it.
+        confidence: how sure the verdict is.
+        evidence: ids of the findings the verdict rests on: the cause, what it explains, and
+            passing findings that support it.
+        runner_up: the second most likely cause when the first is not certain.
+        checked: ids of the checks that ran, for "No problem found, checked: ...".
+        effect: what the cause does to the connection; None without a cause.
+        connects: the target's secure handshake succeeded (None when there was no target).
+        left: the other problems nothing explains, most important first: what is left to
+            improve, then what could not be checked.
+    """
+
+    status: Status
+    finding: Finding | None
+    rule: str | None
+    confidence: Confidence
+    evidence: tuple[str, ...]
+    runner_up: Finding | None
+    checked: tuple[str, ...]
+    effect: Effect | None = None
+    connects: bool | None = None
+    left: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    """One finished (or cancelled) diagnosis.
+
+    Attributes:
+        version: the tool's version.
+        target: what was diagnosed, or None for a local-only run.
+        started_at: when the run started, timezone-aware UTC.
+        duration_s: wall time of the whole run.
+        verdict: the headline cause.
+        results: every check result, in the plan's order.
+        cancelled: the user stopped the run before every check finished.
+    """
+
+    version: str
+    target: Target | None
+    started_at: datetime
+    duration_s: float
+    verdict: Verdict
+    results: tuple[CheckResult, ...]
+    cancelled: bool = False

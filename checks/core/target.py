@@ -11,14 +11,14 @@ from encodings import idna
 from typing import NoReturn
 
 from checks.core.models import Finding, Status
-from checks.present.catalogue import ui
 
 
 class TargetError(ValueError):
-    """Input that names no usable target; `key` and `params` select the catalogue sentence."""
+    """Input that names no usable target; `key` and `params` select the catalogue sentence
+    (`input_error.<key>`) that says why, in the user's language."""
 
-    def __init__(self, key: str, message: str, **params: object) -> None:
-        super().__init__(message)
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
         self.key = key
         self.params = params
 
@@ -135,8 +135,8 @@ _SHELL_OPERATOR = re.compile(r"[|;&<>]|[0-9]+[<>]")
 
 
 def _fail(key: str, **params: object) -> NoReturn:
-    """Raise `TargetError`; the English catalogue is the single source of the message."""
-    raise TargetError(key, ui(f"input_error.{key}", lang="en", **params), **params)
+    """Raise `TargetError`; the catalogue words it at display time."""
+    raise TargetError(key, **params)
 
 
 def _short(text: str) -> str:

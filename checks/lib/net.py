@@ -11,13 +11,11 @@ import time
 from collections.abc import Callable
 from typing import Literal, TypeVar
 
+from checks.core.check import Cancelled
+
 ConnectFailure = Literal["refused", "timeout", "unreachable", "error"]
 _SLICE_S = 0.1
 T = TypeVar("T")
-
-
-class Cancelled(Exception):
-    """The user cancelled while a network operation was waiting."""
 
 
 class ConnectError(OSError):

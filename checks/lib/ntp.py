@@ -19,6 +19,7 @@ from typing import Protocol
 import ntplib
 
 from checks.core import policy
+from checks.core.check import Cancelled
 from checks.lib import net
 
 # Our own 48-byte query with `struct` rather than ntplib's, because ntplib (a) converts the echoed
@@ -352,7 +353,7 @@ def _receive(
     last = _NoAnswer("timeout", "no answer in time")
     while True:
         if cancel.is_set():
-            raise net.Cancelled
+            raise Cancelled
         left = deadline - time.monotonic()
         if left <= 0:
             raise last
@@ -387,7 +388,7 @@ def query(
 ) -> NtpSample:
     """Ask one address for the time; failures are returned as rejected samples, never raised.
 
-    Raises only `net.Cancelled`.
+    Raises only `Cancelled`.
     """
     host = host or address
     started = time.monotonic()
@@ -458,7 +459,7 @@ def query(
 
 def resolve(host: str, port: int, *, timeout: float, cancel: threading.Event) -> list[str]:
     """The IPv4 and IPv6 addresses of `host` (at most two of each), resolved in a thread that
-    is abandoned after `timeout`; raises `OSError` (`net.LookupTimeout`) or `net.Cancelled`."""
+    is abandoned after `timeout`; raises `OSError` (`net.LookupTimeout`) or `Cancelled`."""
     if _is_address(host):
         return [host]
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from checks.core.check import Cancelled
 from checks.core.models import CheckResult
 from checks.lib import net
 
@@ -53,7 +54,7 @@ def fetch(url: str, *, timeout: float, cancel: threading.Event) -> str:
 
         try:
             data = net.in_thread(get, timeout=timeout + 0.5, cancel=cancel, name="pac-fetch")
-        except net.Cancelled:
+        except Cancelled:
             raise
         except (OSError, ValueError) as exc:
             raise PacError("fetch", f"{url}: {exc}") from exc
@@ -108,7 +109,7 @@ def evaluate(
     try:
         while not receive.poll(_POLL_S):
             if cancel.is_set():
-                raise net.Cancelled
+                raise Cancelled
             if time.monotonic() > end:
                 raise PacError("timeout", f"the PAC script did not answer within {timeout:g} s")
             if not child.is_alive() and not receive.poll():

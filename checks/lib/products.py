@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from checks.present.catalogue import DEFAULT_LANGUAGE, OS_NAMES, OSName
+from checks.core.platform import DEFAULT_LANGUAGE, OS_NAMES, OSName
 
 KINDS = ("antivirus", "enterprise", "firewall", "debugging")
 

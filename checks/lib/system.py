@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from checks.lib.net import Cancelled
+from checks.core.check import Cancelled
 
 _SLICE_S = 0.1
 # After a kill, how long to wait for the pipes to close (a grandchild may still hold them).

@@ -588,7 +588,7 @@ def exchange(
     """Send `hello` and read the reply; None when the server closes without one.
 
     Raises `WireError` for a malformed reply, `TimeoutError` when it does not come in time,
-    `net.Cancelled` on cancel.
+    `Cancelled` on cancel.
     """
     deadline = time.monotonic() + timeout
     sock.settimeout(timeout)

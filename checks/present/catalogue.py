@@ -4,21 +4,45 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-import locale
-import os
 import string
-import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from checks.core.models import Finding
+from checks.core.platform import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    OS_NAMES,
+    OSName,
+    current_os,
+    normalise_language,
+    system_language,
+)
+from checks.core.target import TargetError
 
-LANGUAGES = ("en", "zh_CN")
-DEFAULT_LANGUAGE = "en"
-OSName = Literal["windows", "macos", "linux"]
-OS_NAMES: tuple[OSName, ...] = ("windows", "macos", "linux")
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "OS_NAMES",
+    "SURFACES",
+    "OSName",
+    "Surface",
+    "Text",
+    "current_os",
+    "entry",
+    "fill",
+    "finding_texts",
+    "input_error",
+    "normalise_language",
+    "placeholders",
+    "render",
+    "system_language",
+    "ui",
+    "ui_texts",
+]
+
 # Where a text is read: the command line names options (`--offline`), the window names its own
 # controls (the Offline switch in Settings). A finding's `window` table holds the window's words.
 Surface = Literal["cli", "window"]
@@ -40,37 +64,6 @@ class Text:
     explanation: str
     fix: tuple[str, ...]
     fix_admin: tuple[str, ...]
-
-
-def current_os() -> OSName:
-    """The OS whose fix steps this machine needs."""
-    if sys.platform.startswith("win"):
-        return "windows"
-    if sys.platform == "darwin":
-        return "macos"
-    return "linux"
-
-
-def system_language() -> str:
-    """The shipped language closest to the OS locale (Chinese locales get zh_CN)."""
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(var)
-        if value:
-            return "zh_CN" if value.lower().startswith("zh") else DEFAULT_LANGUAGE
-    name = locale.getlocale()[0] or ""
-    return "zh_CN" if name.lower().startswith("zh") else DEFAULT_LANGUAGE
-
-
-def normalise_language(lang: str | None) -> str:
-    """Map `zh`, `zh-CN`, `zh_CN.UTF-8`, `EN` ... onto a shipped language; None means the OS's."""
-    if not lang:
-        return system_language()
-    lowered = lang.replace("-", "_").lower()
-    if lowered.startswith("zh"):
-        return "zh_CN"
-    if lowered.startswith("en"):
-        return "en"
-    raise ValueError(lang)
 
 
 def _merge(into: dict[str, Any], table: Mapping[str, Any], where: str, path: str = "") -> None:
@@ -191,6 +184,11 @@ def render(
         fix=tuple(fill(step, params) for step in steps),
         fix_admin=tuple(fill(step, params) for step in table.get("fix_admin", [])),
     )
+
+
+def input_error(error: TargetError, *, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The one sentence that says why typed text names no usable target."""
+    return ui(f"input_error.{error.key}", lang=lang, **error.params)
 
 
 def ui(key: str, *, lang: str = DEFAULT_LANGUAGE, **params: object) -> str:

@@ -12,10 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 
-from checks.core.models import CheckResult, Finding, Status
+from checks.core.models import CheckResult, Finding, Report, Status
 from checks.core.redact import plain, redact, redact_data
-from checks.core.target import Target
-from checks.diagnosis import Verdict, effect
 from checks.present import measured
 from checks.present.catalogue import (
     OSName,
@@ -28,29 +26,6 @@ from checks.present.catalogue import (
 )
 
 SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Report:
-    """One finished (or cancelled) diagnosis.
-
-    Attributes:
-        version: the tool's version.
-        target: what was diagnosed, or None for a local-only run.
-        started_at: when the run started, timezone-aware UTC.
-        duration_s: wall time of the whole run.
-        verdict: the headline cause.
-        results: every check result, in the plan's order.
-        cancelled: the user stopped the run before every check finished.
-    """
-
-    version: str
-    target: Target | None
-    started_at: datetime
-    duration_s: float
-    verdict: Verdict
-    results: tuple[CheckResult, ...]
-    cancelled: bool = False
 
 
 TOOL_NAME = "handshake-doctor"
@@ -209,8 +184,11 @@ def _document(
     else:
         summary = ui("verdict.no_problem", lang=lang)
     left = tuple(
-        (render(f, lang=lang, os_name=os_name, surface=surface).title, effect(f).name.lower())
-        for f in verdict.left
+        (
+            render(p.finding, lang=lang, os_name=os_name, surface=surface).title,
+            p.effect.name.lower(),
+        )
+        for p in verdict.left
     )
     data = {
         "schema": SCHEMA_VERSION,
@@ -227,7 +205,7 @@ def _document(
             "runner_up": verdict.runner_up.id if verdict.runner_up else None,
             "effect": verdict.effect.name.lower() if verdict.effect is not None else None,
             "connects": verdict.connects,
-            "left": [f.id for f in verdict.left],
+            "left": [p.finding.id for p in verdict.left],
         },
         "checks": [_check_data(r, lang, os_name, surface) for r in report.results],
         "cancelled": report.cancelled,

@@ -9,9 +9,9 @@ import pytest
 
 from checks import captive_portal
 from checks.captive_portal import Probed, Reply
+from checks.core.check import Context
 from checks.core.config import Resolve, Settings
 from checks.core.models import Status
-from checks.engine import Context
 from tests.lab.servers import CannedServer, SilentServer, closed_port
 
 GOOGLE = "http://connectivitycheck.gstatic.com/generate_204"

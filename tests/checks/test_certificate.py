@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
 
 from checks import certificate as cert_check
 from checks.core import policy
+from checks.core.check import Context
 from checks.core.config import Settings
 from checks.core.models import CheckResult, Finding, Status
 from checks.core.target import Target
-from checks.engine import Context
 from checks.present import catalogue
 from tests.lab import pki
 

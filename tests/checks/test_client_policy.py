@@ -8,9 +8,9 @@ from pathlib import Path
 
 from checks import client_policy
 from checks.client_policy import Stack
+from checks.core.check import Context
 from checks.core.config import Settings
 from checks.core.models import Status
-from checks.engine import Context
 from checks.present import catalogue
 
 DEBIAN_CNF = """\

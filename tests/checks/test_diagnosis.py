@@ -133,7 +133,7 @@ def test_interception_seen_elsewhere_does_not_explain_another_root() -> None:
     assert result.finding is not None
     assert result.finding.id == "cert.untrusted_root"
     assert result.confidence == "certain"  # a graver problem is not made less certain
-    assert [f.id for f in result.left] == ["interception.detected"]
+    assert [p.finding.id for p in result.left] == ["interception.detected"]
 
 
 def test_a_trusted_interceptor_makes_a_working_connection_unsafe() -> None:
@@ -164,7 +164,7 @@ def test_a_trusted_interceptor_makes_a_working_connection_unsafe() -> None:
     assert result.effect is Effect.UNSAFE
     assert result.confidence == "certain"
     assert "truststore.local_root" in result.evidence
-    assert [f.id for f in result.left] == ["cert.expires_soon"]
+    assert [p.finding.id for p in result.left] == ["cert.expires_soon"]
 
 
 def test_the_target_chain_made_by_a_product_is_interception() -> None:
@@ -251,7 +251,7 @@ def test_a_site_that_connects_is_the_headline_with_what_is_left_below() -> None:
     assert result.status is Status.PASS
     assert result.connects is True
     # Hygiene by rule order, then what could not be checked.
-    assert [f.id for f in result.left] == [
+    assert [p.finding.id for p in result.left] == [
         "cert.expires_soon",
         "protocol.ssl_enabled",
         "protocol.legacy_enabled",
@@ -301,7 +301,7 @@ def test_a_handshake_that_never_reached_a_certificate_is_not_the_clock_s_doing()
     assert result.finding is not None
     assert result.finding.id == "tcp.refused"
     assert result.confidence == "certain"
-    assert [f.id for f in result.left] == ["clock.skew"]
+    assert [p.finding.id for p in result.left] == ["clock.skew"]
 
 
 def test_no_shared_version_means_this_computer_does_not_connect() -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from checks import certificate, interception, security_software
+from checks.core.check import Context
 from checks.core.config import Canary, Settings, parse_canary
 from checks.core.models import CheckResult, Finding, Status
-from checks.engine import Context
 from checks.interception import Fetched
 from checks.lib import products
 from tests.lab import pki

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 import pytest
 
 from checks import dns, tcp
+from checks.core.check import Context
 from checks.core.config import Resolve, Settings
 from checks.core.models import CheckResult, Status
 from checks.core.target import Target
-from checks.engine import Context, diagnose
+from checks.engine import diagnose
 
 
 def _target(host: str, port: int) -> Target:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from checks import client_policy, protocols
+from checks.core.check import Context
 from checks.core.config import Settings
 from checks.core.models import CheckResult, Finding, Status
 from checks.core.target import parse
-from checks.engine import Context
 from checks.lib import cipher_suites, tlswire
 from checks.lib.net import Cancelled
 from checks.present import catalogue

@@ -443,8 +443,8 @@ def test_the_proxy_check_tries_the_tunnel_a_program_here_would_take(
 
 
 def test_the_proxy_check_runs_on_this_machine_without_error() -> None:
+    from checks.core.check import Context
     from checks.core.config import Settings
-    from checks.engine import Context
 
     ctx = Context(Settings(), None, threading.Event(), {}, deadline=1e12)
     outcome = proxy.run(ctx)

@@ -15,13 +15,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from checks.core.models import CheckResult, Finding, Status
+from checks.core.models import CheckResult, Finding, Report, Status
 from checks.core.redact import redact
 from checks.core.target import Target
 from checks.diagnosis import verdict
 from checks.present import report as rep
 from checks.present.catalogue import render, ui
-from checks.present.report import Report
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "report-schema.json").read_text(encoding="utf-8"))

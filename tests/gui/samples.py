@@ -6,11 +6,10 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 
 from checks import certificate, clock, diagnosis
-from checks.core.models import CheckResult, Finding, Status
+from checks.core.models import CheckResult, Finding, Report, Status
 from checks.core.target import parse
 from checks.core.version import __version__
 from checks.lib import products
-from checks.present.report import Report
 from tests.lab import pki
 
 HOST = "shop.example.com"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from checks import clock
+from checks.core.check import Context
 from checks.core.config import Settings
-from checks.engine import Context
 from checks.lib import ntp
 from tests.lab.ntp_server import NtpServer, free_udp_port
 
