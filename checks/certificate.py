@@ -2,45 +2,58 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import functools
-import hashlib
-import importlib.resources
-import ipaddress
 import math
-import re
 import socket
 import ssl
 import threading
-import tomllib
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
 
 import certifi
 import truststore
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
-from cryptography.utils import CryptographyDeprecationWarning
-from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from checks.core import policy
 from checks.core.check import Cancelled, Check, Context
 from checks.core.models import CheckResult, Finding, Outcome, Status
 from checks.lib import net, products
+from checks.lib.certinfo import (
+    ChainEntry,
+    Position,
+    Unparsable,
+    aia_ca_issuers,
+    common_names,
+    describe,
+    display_name,
+    dns_names,
+    fingerprint,
+    host_matches,
+    identity,
+    ip_literal,
+    ip_names,
+    is_ca,
+    is_self_signed,
+    iso,
+    key_strength,
+    load_chain,
+    name_matches,
+    signature_hash,
+    signed_by,
+    spki_sha256,
+)
+from checks.lib.trust import (
+    ChainPath,
+    Judgement,
+    KnownBadList,
+    TrustStore,
+    build_path,
+    judge,
+    load_known_bad,
+)
 
-Position = Literal["leaf", "intermediate", "root"]
-PathEnd = Literal["anchored", "self_signed", "missing_issuer", "loop", "too_long"]
-NameKey = tuple[tuple[tuple[str, str], ...], ...]
-
-_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.DOTALL)
 _DAY = timedelta(days=1)
 # The OS handshake runs on a helper thread whose socket already times out; this extra wait only
 # covers the thread's own start and teardown.
@@ -49,526 +62,6 @@ _OS_GRACE_S = 1.0
 _REJECTED_ANYWAY = frozenset(
     {"cert.expired", "cert.not_yet_valid", "cert.weak_signature", "cert.weak_key"}
 )
-# warnings.catch_warnings swaps a process-wide list; one loader at a time keeps it consistent.
-_WARNINGS_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class Unparsable:
-    """A certificate the server sent that could not be read.
-
-    Attributes:
-        index: its position in the chain as sent, 0 being the server's own certificate.
-        error: why it could not be read.
-    """
-
-    index: int
-    error: str
-
-
-ChainEntry = x509.Certificate | Unparsable
-
-
-def _der_header(data: bytes, at: int) -> tuple[int, int, int]:
-    """Tag, start and end of the contents of the DER element at `at`."""
-    tag, size = data[at], data[at + 1]
-    at += 2
-    if size & 0x80:
-        count = size & 0x7F
-        size = int.from_bytes(data[at : at + count], "big")
-        at += count
-    return tag, at, at + size
-
-
-def _serial_not_positive(der: bytes) -> bool:
-    """Whether the serial number is zero or negative, which cryptography warns about on load.
-
-    Several roots in Mozilla's store (Go Daddy and Starfield G2 among them) have serial 0.
-    """
-    try:
-        _, tbs, _ = _der_header(der, 0)
-        _, first, _ = _der_header(der, tbs)
-        tag, start, end = _der_header(der, first)
-        if tag == 0xA0:  # the optional explicit version comes before the serial
-            tag, start, end = _der_header(der, end)
-        serial = der[start:end]
-        return tag != 0x02 or not serial or bool(serial[0] & 0x80) or not any(serial)
-    except IndexError:
-        return True
-
-
-def load_der(der: bytes) -> x509.Certificate:
-    """Parse one DER certificate; raise `ValueError` when it is not one."""
-    if not _serial_not_positive(der):
-        return x509.load_der_x509_certificate(der)
-    with _WARNINGS_LOCK, warnings.catch_warnings():
-        # Such certificates are real (trusted roots among them); the warning is about the future.
-        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        return x509.load_der_x509_certificate(der)
-
-
-def load_pem(text: str | bytes) -> x509.Certificate:
-    """Parse the first PEM certificate in `text`; raise `ValueError` when there is none."""
-    data = text.encode("ascii", "replace") if isinstance(text, str) else text
-    match = _PEM_BLOCK.search(data)
-    if match is None:
-        raise ValueError("no PEM certificate block")
-    try:
-        der = base64.b64decode(b"".join(match.group(1).split()), validate=True)
-    except binascii.Error as exc:
-        raise ValueError(f"invalid base64: {exc}") from exc
-    return load_der(der)
-
-
-def load_chain(pems: Sequence[str]) -> list[ChainEntry]:
-    """The certificates as sent, each parsed or marked `Unparsable` (the rest are still read)."""
-    entries: list[ChainEntry] = []
-    for index, text in enumerate(pems):
-        try:
-            entries.append(load_pem(text))
-        except ValueError as exc:
-            entries.append(Unparsable(index, str(exc) or type(exc).__name__))
-    return entries
-
-
-def iso(moment: datetime) -> str:
-    """ISO 8601 in UTC with a `Z`, as every date in findings and facts."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def fingerprint(cert: x509.Certificate) -> str:
-    """SHA-256 of the whole certificate, lowercase hex (what browsers show as its fingerprint)."""
-    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-
-
-def _spki_der(cert: x509.Certificate) -> bytes:
-    try:
-        return cert.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    except (UnsupportedAlgorithm, ValueError):
-        # A key type cryptography cannot load still has a distinct identity: its whole cert.
-        return cert.public_bytes(serialization.Encoding.DER)
-
-
-def spki_sha256(cert: x509.Certificate) -> str:
-    """SHA-256 of the SubjectPublicKeyInfo, lowercase hex (the hash key blocklists use)."""
-    return hashlib.sha256(_spki_der(cert)).hexdigest()
-
-
-def display_name(name: x509.Name) -> str:
-    """The common name of a distinguished name, else its organisation, else the whole DN."""
-    for oid in (NameOID.COMMON_NAME, NameOID.ORGANIZATIONAL_UNIT_NAME, NameOID.ORGANIZATION_NAME):
-        values = [str(a.value) for a in name.get_attributes_for_oid(oid)]
-        if values:
-            return ", ".join(values)
-    return name.rfc4514_string() or "(empty name)"
-
-
-def _fold(value: str | bytes) -> str:
-    text = value if isinstance(value, str) else value.hex()
-    return " ".join(text.split()).casefold()
-
-
-def name_key(name: x509.Name) -> NameKey:
-    """A comparable form of a name: RFC 5280 7.1 folds case and internal spaces."""
-    return tuple(
-        tuple(sorted((a.oid.dotted_string, _fold(a.value)) for a in rdn)) for rdn in name.rdns
-    )
-
-
-def _identity(cert: x509.Certificate) -> tuple[NameKey, bytes]:
-    """Subject and key: a re-issued root with the same key is the same trust anchor."""
-    return name_key(cert.subject), _spki_der(cert)
-
-
-def key_strength(cert: x509.Certificate) -> tuple[str, int | None]:
-    """The key's algorithm name and size in bits (None when unknown)."""
-    try:
-        key = cert.public_key()
-    except (UnsupportedAlgorithm, ValueError):
-        return "unknown", None
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RSA", key.key_size
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return "EC", key.curve.key_size
-    if isinstance(key, dsa.DSAPublicKey):
-        return "DSA", key.key_size
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "Ed25519", 256
-    if isinstance(key, ed448.Ed448PublicKey):
-        return "Ed448", 456
-    return type(key).__name__, None
-
-
-def signature_hash(cert: x509.Certificate) -> str | None:
-    """The hash of the certificate's signature (`sha256`, `sha1`, ...); None for EdDSA."""
-    try:
-        algorithm = cert.signature_hash_algorithm
-    except UnsupportedAlgorithm:
-        return cert.signature_algorithm_oid.dotted_string
-    return algorithm.name if algorithm is not None else None
-
-
-def _san(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
-    try:
-        return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
-        return None
-
-
-def dns_names(cert: x509.Certificate) -> list[str]:
-    san = _san(cert)
-    return [] if san is None else list(dict.fromkeys(san.get_values_for_type(x509.DNSName)))
-
-
-def ip_names(cert: x509.Certificate) -> list[str]:
-    san = _san(cert)
-    if san is None:
-        return []
-    return list(dict.fromkeys(str(ip) for ip in san.get_values_for_type(x509.IPAddress)))
-
-
-def _common_names(cert: x509.Certificate) -> list[str]:
-    return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-
-
-def aia_ca_issuers(cert: x509.Certificate) -> str | None:
-    """The URL where the issuer's certificate can be downloaded (AIA caIssuers), if given."""
-    try:
-        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-    except (x509.ExtensionNotFound, ValueError):
-        return None
-    for description in aia:
-        location = description.access_location
-        if description.access_method == AuthorityInformationAccessOID.CA_ISSUERS and isinstance(
-            location, x509.UniformResourceIdentifier
-        ):
-            return str(location.value)
-    return None
-
-
-def is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except (x509.ExtensionNotFound, ValueError):
-        return False
-
-
-@functools.lru_cache(maxsize=4096)
-def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool | None:
-    """Whether `issuer`'s key verifies `cert`'s signature; None when it cannot be checked.
-
-    Done by hand rather than with `verify_directly_issued_by`, which refuses MD5 and SHA-1:
-    the weak signatures must still link the chain so that they can be reported.
-    """
-    try:
-        key = issuer.public_key()
-        algorithm = cert.signature_hash_algorithm
-        parameters = cert.signature_algorithm_parameters
-    except (UnsupportedAlgorithm, ValueError):
-        return None
-    signature, data = cert.signature, cert.tbs_certificate_bytes
-    try:
-        if isinstance(key, rsa.RSAPublicKey):
-            if algorithm is None:
-                return False
-            scheme = parameters if isinstance(parameters, padding.PSS) else padding.PKCS1v15()
-            key.verify(signature, data, scheme, algorithm)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            if algorithm is None:
-                return False
-            key.verify(signature, data, ec.ECDSA(algorithm))
-        elif isinstance(key, dsa.DSAPublicKey):
-            if algorithm is None:
-                return False
-            key.verify(signature, data, algorithm)
-        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-            key.verify(signature, data)
-        else:
-            return None
-    except InvalidSignature:
-        return False
-    except (UnsupportedAlgorithm, ValueError, TypeError):
-        return None
-    return True
-
-
-@functools.lru_cache(maxsize=1024)
-def is_self_signed(cert: x509.Certificate) -> bool:
-    """Subject equals issuer and the certificate's own key verifies its signature."""
-    return name_key(cert.subject) == name_key(cert.issuer) and signed_by(cert, cert) is not False
-
-
-def describe(cert: x509.Certificate, *, index: int | None, position: Position) -> dict[str, object]:
-    """The facts of one certificate, as JSON types, for the report."""
-    key_type, bits = key_strength(cert)
-    return {
-        "index": index,
-        "position": position,
-        "subject": display_name(cert.subject),
-        "subject_dn": cert.subject.rfc4514_string(),
-        "issuer_dn": cert.issuer.rfc4514_string(),
-        "not_before": iso(cert.not_valid_before_utc),
-        "not_after": iso(cert.not_valid_after_utc),
-        "sha256": fingerprint(cert),
-        "spki_sha256": spki_sha256(cert),
-        "key_type": key_type,
-        "key_bits": bits,
-        "signature_hash": signature_hash(cert),
-        "dns_names": dns_names(cert),
-        "ip_addresses": ip_names(cert),
-        "is_ca": is_ca(cert),
-        "self_signed": is_self_signed(cert),
-        "aia_ca_issuers": aia_ca_issuers(cert),
-    }
-
-
-class TrustStore:
-    """A set of trust anchors (root certificates), indexed by subject for path building."""
-
-    def __init__(
-        self,
-        certificates: Iterable[x509.Certificate],
-        *,
-        name: str,
-        source: str = "",
-        skipped: int = 0,
-        error: str | None = None,
-    ) -> None:
-        self.name = name
-        self.source = source
-        self.skipped = skipped
-        self.error = error
-        self.certificates = tuple(certificates)
-        self._by_subject: dict[NameKey, list[x509.Certificate]] = {}
-        self._by_identity: dict[tuple[NameKey, bytes], x509.Certificate] = {}
-        for cert in self.certificates:
-            self._by_subject.setdefault(name_key(cert.subject), []).append(cert)
-            self._by_identity.setdefault(_identity(cert), cert)
-
-    def __len__(self) -> int:
-        return len(self.certificates)
-
-    def named(self, name: x509.Name) -> Sequence[x509.Certificate]:
-        """The anchors whose subject is `name`."""
-        return self._by_subject.get(name_key(name), ())
-
-    def find(self, cert: x509.Certificate) -> x509.Certificate | None:
-        """The store's copy of `cert` (same subject and key), if the store has it."""
-        return self._by_identity.get(_identity(cert))
-
-    def fact(self) -> dict[str, object]:
-        return {
-            "source": self.source,
-            "roots": len(self),
-            "skipped": self.skipped,
-            "error": self.error,
-        }
-
-    @classmethod
-    def from_bytes(cls, data: bytes, *, name: str, source: str = "") -> TrustStore:
-        """Every PEM certificate in `data` (a lone DER certificate also works)."""
-        certificates: list[x509.Certificate] = []
-        skipped = 0
-        for block in _PEM_BLOCK.finditer(data):
-            try:
-                certificates.append(load_pem(block.group(0)))
-            except ValueError:
-                skipped += 1
-        if not certificates and not skipped and data:
-            try:
-                certificates.append(load_der(data))
-            except ValueError:
-                skipped += 1
-        return cls(certificates, name=name, source=source, skipped=skipped)
-
-    @classmethod
-    def from_file(cls, path: Path, *, name: str) -> TrustStore:
-        """The anchors in a PEM bundle; a file that cannot be read gives an empty store."""
-        try:
-            stat = path.stat()
-            return _cached_store(str(path), stat.st_mtime_ns, stat.st_size, name)
-        except OSError as exc:
-            return cls((), name=name, source=str(path), error=f"{type(exc).__name__}: {exc}")
-
-
-@functools.lru_cache(maxsize=8)
-def _cached_store(path: str, mtime_ns: int, size: int, name: str) -> TrustStore:
-    # Keyed by modification time and size so that an edited bundle is read again.
-    return TrustStore.from_bytes(Path(path).read_bytes(), name=name, source=path)
-
-
-@dataclass(frozen=True)
-class ChainPath:
-    """The issuing path found from the server's certificate towards a trust anchor.
-
-    Attributes:
-        indices: positions in the sent chain of the certificates on the path, leaf first.
-        anchor: the trust store's certificate the path ends in; None when none was reached.
-        end: `anchored`; `self_signed` (ends in a root the store lacks); `missing_issuer` (no
-            certificate for the last issuer, sent or stored); `loop` (cross-signatures lead
-            back into the path); `too_long` (the depth or candidate limit was reached).
-        missing_issuer: the issuer name no certificate was found for.
-    """
-
-    indices: tuple[int, ...]
-    anchor: x509.Certificate | None
-    end: PathEnd
-    missing_issuer: x509.Name | None = None
-
-    @property
-    def trusted(self) -> bool:
-        return self.anchor is not None
-
-
-def build_path(sent: Mapping[int, x509.Certificate], store: TrustStore) -> ChainPath:
-    """Find a path from `sent[0]` to an anchor of `store`, using the sent certificates as
-    intermediates in any order; when there is none, the longest path found.
-
-    Store certificates are tried before sent ones (a sent root is then left unused), and no
-    subject-and-key appears twice on a path, so cross-signed cycles end. At most
-    `policy.MAX_CHAIN_DEPTH` certificates per path and `policy.MAX_CHAIN_CANDIDATES` issuer
-    candidates in all are tried.
-    """
-    budget = policy.MAX_CHAIN_CANDIDATES
-    dead_ends: list[ChainPath] = []
-
-    def walk(path: tuple[int, ...], seen: frozenset[tuple[NameKey, bytes]]) -> ChainPath | None:
-        nonlocal budget
-        cert = sent[path[-1]]
-        own = store.find(cert)
-        if own is not None:
-            return ChainPath(path, own, "anchored")
-        if is_self_signed(cert):
-            dead_ends.append(ChainPath(path, None, "self_signed"))
-            return None
-        if len(path) >= policy.MAX_CHAIN_DEPTH:
-            dead_ends.append(ChainPath(path, None, "too_long"))
-            return None
-        wanted = name_key(cert.issuer)
-        candidates: list[tuple[x509.Certificate, int | None]] = [
-            (anchor, None) for anchor in store.named(cert.issuer)
-        ]
-        candidates += [
-            (other, index) for index, other in sent.items() if name_key(other.subject) == wanted
-        ]
-        linked = looped = exhausted = False
-        for candidate, index in candidates:
-            if budget <= 0:
-                exhausted = True
-                break
-            budget -= 1
-            identity = _identity(candidate)
-            if identity in seen:
-                looped = True
-                continue
-            if signed_by(cert, candidate) is False:
-                continue
-            linked = True
-            if index is None:
-                return ChainPath(path, candidate, "anchored")
-            found = walk((*path, index), seen | {identity})
-            if found is not None:
-                return found
-        if not linked:
-            end: PathEnd = "too_long" if exhausted else "loop" if looped else "missing_issuer"
-            missing = cert.issuer if end == "missing_issuer" else None
-            dead_ends.append(ChainPath(path, None, end, missing))
-        return None
-
-    found = walk((0,), frozenset({_identity(sent[0])}))
-    if found is not None:
-        return found
-    # The longest dead end tells the most; ties go to the first found (store-first order).
-    return max(dead_ends, key=lambda p: len(p.indices))
-
-
-@dataclass(frozen=True)
-class KnownBad:
-    """A public key that must never be trusted (see resources/known_bad_roots.toml)."""
-
-    name: str
-    spki_sha256: str
-    reason: str
-    source: str
-
-
-@dataclass(frozen=True)
-class KnownBadList:
-    """The known-bad keys by SPKI SHA-256, and the version of the list they came from."""
-
-    version: int
-    entries: Mapping[str, KnownBad]
-
-
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def parse_known_bad(text: str) -> KnownBadList:
-    """Parse the known-bad list's TOML; raise `ValueError` when it is malformed."""
-    data = tomllib.loads(text)
-    version = data.get("version")
-    if not isinstance(version, int):
-        raise ValueError("known-bad list has no integer `version`")
-    entries: dict[str, KnownBad] = {}
-    for raw in data.get("roots", []):
-        digest = str(raw.get("spki_sha256", "")).lower().replace(":", "")
-        if not _HEX64.match(digest):
-            raise ValueError(f"bad spki_sha256 {raw.get('spki_sha256')!r}")
-        entries[digest] = KnownBad(
-            name=str(raw["name"]),
-            spki_sha256=digest,
-            reason=str(raw.get("reason", "")),
-            source=str(raw.get("source", "")),
-        )
-    return KnownBadList(version, entries)
-
-
-def load_known_bad(path: Path | None = None) -> KnownBadList:
-    """The known-bad list at `path`, or the one shipped in resources/; raises on a bad file."""
-    if path is not None:
-        return parse_known_bad(path.read_text(encoding="utf-8"))
-    return _shipped_known_bad()
-
-
-@functools.cache
-def _shipped_known_bad() -> KnownBadList:
-    resource = importlib.resources.files("resources").joinpath("known_bad_roots.toml")
-    return parse_known_bad(resource.read_text(encoding="utf-8"))
-
-
-def name_matches(pattern: str, host: str) -> bool:
-    """RFC 6125 matching of one dNSName against a host name (both ASCII).
-
-    Case-insensitive; a wildcard only as the whole left-most label, standing for exactly one
-    non-empty label, and never directly under a top-level domain (`*.test`).
-    """
-    pattern = pattern.strip().rstrip(".").lower()
-    host = host.strip().rstrip(".").lower()
-    if not pattern or not host:
-        return False
-    if "*" not in pattern:
-        return pattern == host
-    wanted, given = pattern.split("."), host.split(".")
-    if wanted[0] != "*" or "*" in ".".join(wanted[1:]) or len(wanted) < 3:
-        return False
-    return len(given) == len(wanted) and bool(given[0]) and given[1:] == wanted[1:]
-
-
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        return None
-
-
-def host_matches(cert: x509.Certificate, host: str, *, is_ip: bool) -> bool:
-    """Whether the certificate's SANs cover `host` (iPAddress SANs for IP literals)."""
-    if is_ip:
-        address = _ip(host)
-        return address is not None and any(_ip(name) == address for name in ip_names(cert))
-    return any(name_matches(name, host) for name in dns_names(cert))
 
 
 def _listed(names: Sequence[str]) -> list[str]:
@@ -588,20 +81,20 @@ def check_hostname(cert: x509.Certificate, host: str, *, is_ip: bool) -> Finding
     if host_matches(cert, host, is_ip=is_ip):
         return None
     sans = dns_names(cert) + ip_names(cert)
-    common_names = _common_names(cert)
+    cns = common_names(cert)
     if not sans:
-        address = _ip(host) if is_ip else None
+        address = ip_literal(host) if is_ip else None
         cn_match = any(
-            (_ip(cn) == address) if address is not None else name_matches(cn, host)
-            for cn in common_names
+            (ip_literal(cn) == address) if address is not None else name_matches(cn, host)
+            for cn in cns
         )
         if cn_match:
             return Finding(
                 "cert.no_san",
                 Status.FAIL,
-                {"host": host, "cn": ", ".join(common_names)},
+                {"host": host, "cn": ", ".join(cns)},
             )
-    names = sans or common_names
+    names = sans or cns
     params: dict[str, object] = {
         "host": host,
         "names": _listed(names),
@@ -684,43 +177,6 @@ def check_known_bad(
     return Finding("cert.known_bad_root", Status.FAIL, params)
 
 
-@dataclass(frozen=True)
-class Judgement:
-    """One verifier's verdict on the chain: trusted, not trusted, or None when it could not say."""
-
-    trusted: bool | None
-    detail: str
-
-    def fact(self) -> dict[str, object]:
-        return {"trusted": self.trusted, "detail": self.detail}
-
-
-def judge(path: ChainPath, sent: Mapping[int, x509.Certificate], store: TrustStore) -> Judgement:
-    """A trust store's verdict from the path built against it."""
-    if store.error:
-        prefix = f"the store could not be read ({store.error}); "
-    elif not len(store):
-        prefix = "the store holds no certificates; "
-    else:
-        prefix = ""
-    top = sent[path.indices[-1]]
-    if path.anchor is not None:
-        return Judgement(True, f"{prefix}trusted: ends in {display_name(path.anchor.subject)}")
-    if path.end == "self_signed":
-        what = "is self-signed" if len(path.indices) == 1 else "ends in a root"
-        return Judgement(
-            False,
-            f"{prefix}not trusted: the chain {what} ({display_name(top.subject)}) "
-            "that is not in this store",
-        )
-    if path.end == "missing_issuer" and path.missing_issuer is not None:
-        issuer = display_name(path.missing_issuer)
-        return Judgement(
-            False, f"{prefix}not trusted: no certificate for the issuer {issuer} was sent or stored"
-        )
-    return Judgement(False, f"{prefix}not trusted: no path to a root ({path.end})")
-
-
 def _top_root(
     path: ChainPath, sent: Mapping[int, x509.Certificate], reference: TrustStore | None
 ) -> tuple[str, str | None]:
@@ -796,8 +252,8 @@ def _order_findings(
     issuing = list(path.indices)
     if path.anchor is not None:
         # A sent copy of the anchor is unneeded, but where it is sent still shows disorder.
-        anchor = _identity(path.anchor)
-        issuing += [i for i in sorted(sent) if i not in issuing and _identity(sent[i]) == anchor]
+        anchor = identity(path.anchor)
+        issuing += [i for i in sorted(sent) if i not in issuing and identity(sent[i]) == anchor]
     if issuing != sorted(issuing):
         params = {
             "variant": "order",
@@ -898,7 +354,7 @@ def analyse(
         (sent[i], positions[i]) for i in path.indices
     ]
     anchor = path.anchor
-    if anchor is not None and _identity(anchor) != _identity(sent[path.indices[-1]]):
+    if anchor is not None and identity(anchor) != identity(sent[path.indices[-1]]):
         weak_anchor = check_key(anchor, position="root")
         if weak_anchor is not None:
             findings.append(weak_anchor)

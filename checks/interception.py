@@ -14,13 +14,13 @@ from typing import Literal
 import certifi
 from cryptography import x509
 
-from checks import certificate, proxy, tls, trust_store
+from checks import proxy, tls, trust_store
 from checks.core import policy
 from checks.core.check import Check, Context
 from checks.core.config import Canary, Settings
 from checks.core.models import CheckResult, Finding, Outcome, Status
 from checks.core.redact import redact
-from checks.lib import net, pac, products
+from checks.lib import certinfo, net, pac, products, trust
 from checks.present import catalogue
 
 Verdict = Literal["public", "intercepted", "incomplete", "failed"]
@@ -148,21 +148,21 @@ class Judged:
 def judge(
     chain_pem: Sequence[str],
     *,
-    public: certificate.TrustStore,
-    trusted: certificate.TrustStore | None,
+    public: trust.TrustStore,
+    trusted: trust.TrustStore | None,
     catalogue_: products.Catalogue,
 ) -> Judged:
     """Anchored in the public set: fine. Otherwise, a chain that this computer trusts, that a
     catalogue product made, or that ends in an unknown root, is interception."""
-    entries = certificate.load_chain(chain_pem)
+    entries = certinfo.load_chain(chain_pem)
     sent = {i: c for i, c in enumerate(entries) if isinstance(c, x509.Certificate)}
     if 0 not in sent:
         return Judged("failed")
-    public_path = certificate.build_path(sent, public)
+    public_path = trust.build_path(sent, public)
     if public_path.trusted:
         anchor = public_path.anchor
         return Judged("public", issuer=_name_of(anchor), anchor=anchor)
-    local_path = certificate.build_path(sent, trusted) if trusted is not None else None
+    local_path = trust.build_path(sent, trusted) if trusted is not None else None
     on_path = [sent[i] for i in public_path.indices]
     if local_path is not None and local_path.trusted and local_path.anchor is not None:
         anchor = local_path.anchor
@@ -173,22 +173,22 @@ def judge(
     if (
         found is None
         and public_path.end == "missing_issuer"
-        and certificate.aia_ca_issuers(top) is not None
+        and certinfo.aia_ca_issuers(top) is not None
     ):
         # A real site that left out its intermediate (and says where to fetch it).
-        return Judged("incomplete", certificate.display_name(top.issuer))
+        return Judged("incomplete", certinfo.display_name(top.issuer))
     self_signed = public_path.end == "self_signed"
-    issuer = certificate.display_name(top.subject if self_signed else top.issuer)
+    issuer = certinfo.display_name(top.subject if self_signed else top.issuer)
     return Judged("intercepted", issuer, top if self_signed else None, found, False)
 
 
 def _name_of(cert: x509.Certificate | None) -> str | None:
-    return certificate.display_name(cert.subject) if cert is not None else None
+    return certinfo.display_name(cert.subject) if cert is not None else None
 
 
 def product_of_chain(chain_pem: Sequence[str]) -> products.Product | None:
     """The catalogue product that made a chain, if any (for the target's own chain, too)."""
-    certs = [c for c in certificate.load_chain(chain_pem) if isinstance(c, x509.Certificate)]
+    certs = [c for c in certinfo.load_chain(chain_pem) if isinstance(c, x509.Certificate)]
     return products.load().match_chain(certs)
 
 
@@ -201,9 +201,9 @@ def _language(settings: Settings) -> str:
 
 def _trusted_store(
     settings: Settings, *, timeout: float, cancel: threading.Event
-) -> certificate.TrustStore | None:
+) -> trust.TrustStore | None:
     if settings.cacert is not None:
-        return certificate.TrustStore.from_file(settings.cacert, name="cacert")
+        return trust.TrustStore.from_file(settings.cacert, name="cacert")
     found = trust_store.enumerate_os(timeout=timeout, cancel=cancel)
     return None if found.error else found.store()
 
@@ -232,12 +232,12 @@ def _probe_fact(item: Fetched, judged: Judged) -> dict[str, object]:
         "issuer": judged.issuer,
         "anchor": None
         if anchor is None
-        else {"subject": _name_of(anchor), "sha256": certificate.fingerprint(anchor)},
+        else {"subject": _name_of(anchor), "sha256": certinfo.fingerprint(anchor)},
         "product": judged.product.name if judged.product else None,
         "trusted_here": judged.trusted,
         "chain": [
-            certificate.display_name(c.subject)
-            for c in certificate.load_chain(item.chain_pem)
+            certinfo.display_name(c.subject)
+            for c in certinfo.load_chain(item.chain_pem)
             if isinstance(c, x509.Certificate)
         ],
         "detail": item.detail,
@@ -248,8 +248,8 @@ def _probe_fact(item: Fetched, judged: Judged) -> dict[str, object]:
 def analyse(
     fetched: Sequence[Fetched],
     *,
-    public: certificate.TrustStore,
-    trusted: certificate.TrustStore | None,
+    public: trust.TrustStore,
+    trusted: trust.TrustStore | None,
     catalogue_: products.Catalogue,
     lang: str,
 ) -> tuple[list[Finding], list[dict[str, object]]]:
@@ -283,7 +283,7 @@ def analyse(
             params["variant"] = "product"
         evidence = tuple(
             f"{item.canary.name}: issued by {j.issuer}"
-            + (f" (root SHA-256 {certificate.fingerprint(j.anchor)})" if j.anchor else "")
+            + (f" (root SHA-256 {certinfo.fingerprint(j.anchor)})" if j.anchor else "")
             for item, j in intercepted
         )
         findings.append(Finding("interception.detected", Status.FAIL, params, evidence))
@@ -318,7 +318,7 @@ def run(ctx: Context) -> Outcome:
         finding = Finding("interception.not_checked", Status.WARN, params)
         return Outcome((finding,), {"offline": settings.offline, "invalid_canaries": list(bad)})
     public_path = settings.known_roots or Path(certifi.where())
-    public = certificate.TrustStore.from_file(public_path, name="public")
+    public = trust.TrustStore.from_file(public_path, name="public")
     trusted = _trusted_store(settings, timeout=ctx.timeout(), cancel=ctx.cancel)
     ctx.raise_if_cancelled()
     timeout = ctx.timeout()

@@ -20,13 +20,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from checks import certificate
 from checks.core import policy
 from checks.core.check import Check, Context
 from checks.core.models import Finding, Outcome, Status
 from checks.core.platform import OSName, current_os
 from checks.core.redact import redact
-from checks.lib import products
+from checks.lib import certinfo, products, trust
 from checks.lib.system import CommandResult, Runner, reg_query, run_command
 
 # ---------------------------------------------------------------------------------------------
@@ -62,14 +61,14 @@ class Enumeration:
     error_kind: str | None = None
     facts: Mapping[str, object] = field(default_factory=dict)
 
-    def store(self) -> certificate.TrustStore:
-        return certificate.TrustStore(
+    def store(self) -> trust.TrustStore:
+        return trust.TrustStore(
             self.trusted, name="system", source=", ".join(self.sources), error=self.error
         )
 
 
 def _certs(data: bytes) -> list[x509.Certificate]:
-    return list(certificate.TrustStore.from_bytes(data, name="read").certificates)
+    return list(trust.TrustStore.from_bytes(data, name="read").certificates)
 
 
 def _read_certs(path: Path) -> list[x509.Certificate]:
@@ -164,14 +163,14 @@ def enumerate_linux(root: Path = Path("/"), *, openssl_cafile: str | None = None
             facts=facts,
         )
     shipped = {
-        certificate.fingerprint(cert)
+        certinfo.fingerprint(cert)
         for folder in LINUX_PACKAGE_SOURCES
         for file in _cert_files(_under(root, folder))
         for cert in _read_certs(file)
     }
-    bundle = certificate.TrustStore(trusted, name="bundle")
+    bundle = trust.TrustStore(trusted, name="bundle")
     pending = [
-        {"subject": certificate.display_name(cert.subject), "file": file}
+        {"subject": certinfo.display_name(cert.subject), "file": file}
         for cert, file in anchor_certs
         if bundle.find(cert) is None
     ]
@@ -238,7 +237,7 @@ def parse_trust_settings(text: str) -> list[TrustSetting]:
 
 def _label_matches(cert: x509.Certificate, label: str) -> bool:
     names = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    names.append(certificate.display_name(cert.subject))
+    names.append(certinfo.display_name(cert.subject))
     return any(n.casefold() == label.casefold() for n in names)
 
 
@@ -282,21 +281,21 @@ def enumerate_macos(run: Runner, *, home: Path | None = None) -> Enumeration:
         (distrusted if decision(cert) == "deny" else trusted).append(cert)
     not_trusted: list[str] = []
     for cert in found["system"] + found["login"]:
-        if not certificate.is_self_signed(cert):
+        if not certinfo.is_self_signed(cert):
             continue
         verdict = decision(cert)
         if verdict == "trust":
             trusted.append(cert)
         elif verdict == "deny":
             distrusted.append(cert)
-        elif certificate.is_ca(cert):
-            not_trusted.append(certificate.display_name(cert.subject))
+        elif certinfo.is_ca(cert):
+            not_trusted.append(certinfo.display_name(cert.subject))
     facts = {
         "keychains": {k: len(v) for k, v in found.items()},
         "trust_settings": {d: len(s) for d, s in settings.items()},
         "in_keychain_but_not_trusted": sorted(set(not_trusted)),
     }
-    program = frozenset(certificate.fingerprint(c) for c in system_roots)
+    program = frozenset(certinfo.fingerprint(c) for c in system_roots)
     return Enumeration(
         "macos",
         tuple(_unique(trusted)),
@@ -321,13 +320,13 @@ def windows_certificates(
     """The X.509 certificates of an `ssl.enum_certificates` list; with `for_tls`, only those
     trusted for server authentication (trust True means every purpose)."""
     certs: list[x509.Certificate] = []
-    for der, encoding, trust in entries:
+    for der, encoding, usage in entries:
         if encoding != "x509_asn":
             continue
-        if for_tls and not (trust is True or (isinstance(trust, set) and _SERVER_AUTH in trust)):
+        if for_tls and not (usage is True or (isinstance(usage, set) and _SERVER_AUTH in usage)):
             continue
         with contextlib.suppress(ValueError):
-            certs.append(certificate.load_der(der))
+            certs.append(certinfo.load_der(der))
     return certs
 
 
@@ -336,7 +335,7 @@ def windows_builtin(cert: x509.Certificate) -> bool:
     orgs = {str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)}
     if orgs & {"Microsoft Corporation", "Microsoft Corp.", "MSFT"}:
         return True
-    return certificate.display_name(cert.subject) in policy.WINDOWS_BUILTIN_ROOT_NAMES
+    return certinfo.display_name(cert.subject) in policy.WINDOWS_BUILTIN_ROOT_NAMES
 
 
 def enumerate_windows(
@@ -358,7 +357,7 @@ def enumerate_windows(
         key.rsplit("\\", 1)[-1].upper() for key in (authroot.subkeys if authroot else ())
     }
     program = frozenset(
-        certificate.fingerprint(cert)
+        certinfo.fingerprint(cert)
         for cert in roots
         if windows_builtin(cert) or _sha1(cert) in thumbprints
     )
@@ -394,7 +393,7 @@ def _sha1(cert: x509.Certificate) -> str:
 def _unique(certs: Iterable[x509.Certificate]) -> list[x509.Certificate]:
     seen: dict[str, x509.Certificate] = {}
     for cert in certs:
-        seen.setdefault(certificate.fingerprint(cert), cert)
+        seen.setdefault(certinfo.fingerprint(cert), cert)
     return list(seen.values())
 
 
@@ -466,10 +465,10 @@ def env_overrides(
             path = Path(value).expanduser()
             exists = path.is_file()
             certs = _read_certs(path) if exists else []
-        store = certificate.TrustStore(certs, name=variable)
+        store = trust.TrustStore(certs, name=variable)
         lacking = tuple(
             dict.fromkeys(
-                certificate.display_name(c.subject) for c in trusted if store.find(c) is None
+                certinfo.display_name(c.subject) for c in trusted if store.find(c) is None
             )
         )
         if not exists:
@@ -546,11 +545,11 @@ def _root_fact(
     cert: x509.Certificate, why: str, product: products.Product | None
 ) -> dict[str, object]:
     return {
-        "subject": certificate.display_name(cert.subject),
+        "subject": certinfo.display_name(cert.subject),
         "subject_dn": cert.subject.rfc4514_string(),
-        "sha256": certificate.fingerprint(cert),
-        "spki_sha256": certificate.spki_sha256(cert),
-        "not_after": certificate.iso(cert.not_valid_after_utc),
+        "sha256": certinfo.fingerprint(cert),
+        "spki_sha256": certinfo.spki_sha256(cert),
+        "not_after": certinfo.iso(cert.not_valid_after_utc),
         "product": product.name if product else None,
         "why": why,
     }
@@ -602,9 +601,9 @@ class Analysis:
 
 def analyse(
     found: Enumeration,
-    mozilla: certificate.TrustStore,
+    mozilla: trust.TrustStore,
     *,
-    known_bad: certificate.KnownBadList,
+    known_bad: trust.KnownBadList,
     catalogue: products.Catalogue,
     now: datetime,
 ) -> Analysis:
@@ -637,7 +636,7 @@ def analyse(
     outdated = 0
     for cert in found.trusted:
         product = catalogue.match_certificate(cert)
-        entry = known_bad.entries.get(certificate.spki_sha256(cert))
+        entry = known_bad.entries.get(certinfo.spki_sha256(cert))
         if entry is not None:
             root = _root_fact(cert, "known_bad", product)
             root.update(name=entry.name, reason=entry.reason)
@@ -647,15 +646,15 @@ def analyse(
             expired.append(_root_fact(cert, "expired", product))
         if mozilla.find(cert) is not None:
             continue
-        if certificate.fingerprint(cert) in found.program and product is None:
+        if certinfo.fingerprint(cert) in found.program and product is None:
             outdated += 1
             continue
         local.append(_root_fact(cert, "interception_product" if product else "not_public", product))
 
     # Keyed by public key, so that a re-issued or cross-signed copy of a root still counts.
-    trusted_keys = {certificate.spki_sha256(c) for c in found.trusted}
-    denied_keys = {certificate.spki_sha256(c) for c in found.distrusted}
-    public_keys = {certificate.spki_sha256(c): c for c in mozilla.certificates}
+    trusted_keys = {certinfo.spki_sha256(c) for c in found.trusted}
+    denied_keys = {certinfo.spki_sha256(c) for c in found.distrusted}
+    public_keys = {certinfo.spki_sha256(c): c for c in mozilla.certificates}
     missing: list[dict[str, object]] = []
     distrusted_needed: list[dict[str, object]] = []
     for name, spki in policy.MUST_HAVE_ROOTS:
@@ -766,8 +765,8 @@ def run(ctx: Context) -> Outcome:
     ctx.raise_if_cancelled()
     overrides = env_overrides(os.environ, found.trusted)
     mozilla_path = settings.known_roots or Path(certifi.where())
-    mozilla = certificate.TrustStore.from_file(mozilla_path, name="mozilla")
-    known_bad = certificate.load_known_bad()
+    mozilla = trust.TrustStore.from_file(mozilla_path, name="mozilla")
+    known_bad = trust.load_known_bad()
     analysis = analyse(
         found, mozilla, known_bad=known_bad, catalogue=products.load(), now=datetime.now(UTC)
     )

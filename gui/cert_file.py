@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from checks import certificate
 from checks.core.models import CheckResult, Status
 from checks.core.redact import redact
+from checks.lib import certinfo, trust
 
 MAX_BYTES = 10 * 1024 * 1024
 _PEM_BLOCK = re.compile(
@@ -100,7 +101,7 @@ def split(data: bytes) -> list[str]:
             bundles = pkcs7.load_pem_pkcs7_certificates(data)
         elif data[:1] == b"\x30":
             try:
-                return [_as_pem(certificate.load_der(data))]
+                return [_as_pem(certinfo.load_der(data))]
             except ValueError:
                 bundles = pkcs7.load_der_pkcs7_certificates(data)
     except ValueError as exc:
@@ -119,16 +120,16 @@ def _as_pem(cert: x509.Certificate) -> str:
 def _leaf_name(pems: list[str]) -> tuple[str, bool]:
     """The name the file's first certificate is checked against: its own first SAN or CN."""
     try:
-        leaf = certificate.load_pem(pems[0])
+        leaf = certinfo.load_pem(pems[0])
     except ValueError:
         return "", False
-    addresses = certificate.ip_names(leaf)
-    names = certificate.dns_names(leaf)
+    addresses = certinfo.ip_names(leaf)
+    names = certinfo.dns_names(leaf)
     if names:
         return names[0], False
     if addresses:
         return addresses[0], True
-    common = certificate.display_name(leaf.subject)
+    common = certinfo.display_name(leaf.subject)
     return common, False
 
 
@@ -140,14 +141,14 @@ def analyse(path: Path, *, host: str | None = None, is_ip: bool = False) -> Cert
     """
     data = _read(path)
     pems = split(data)
-    chain = certificate.load_chain(pems)
-    if all(isinstance(entry, certificate.Unparsable) for entry in chain):
+    chain = certinfo.load_chain(pems)
+    if all(isinstance(entry, certinfo.Unparsable) for entry in chain):
         raise CertFileError("not_certificate")
     if host is None:
         host, is_ip = _leaf_name(pems)
-    mozilla = certificate.TrustStore.from_file(Path(certifi.where()), name="mozilla")
+    mozilla = trust.TrustStore.from_file(Path(certifi.where()), name="mozilla")
     try:
-        known_bad = certificate.load_known_bad()
+        known_bad = trust.load_known_bad()
     except (OSError, ValueError, KeyError):
         known_bad = None
     analysis = certificate.analyse(
@@ -160,7 +161,7 @@ def analyse(path: Path, *, host: str | None = None, is_ip: bool = False) -> Cert
         analysis.facts,
     )
     shown = tuple(
-        None if isinstance(entry, certificate.Unparsable) else pem
+        None if isinstance(entry, certinfo.Unparsable) else pem
         for entry, pem in zip(chain, pems, strict=True)
     )
     return CertFile(path, redact(str(path)), shown, host, result)

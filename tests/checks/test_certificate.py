@@ -24,26 +24,27 @@ from checks.core.check import Context
 from checks.core.config import Settings
 from checks.core.models import CheckResult, Finding, Status
 from checks.core.target import Target
+from checks.lib import certinfo, trust
 from checks.present import catalogue
 from tests.lab import pki
 
 NOW = pki.NOW
 DAY = pki.DAY
-EMPTY = cert_check.TrustStore((), name="mozilla")
+EMPTY = trust.TrustStore((), name="mozilla")
 
 # One PKI for the whole module: root -> intermediate -> leaf for a.test.
 ROOT = pki.root("Cert Check Root")
 INTERMEDIATE = pki.intermediate("Cert Check Intermediate", ROOT)
 LEAF = pki.leaf("a.test", INTERMEDIATE)
-MOZILLA = cert_check.TrustStore([ROOT.cert], name="mozilla")
+MOZILLA = trust.TrustStore([ROOT.cert], name="mozilla")
 
 
 def analyse(
-    chain: Sequence[x509.Certificate | cert_check.Unparsable],
+    chain: Sequence[x509.Certificate | certinfo.Unparsable],
     host: str = "a.test",
     *,
     is_ip: bool = False,
-    mozilla: cert_check.TrustStore = MOZILLA,
+    mozilla: trust.TrustStore = MOZILLA,
     **options: object,
 ) -> cert_check.Analysis:
     return cert_check.analyse(
@@ -117,7 +118,7 @@ def test_a_healthy_chain_gives_only_valid() -> None:
 
 def test_load_chain_reads_pem_text_as_the_tls_check_sends_it() -> None:
     pems = [LEAF.pem.decode(), INTERMEDIATE.pem.decode()]
-    chain = cert_check.load_chain(pems)
+    chain = certinfo.load_chain(pems)
     assert chain == [LEAF.cert, INTERMEDIATE.cert]
 
 
@@ -127,7 +128,7 @@ def test_expired_leaf() -> None:
     assert finding.status is Status.FAIL
     assert finding.params["which"] == "leaf"
     assert finding.params["days"] == 3
-    assert finding.params["not_after"] == cert_check.iso(NOW - 3 * DAY)
+    assert finding.params["not_after"] == certinfo.iso(NOW - 3 * DAY)
     assert "variant" not in finding.params
 
 
@@ -146,7 +147,7 @@ def test_not_yet_valid_leaf() -> None:
     finding = only(analyse([early.cert, INTERMEDIATE.cert]), "cert.not_yet_valid")
     assert finding.status is Status.FAIL
     assert finding.params["days"] == 2
-    assert finding.params["not_before"] == cert_check.iso(NOW + 2 * DAY)
+    assert finding.params["not_before"] == certinfo.iso(NOW + 2 * DAY)
 
 
 def test_expires_soon_is_a_warning() -> None:
@@ -194,7 +195,7 @@ def test_now_is_a_parameter_so_the_clock_check_can_reanalyse() -> None:
     ],
 )
 def test_wildcard_and_name_rules(pattern: str, host: str, expected: bool) -> None:
-    assert cert_check.name_matches(pattern, host) is expected
+    assert certinfo.name_matches(pattern, host) is expected
 
 
 def test_wildcard_certificate_in_a_chain() -> None:
@@ -267,7 +268,7 @@ def _leaf_with(
 
 def test_a_dns_san_spelling_an_ip_or_a_wildcard_never_matches_an_ip_target() -> None:
     spelt = _leaf_with([x509.DNSName("192.0.2.7"), x509.DNSName("*.0.2.7")])
-    assert not cert_check.host_matches(spelt, "192.0.2.7", is_ip=True)
+    assert not certinfo.host_matches(spelt, "192.0.2.7", is_ip=True)
     assert ids(analyse([spelt, INTERMEDIATE.cert], "192.0.2.7", is_ip=True)) == [
         "cert.hostname_mismatch"
     ]
@@ -288,13 +289,13 @@ def test_self_signed_leaf() -> None:
     alone = pki.leaf("a.test", None)
     finding = only(analyse([alone.cert]), "cert.self_signed")
     assert finding.status is Status.FAIL
-    assert finding.params["fingerprint"] == cert_check.fingerprint(alone.cert)
+    assert finding.params["fingerprint"] == certinfo.fingerprint(alone.cert)
     assert "cert.untrusted_root" not in ids(analyse([alone.cert]))
 
 
 def test_a_self_signed_leaf_in_the_cacert_file_is_trusted() -> None:
     alone = pki.leaf("a.test", None)
-    cacert = cert_check.TrustStore([alone.cert], name="cacert")
+    cacert = trust.TrustStore([alone.cert], name="cacert")
     assert ids(analyse([alone.cert], cacert=cacert)) == ["cert.valid"]
 
 
@@ -304,7 +305,7 @@ def test_untrusted_root_sent_by_the_server() -> None:
     finding = result.findings[0]
     assert finding.params == {
         "root": "Cert Check Root",
-        "fingerprint": cert_check.fingerprint(ROOT.cert),
+        "fingerprint": certinfo.fingerprint(ROOT.cert),
     }
     assert result.facts["judgements"]["mozilla"]["trusted"] is False  # type: ignore[index]
 
@@ -333,12 +334,12 @@ def test_a_root_missing_from_cacert_is_untrusted_root_not_incomplete() -> None:
     # Mozilla knows the issuer as a root, so the --cacert file lacks a root, not the server
     # an intermediate.
     other = pki.root("Some Other Root")
-    cacert = cert_check.TrustStore([other.cert], name="cacert")
+    cacert = trust.TrustStore([other.cert], name="cacert")
     result = analyse([LEAF.cert, INTERMEDIATE.cert], cacert=cacert)
     finding = only(result, "cert.untrusted_root")
     assert finding.params["variant"] == "cacert"
     assert finding.params["root"] == "Cert Check Root"
-    assert finding.params["fingerprint"] == cert_check.fingerprint(ROOT.cert)
+    assert finding.params["fingerprint"] == certinfo.fingerprint(ROOT.cert)
     assert result.facts["decided_by"] == "cacert"
 
 
@@ -385,7 +386,7 @@ def test_unrelated_extra_certificates_are_unneeded() -> None:
 
 RSA_ROOT = pki.root("RSA Root", key="rsa2048")
 RSA_INTERMEDIATE = pki.intermediate("RSA Intermediate", RSA_ROOT, key="rsa2048")
-RSA_MOZILLA = cert_check.TrustStore([RSA_ROOT.cert], name="mozilla")
+RSA_MOZILLA = trust.TrustStore([RSA_ROOT.cert], name="mozilla")
 
 
 def test_sha1_signed_leaf_is_a_weak_signature() -> None:
@@ -407,7 +408,7 @@ def test_md5_signed_intermediate_is_a_weak_signature() -> None:
 def test_a_roots_own_sha1_self_signature_does_not_matter() -> None:
     old_root_cert = resign(RSA_ROOT.cert, RSA_ROOT, "sha1")
     leaf = pki.leaf("a.test", RSA_INTERMEDIATE)
-    store = cert_check.TrustStore([old_root_cert], name="mozilla")
+    store = trust.TrustStore([old_root_cert], name="mozilla")
     result = analyse([leaf.cert, RSA_INTERMEDIATE.cert, old_root_cert], mozilla=store)
     assert "cert.weak_signature" not in ids(result)
     assert result.facts["judgements"]["mozilla"]["trusted"] is True  # type: ignore[index]
@@ -427,8 +428,8 @@ def test_pss_signatures_link_the_chain() -> None:
     )
     pss = padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.DIGEST_LENGTH)
     leaf = builder.sign(RSA_INTERMEDIATE.key, hashes.SHA256(), rsa_padding=pss)
-    assert cert_check.signed_by(leaf, RSA_INTERMEDIATE.cert) is True
-    assert cert_check.signed_by(leaf, RSA_ROOT.cert) is False
+    assert certinfo.signed_by(leaf, RSA_INTERMEDIATE.cert) is True
+    assert certinfo.signed_by(leaf, RSA_ROOT.cert) is False
     assert ids(analyse([leaf, RSA_INTERMEDIATE.cert], mozilla=RSA_MOZILLA)) == ["cert.valid"]
 
 
@@ -455,7 +456,7 @@ def test_a_weak_root_key_in_the_store_counts_too() -> None:
     weak_root = pki.root("Weak Root", key="rsa1024")
     intermediate = pki.intermediate("Under Weak Root", weak_root)
     leaf = pki.leaf("a.test", intermediate)
-    store = cert_check.TrustStore([weak_root.cert], name="mozilla")
+    store = trust.TrustStore([weak_root.cert], name="mozilla")
     finding = only(analyse([leaf.cert, intermediate.cert], mozilla=store), "cert.weak_key")
     assert finding.params["position"] == "root"
     assert finding.params["subject"] == "Weak Root"
@@ -496,7 +497,7 @@ def test_two_cross_signed_cas_do_not_loop() -> None:
     assert time.monotonic() - started < 2
     assert result.facts["path"]["end"] == "loop"  # type: ignore[index]
     assert "cert.untrusted_root" in ids(result)
-    trusting_b = cert_check.TrustStore([second.cert], name="mozilla")
+    trusting_b = trust.TrustStore([second.cert], name="mozilla")
     via_b = analyse([leaf.cert, a_by_b, b_by_a], mozilla=trusting_b)
     assert via_b.facts["path"]["indices"] == [0, 1]  # type: ignore[index]
     assert only(via_b, "cert.chain_order").params["unneeded"] == ["Cross B"]
@@ -522,10 +523,10 @@ def test_a_mesh_of_cross_signatures_stays_within_the_candidate_budget() -> None:
 
 PRIVATE_ROOT = pki.root("Private Root")
 PRIVATE_LEAF = pki.leaf("a.test", PRIVATE_ROOT)
-PRIVATE_CACERT = cert_check.TrustStore([PRIVATE_ROOT.cert], name="cacert")
-TRUSTED = cert_check.Judgement(True, "trusted by the operating system (TLSv1.3)")
-REFUSED = cert_check.Judgement(False, "not trusted by the operating system: unable to get issuer")
-UNKNOWN = cert_check.Judgement(None, "could not ask the operating system: refused")
+PRIVATE_CACERT = trust.TrustStore([PRIVATE_ROOT.cert], name="cacert")
+TRUSTED = trust.Judgement(True, "trusted by the operating system (TLSv1.3)")
+REFUSED = trust.Judgement(False, "not trusted by the operating system: unable to get issuer")
+UNKNOWN = trust.Judgement(None, "could not ask the operating system: refused")
 
 
 def test_cacert_alone_decides_and_mozilla_is_only_shown() -> None:
@@ -551,7 +552,7 @@ def test_os_trusts_a_root_mozilla_lacks_is_trusted_locally_only() -> None:
     assert finding.status is Status.WARN
     assert finding.params == {
         "root": "Private Root",
-        "fingerprint": cert_check.fingerprint(PRIVATE_ROOT.cert),
+        "fingerprint": certinfo.fingerprint(PRIVATE_ROOT.cert),
     }
     assert result.facts["decided_by"] == "os"
 
@@ -567,7 +568,7 @@ def test_os_refusing_a_root_mozilla_trusts_is_a_missing_root() -> None:
     finding = result.findings[0]
     assert finding.status is Status.FAIL
     assert finding.params["root"] == "Cert Check Root"
-    assert finding.params["fingerprint"] == cert_check.fingerprint(ROOT.cert)
+    assert finding.params["fingerprint"] == certinfo.fingerprint(ROOT.cert)
     assert finding.params["detail"] == REFUSED.detail
 
 
@@ -600,7 +601,7 @@ def test_os_that_fetched_a_missing_intermediate_still_gets_a_warning() -> None:
 
 def _known_bad_file(tmp_path: Path, *certs: x509.Certificate) -> Path:
     entries = "".join(
-        f'[[roots]]\nname = "Lab {i}"\nspki_sha256 = "{cert_check.spki_sha256(c).upper()}"\n'
+        f'[[roots]]\nname = "Lab {i}"\nspki_sha256 = "{certinfo.spki_sha256(c).upper()}"\n'
         f'reason = "Its key is in the test."\nsource = "tests"\n\n'
         for i, c in enumerate(certs)
     )
@@ -610,20 +611,20 @@ def _known_bad_file(tmp_path: Path, *certs: x509.Certificate) -> Path:
 
 
 def test_known_bad_root_in_the_chain_or_as_the_anchor(tmp_path: Path) -> None:
-    known_bad = cert_check.load_known_bad(_known_bad_file(tmp_path, ROOT.cert))
+    known_bad = trust.load_known_bad(_known_bad_file(tmp_path, ROOT.cert))
     assert known_bad.version == 7
     as_anchor = analyse([LEAF.cert, INTERMEDIATE.cert], known_bad=known_bad)
     finding = only(as_anchor, "cert.known_bad_root")
     assert finding.params["name"] == "Lab 0"
     assert finding.params["position"] == "root"
-    assert finding.params["spki_sha256"] == cert_check.spki_sha256(ROOT.cert)
+    assert finding.params["spki_sha256"] == certinfo.spki_sha256(ROOT.cert)
     assert finding.status is Status.FAIL
     sent = analyse([LEAF.cert, INTERMEDIATE.cert, ROOT.cert], mozilla=EMPTY, known_bad=known_bad)
     assert ids(sent).count("cert.known_bad_root") == 1
 
 
 def test_known_bad_intermediate_key(tmp_path: Path) -> None:
-    known_bad = cert_check.load_known_bad(_known_bad_file(tmp_path, INTERMEDIATE.cert))
+    known_bad = trust.load_known_bad(_known_bad_file(tmp_path, INTERMEDIATE.cert))
     finding = only(
         analyse([LEAF.cert, INTERMEDIATE.cert], known_bad=known_bad), "cert.known_bad_root"
     )
@@ -631,7 +632,7 @@ def test_known_bad_intermediate_key(tmp_path: Path) -> None:
 
 
 def test_the_shipped_known_bad_list_is_well_formed() -> None:
-    shipped = cert_check.load_known_bad()
+    shipped = trust.load_known_bad()
     assert shipped.version >= 1
     assert len(shipped.entries) >= 10
     superfish = "4bb8f35ba1e126f8dde1b0c420625ed86dce61a7bddadbdea9aba578ff13145e"
@@ -644,9 +645,9 @@ def test_the_shipped_known_bad_list_is_well_formed() -> None:
 
 def test_a_malformed_known_bad_list_is_refused() -> None:
     with pytest.raises(ValueError, match="spki_sha256"):
-        cert_check.parse_known_bad('version = 1\n[[roots]]\nname = "x"\nspki_sha256 = "abc"\n')
+        trust.parse_known_bad('version = 1\n[[roots]]\nname = "x"\nspki_sha256 = "abc"\n')
     with pytest.raises(ValueError, match="version"):
-        cert_check.parse_known_bad("[[roots]]\n")
+        trust.parse_known_bad("[[roots]]\n")
 
 
 def test_an_unparsable_certificate_among_good_ones() -> None:
@@ -655,8 +656,8 @@ def test_an_unparsable_certificate_among_good_ones() -> None:
         "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----",
     ]
     pems.append(INTERMEDIATE.pem.decode())
-    chain = cert_check.load_chain(pems)
-    assert isinstance(chain[1], cert_check.Unparsable)
+    chain = certinfo.load_chain(pems)
+    assert isinstance(chain[1], certinfo.Unparsable)
     result = analyse(chain)
     finding = only(result, "cert.unparsable")
     assert finding.params["index"] == 1
@@ -668,7 +669,7 @@ def test_an_unparsable_certificate_among_good_ones() -> None:
 def test_an_unparsable_leaf_still_grades_the_rest() -> None:
     stale = pki.intermediate("Stale", ROOT, not_after=NOW - DAY)
     garbage = base64_garbage()
-    result = analyse(cert_check.load_chain([garbage, stale.pem.decode()]))
+    result = analyse(certinfo.load_chain([garbage, stale.pem.decode()]))
     assert sorted(ids(result)) == ["cert.expired", "cert.unparsable"]
     assert only(result, "cert.unparsable").params["position"] == "leaf"
 
@@ -681,7 +682,7 @@ def test_no_certificate_at_all() -> None:
 def test_certifi_store_loads_every_root_without_warnings() -> None:
     # Some Mozilla roots have serial number 0, which cryptography warns about; the tests turn
     # warnings into errors, so this also proves the warning is kept out.
-    store = cert_check.TrustStore.from_file(Path(certifi.where()), name="mozilla")
+    store = trust.TrustStore.from_file(Path(certifi.where()), name="mozilla")
     assert len(store) > 100
     assert store.skipped == 0
     assert store.error is None
@@ -690,10 +691,10 @@ def test_certifi_store_loads_every_root_without_warnings() -> None:
 def test_store_files_skip_garbage_and_report_unreadable_files(tmp_path: Path) -> None:
     path = tmp_path / "bundle.pem"
     path.write_bytes(ROOT.pem + base64_garbage().encode() + INTERMEDIATE.pem)
-    store = cert_check.TrustStore.from_file(path, name="cacert")
+    store = trust.TrustStore.from_file(path, name="cacert")
     assert len(store) == 2
     assert store.skipped == 1
-    missing = cert_check.TrustStore.from_file(tmp_path / "absent.pem", name="cacert")
+    missing = trust.TrustStore.from_file(tmp_path / "absent.pem", name="cacert")
     assert len(missing) == 0
     assert missing.error is not None
     result = analyse([LEAF.cert, INTERMEDIATE.cert], cacert=missing)
@@ -722,7 +723,7 @@ def test_every_declared_id_and_variant_has_text(lang: str) -> None:
 
 
 def _scenario_findings(tmp_path: Path) -> list[Finding]:
-    known_bad = cert_check.load_known_bad(_known_bad_file(tmp_path, ROOT.cert))
+    known_bad = trust.load_known_bad(_known_bad_file(tmp_path, ROOT.cert))
     runs = [
         analyse([LEAF.cert, INTERMEDIATE.cert]),
         analyse([pki.leaf("a.test", INTERMEDIATE, not_after=NOW - DAY).cert, LEAF.cert], "b"),
@@ -743,7 +744,7 @@ def _scenario_findings(tmp_path: Path) -> list[Finding]:
         analyse(
             [pki.leaf("a.test", INTERMEDIATE, aia_ca_issuers="http://x").cert], os_judgement=TRUSTED
         ),
-        analyse(cert_check.load_chain([base64_garbage()])),
+        analyse(certinfo.load_chain([base64_garbage()])),
         analyse([]),
         analyse(_long_chain(policy.MAX_CHAIN_DEPTH + 2)),
     ]
@@ -908,7 +909,7 @@ def test_run_wires_the_judges_together(tmp_path: Path) -> None:
 def test_date_findings_say_whether_the_certificate_is_valid_at_network_time() -> None:
     root = pki.root("Clock Root")
     leaf = pki.leaf("future.test", root, not_before=NOW + 30 * DAY)
-    store = cert_check.TrustStore([root.cert], name="cacert")
+    store = trust.TrustStore([root.cert], name="cacert")
 
     def at(now: datetime) -> cert_check.Analysis:
         return cert_check.analyse(
@@ -933,7 +934,7 @@ def test_a_certificate_wrong_at_network_time_too_is_judged_at_network_time() -> 
     # by this computer's clock it looks "not yet valid", but the truth is "expired".
     root = pki.root("Clock Root", not_before=NOW - 3650 * DAY, not_after=NOW + 3650 * DAY)
     leaf = pki.leaf("old.test", root, not_before=NOW + 30 * DAY, not_after=NOW + 60 * DAY)
-    store = cert_check.TrustStore([root.cert], name="cacert")
+    store = trust.TrustStore([root.cert], name="cacert")
 
     def at(now: datetime) -> cert_check.Analysis:
         return cert_check.analyse(

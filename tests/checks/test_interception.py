@@ -10,19 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from checks import certificate, interception, security_software
+from checks import interception, security_software
 from checks.core.check import Context
 from checks.core.config import Canary, Settings, parse_canary
 from checks.core.models import CheckResult, Finding, Status
 from checks.interception import Fetched
-from checks.lib import products
+from checks.lib import certinfo, products, trust
 from tests.lab import pki
 from tests.lab.servers import LoopbackServer, TLSServer, closed_port
 
 CATALOGUE = products.load()
 PUBLIC_ROOT = pki.root("Lab Public Root")
 PUBLIC_INTER = pki.intermediate("Lab Public Intermediate", PUBLIC_ROOT)
-PUBLIC = certificate.TrustStore([PUBLIC_ROOT.cert], name="public")
+PUBLIC = trust.TrustStore([PUBLIC_ROOT.cert], name="public")
 
 
 def _pems(*chain: pki.Issued) -> tuple[str, ...]:
@@ -60,7 +60,7 @@ def test_a_chain_anchored_in_the_public_set_is_not_interception() -> None:
 def test_a_locally_trusted_product_root_is_interception_named_after_the_product() -> None:
     kaspersky = pki.root("Kaspersky Anti-Virus Personal Root Certificate", org="AO Kaspersky Lab")
     chain = _pems(pki.leaf("www.example.com", kaspersky))
-    trusted = certificate.TrustStore([PUBLIC_ROOT.cert, kaspersky.cert], name="here")
+    trusted = trust.TrustStore([PUBLIC_ROOT.cert, kaspersky.cert], name="here")
     judged = interception.judge(chain, public=PUBLIC, trusted=trusted, catalogue_=CATALOGUE)
     assert judged.verdict == "intercepted"
     assert judged.trusted is True
@@ -83,7 +83,7 @@ def test_an_untrusted_product_chain_is_interception_not_an_untrusted_root() -> N
 def test_an_unknown_local_root_is_interception_without_a_product() -> None:
     device = pki.root("Corporate Inspection CA 7")
     chain = _pems(pki.leaf("www.example.com", device))
-    trusted = certificate.TrustStore([device.cert], name="here")
+    trusted = trust.TrustStore([device.cert], name="here")
     judged = interception.judge(chain, public=PUBLIC, trusted=trusted, catalogue_=CATALOGUE)
     assert (judged.verdict, judged.product, judged.issuer) == (
         "intercepted",
@@ -106,7 +106,7 @@ def test_no_chain_is_failed() -> None:
 # --- Findings ----------------------------------------------------------------------------------
 
 
-def _analyse(fetched: Sequence[Fetched], trusted: certificate.TrustStore | None, lang: str = "en"):
+def _analyse(fetched: Sequence[Fetched], trusted: trust.TrustStore | None, lang: str = "en"):
     return interception.analyse(
         fetched, public=PUBLIC, trusted=trusted, catalogue_=CATALOGUE, lang=lang
     )
@@ -114,7 +114,7 @@ def _analyse(fetched: Sequence[Fetched], trusted: certificate.TrustStore | None,
 
 def test_interception_of_some_canaries_names_the_product_and_the_clean_ones() -> None:
     mitm = pki.root("mitmproxy", org="mitmproxy")
-    trusted = certificate.TrustStore([PUBLIC_ROOT.cert, mitm.cert], name="here")
+    trusted = trust.TrustStore([PUBLIC_ROOT.cert, mitm.cert], name="here")
     fetched = [
         _fetched("a.example", _pems(pki.leaf("a.example", mitm))),
         _fetched("b.example", _pems(pki.leaf("b.example", PUBLIC_INTER), PUBLIC_INTER)),
@@ -129,12 +129,12 @@ def test_interception_of_some_canaries_names_the_product_and_the_clean_ones() ->
     assert detected.params["clean"] == ["b.example:443"]
     assert "mitmproxy" in str(detected.params["vendor_fix"])
     assert [p["verdict"] for p in facts] == ["intercepted", "public", "failed"]
-    assert facts[0]["anchor"]["sha256"] == certificate.fingerprint(mitm.cert)  # type: ignore[index]
+    assert facts[0]["anchor"]["sha256"] == certinfo.fingerprint(mitm.cert)  # type: ignore[index]
 
 
 def test_the_vendor_fix_follows_the_language() -> None:
     avast = pki.root("Avast Web/Mail Shield Root")
-    trusted = certificate.TrustStore([avast.cert], name="here")
+    trusted = trust.TrustStore([avast.cert], name="here")
     findings, _ = _analyse(
         [_fetched("a.example", _pems(pki.leaf("a.example", avast)))], trusted, "zh_CN"
     )

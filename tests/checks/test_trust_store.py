@@ -13,17 +13,17 @@ import certifi
 import pytest
 from cryptography import x509
 
-from checks import certificate, trust_store
+from checks import trust_store
 from checks.core import policy
 from checks.core.models import Status
-from checks.lib import products
+from checks.lib import certinfo, products, trust
 from checks.lib.system import CommandResult, parse_reg_query
 from checks.trust_store import Enumeration
 from tests.lab import pki
 
 NOW = datetime.now(UTC)
-MOZILLA = certificate.TrustStore.from_file(Path(certifi.where()), name="mozilla")
-KNOWN_BAD = certificate.load_known_bad()
+MOZILLA = trust.TrustStore.from_file(Path(certifi.where()), name="mozilla")
+KNOWN_BAD = trust.load_known_bad()
 CATALOGUE = products.load()
 MUST_HAVE_KEYS = {spki for _, spki in policy.MUST_HAVE_ROOTS}
 
@@ -31,10 +31,10 @@ MUST_HAVE_KEYS = {spki for _, spki in policy.MUST_HAVE_ROOTS}
 def _public(*, without: Sequence[str] = ()) -> list[x509.Certificate]:
     """Mozilla's roots, minus the must-have roots named in `without`."""
     dropped = {spki for name, spki in policy.MUST_HAVE_ROOTS if name in without}
-    return [c for c in MOZILLA.certificates if certificate.spki_sha256(c) not in dropped]
+    return [c for c in MOZILLA.certificates if certinfo.spki_sha256(c) not in dropped]
 
 
-def _analyse(found: Enumeration, known_bad: certificate.KnownBadList = KNOWN_BAD):
+def _analyse(found: Enumeration, known_bad: trust.KnownBadList = KNOWN_BAD):
     return trust_store.analyse(found, MOZILLA, known_bad=known_bad, catalogue=CATALOGUE, now=NOW)
 
 
@@ -61,7 +61,7 @@ def test_a_root_added_locally_is_listed_with_subject_fingerprint_and_why() -> No
     assert local.status is Status.WARN
     assert "variant" not in local.params
     assert local.params["count"] == 1
-    fingerprint = certificate.fingerprint(corporate)
+    fingerprint = certinfo.fingerprint(corporate)
     assert local.params["roots"] == [
         {"subject": "Example Corp Internal Root CA", "sha256": fingerprint, "product": None}
     ]
@@ -91,7 +91,7 @@ def test_roots_the_os_vendor_ships_are_not_local_even_when_mozilla_dropped_them(
     # Debian's ca-certificates lags Mozilla: a root it still ships is not "added locally".
     dropped = pki.root("Old Public Root That Mozilla Removed").cert
     found = Enumeration(
-        "linux", (*_public(), dropped), program=frozenset({certificate.fingerprint(dropped)})
+        "linux", (*_public(), dropped), program=frozenset({certinfo.fingerprint(dropped)})
     )
     analysis = _analyse(found)
     assert "truststore.local_root" not in _ids(analysis.findings)
@@ -100,8 +100,8 @@ def test_roots_the_os_vendor_ships_are_not_local_even_when_mozilla_dropped_them(
 
 def test_a_known_bad_root_is_a_failure_matched_by_public_key_hash() -> None:
     leaked = pki.root("Superfish, Inc.")
-    spki = certificate.spki_sha256(leaked.cert)
-    bad_list = certificate.parse_known_bad(
+    spki = certinfo.spki_sha256(leaked.cert)
+    bad_list = trust.parse_known_bad(
         f'version = 9\n[[roots]]\nname = "Superfish, Inc."\nspki_sha256 = "{spki}"\n'
         'reason = "private key extracted"\n'
     )
@@ -151,7 +151,7 @@ def test_windows_with_root_auto_update_disabled_fails_for_a_missing_root() -> No
 
 def test_a_distrusted_common_root_fails_even_on_windows() -> None:
     isrg = next(
-        c for c in MOZILLA.certificates if certificate.display_name(c.subject) == "ISRG Root X1"
+        c for c in MOZILLA.certificates if certinfo.display_name(c.subject) == "ISRG Root X1"
     )
     found = Enumeration("windows", tuple(_public(without=["ISRG Root X1"])), distrusted=(isrg,))
     missing = next(f for f in _analyse(found).findings if f.id == "truststore.missing_root")
@@ -162,7 +162,7 @@ def test_a_distrusted_common_root_fails_even_on_windows() -> None:
 def test_expired_roots_are_information() -> None:
     old = pki.root("Old Timestamping Root", not_after=pki.NOW - 5 * pki.DAY).cert
     found = Enumeration(
-        "windows", (*_public(), old), program=frozenset({certificate.fingerprint(old)})
+        "windows", (*_public(), old), program=frozenset({certinfo.fingerprint(old)})
     )
     analysis = _analyse(found)
     expired = next(f for f in analysis.findings if f.id == "truststore.expired_root")
@@ -199,11 +199,11 @@ def test_linux_reads_the_bundle_and_tells_shipped_from_locally_added(tmp_path: P
     found = trust_store.enumerate_linux(tmp_path)
     assert found.error is None
     assert found.sources == ("/etc/ssl/certs/ca-certificates.crt",)
-    assert {certificate.display_name(c.subject) for c in found.trusted} == {
+    assert {certinfo.display_name(c.subject) for c in found.trusted} == {
         "Distribution Shipped Root",
         "Corp Root",
     }
-    assert found.program == frozenset({certificate.fingerprint(shipped)})
+    assert found.program == frozenset({certinfo.fingerprint(shipped)})
     assert found.facts["family"] == "Debian/Ubuntu/Alpine"
     assert found.facts["anchors_not_in_bundle"] == [
         {
@@ -304,12 +304,12 @@ def test_macos_trusts_keychain_roots_only_with_a_trust_setting(tmp_path: Path) -
         return CommandResult(0, MAC_USER_TRUST)
 
     found = trust_store.enumerate_macos(run, home=tmp_path)
-    names = {certificate.display_name(c.subject) for c in found.trusted}
+    names = {certinfo.display_name(c.subject) for c in found.trusted}
     assert "mitmproxy" in names
     assert "Charles Proxy CA (7 Mar 2023, MacBook-Pro.local)" in names
     assert "Imported But Never Trusted" not in names  # being in a keychain is not being trusted
     assert "ISRG Root X1" not in names
-    assert [certificate.display_name(c.subject) for c in found.distrusted] == ["ISRG Root X1"]
+    assert [certinfo.display_name(c.subject) for c in found.distrusted] == ["ISRG Root X1"]
     assert found.facts["in_keychain_but_not_trusted"] == ["Imported But Never Trusted"]
     assert ["security", "dump-trust-settings", "-d"] in calls
     analysis = _analyse(found)
@@ -393,7 +393,7 @@ def test_windows_reads_root_ca_disallowed_stores_and_the_policies() -> None:
         return registry.get(argv[2], CommandResult(1, "", REG_MISSING))
 
     found = trust_store.enumerate_windows(lambda name: stores[name], run)
-    names = {certificate.display_name(c.subject) for c in found.trusted}
+    names = {certinfo.display_name(c.subject) for c in found.trusted}
     assert "Email Only Root" not in names  # trusted for e-mail only, not for websites
     assert found.auto_update_disabled is True
     assert found.facts["protected_roots_flags"] == 1
@@ -500,7 +500,7 @@ def test_linux_prefers_the_file_openssl_reads(tmp_path: Path) -> None:
     _write(tmp_path / "opt/custom/roots.pem", [pki.root("Custom Build Root").cert])
     custom = trust_store.enumerate_linux(tmp_path, openssl_cafile="/opt/custom/roots.pem")
     assert custom.facts["family"] == "OpenSSL default"
-    assert [certificate.display_name(c.subject) for c in custom.trusted] == ["Custom Build Root"]
+    assert [certinfo.display_name(c.subject) for c in custom.trusted] == ["Custom Build Root"]
 
 
 def test_variables_set_by_the_frozen_apps_runtime_hook_are_not_the_users_overrides(

@@ -9,7 +9,7 @@ from checks import certificate, clock, diagnosis
 from checks.core.models import CheckResult, Finding, Report, Status
 from checks.core.target import parse
 from checks.core.version import __version__
-from checks.lib import products
+from checks.lib import certinfo, products, trust
 from tests.lab import pki
 
 HOST = "shop.example.com"
@@ -96,9 +96,9 @@ def target_results(
     """DNS, TCP, TLS, certificate and protocols of `HOST`, with the certificate judged for real."""
     sent = chain[:-1]  # the root stays in the trust store, as a well-configured server does
     pems = [c.pem.decode("ascii") for c in sent]
-    store = certificate.TrustStore([chain[-1].cert], name="mozilla")
+    store = trust.TrustStore([chain[-1].cert], name="mozilla")
     analysis = certificate.analyse(
-        certificate.load_chain(pems), host=HOST, is_ip=False, now=now, mozilla=store
+        certinfo.load_chain(pems), host=HOST, is_ip=False, now=now, mozilla=store
     )
     findings = analysis.findings + extra
     address = "203.0.113.10"

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks import captive_portal, certificate, client_policy, clock, proxy, trust_store
+from checks import captive_portal, client_policy, clock, proxy, trust_store
 from checks.core import config
-from checks.lib import ntp, system
+from checks.lib import certinfo, ntp, system
 
 FUZZ = settings(max_examples=300, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
 
@@ -69,13 +69,13 @@ TEXT_PARSERS: dict[str, tuple[Callable[[str], object], tuple[type[BaseException]
     "canary setting": (config.parse_canary, (ValueError,)),
     "security dump-trust-settings": (trust_store.parse_trust_settings, ()),
     "java.security": (client_policy.parse_java_security, ()),
-    "PEM file": (certificate.load_pem, (ValueError,)),
+    "PEM file": (certinfo.load_pem, (ValueError,)),
 }
 
 BYTE_PARSERS: dict[str, tuple[Callable[[bytes], object], tuple[type[BaseException], ...]]] = {
     "NTP packet": (ntp.decode, (ValueError,)),
-    "DER certificate": (certificate.load_der, (ValueError,)),
-    "PEM bytes": (certificate.load_pem, (ValueError,)),
+    "DER certificate": (certinfo.load_der, (ValueError,)),
+    "PEM bytes": (certinfo.load_pem, (ValueError,)),
     "portal probe reply": (captive_portal.parse_reply, (ValueError,)),
     "proxy CONNECT reply": (proxy.parse_connect_reply, (proxy.TunnelError,)),
 }

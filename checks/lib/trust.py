@@ -1,0 +1,280 @@
+"""Decides which roots vouch for a chain: trust stores, path building, known-bad roots."""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from cryptography import x509
+
+from checks.core import policy
+from checks.lib.certinfo import (
+    PEM_BLOCK,
+    NameKey,
+    display_name,
+    identity,
+    is_self_signed,
+    load_der,
+    load_pem,
+    name_key,
+    signed_by,
+)
+
+PathEnd = Literal["anchored", "self_signed", "missing_issuer", "loop", "too_long"]
+
+
+class TrustStore:
+    """A set of trust anchors (root certificates), indexed by subject for path building."""
+
+    def __init__(
+        self,
+        certificates: Iterable[x509.Certificate],
+        *,
+        name: str,
+        source: str = "",
+        skipped: int = 0,
+        error: str | None = None,
+    ) -> None:
+        self.name = name
+        self.source = source
+        self.skipped = skipped
+        self.error = error
+        self.certificates = tuple(certificates)
+        self._by_subject: dict[NameKey, list[x509.Certificate]] = {}
+        self._by_identity: dict[tuple[NameKey, bytes], x509.Certificate] = {}
+        for cert in self.certificates:
+            self._by_subject.setdefault(name_key(cert.subject), []).append(cert)
+            self._by_identity.setdefault(identity(cert), cert)
+
+    def __len__(self) -> int:
+        return len(self.certificates)
+
+    def named(self, name: x509.Name) -> Sequence[x509.Certificate]:
+        """The anchors whose subject is `name`."""
+        return self._by_subject.get(name_key(name), ())
+
+    def find(self, cert: x509.Certificate) -> x509.Certificate | None:
+        """The store's copy of `cert` (same subject and key), if the store has it."""
+        return self._by_identity.get(identity(cert))
+
+    def fact(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "roots": len(self),
+            "skipped": self.skipped,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, name: str, source: str = "") -> TrustStore:
+        """Every PEM certificate in `data` (a lone DER certificate also works)."""
+        certificates: list[x509.Certificate] = []
+        skipped = 0
+        for block in PEM_BLOCK.finditer(data):
+            try:
+                certificates.append(load_pem(block.group(0)))
+            except ValueError:
+                skipped += 1
+        if not certificates and not skipped and data:
+            try:
+                certificates.append(load_der(data))
+            except ValueError:
+                skipped += 1
+        return cls(certificates, name=name, source=source, skipped=skipped)
+
+    @classmethod
+    def from_file(cls, path: Path, *, name: str) -> TrustStore:
+        """The anchors in a PEM bundle; a file that cannot be read gives an empty store."""
+        try:
+            stat = path.stat()
+            return _cached_store(str(path), stat.st_mtime_ns, stat.st_size, name)
+        except OSError as exc:
+            return cls((), name=name, source=str(path), error=f"{type(exc).__name__}: {exc}")
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_store(path: str, mtime_ns: int, size: int, name: str) -> TrustStore:
+    # Keyed by modification time and size so that an edited bundle is read again.
+    return TrustStore.from_bytes(Path(path).read_bytes(), name=name, source=path)
+
+
+@dataclass(frozen=True)
+class ChainPath:
+    """The issuing path found from the server's certificate towards a trust anchor.
+
+    Attributes:
+        indices: positions in the sent chain of the certificates on the path, leaf first.
+        anchor: the trust store's certificate the path ends in; None when none was reached.
+        end: `anchored`; `self_signed` (ends in a root the store lacks); `missing_issuer` (no
+            certificate for the last issuer, sent or stored); `loop` (cross-signatures lead
+            back into the path); `too_long` (the depth or candidate limit was reached).
+        missing_issuer: the issuer name no certificate was found for.
+    """
+
+    indices: tuple[int, ...]
+    anchor: x509.Certificate | None
+    end: PathEnd
+    missing_issuer: x509.Name | None = None
+
+    @property
+    def trusted(self) -> bool:
+        return self.anchor is not None
+
+
+def build_path(sent: Mapping[int, x509.Certificate], store: TrustStore) -> ChainPath:
+    """Find a path from `sent[0]` to an anchor of `store`, using the sent certificates as
+    intermediates in any order; when there is none, the longest path found.
+
+    Store certificates are tried before sent ones (a sent root is then left unused), and no
+    subject-and-key appears twice on a path, so cross-signed cycles end. At most
+    `policy.MAX_CHAIN_DEPTH` certificates per path and `policy.MAX_CHAIN_CANDIDATES` issuer
+    candidates in all are tried.
+    """
+    budget = policy.MAX_CHAIN_CANDIDATES
+    dead_ends: list[ChainPath] = []
+
+    def walk(path: tuple[int, ...], seen: frozenset[tuple[NameKey, bytes]]) -> ChainPath | None:
+        nonlocal budget
+        cert = sent[path[-1]]
+        own = store.find(cert)
+        if own is not None:
+            return ChainPath(path, own, "anchored")
+        if is_self_signed(cert):
+            dead_ends.append(ChainPath(path, None, "self_signed"))
+            return None
+        if len(path) >= policy.MAX_CHAIN_DEPTH:
+            dead_ends.append(ChainPath(path, None, "too_long"))
+            return None
+        wanted = name_key(cert.issuer)
+        candidates: list[tuple[x509.Certificate, int | None]] = [
+            (anchor, None) for anchor in store.named(cert.issuer)
+        ]
+        candidates += [
+            (other, index) for index, other in sent.items() if name_key(other.subject) == wanted
+        ]
+        linked = looped = exhausted = False
+        for candidate, index in candidates:
+            if budget <= 0:
+                exhausted = True
+                break
+            budget -= 1
+            key = identity(candidate)
+            if key in seen:
+                looped = True
+                continue
+            if signed_by(cert, candidate) is False:
+                continue
+            linked = True
+            if index is None:
+                return ChainPath(path, candidate, "anchored")
+            found = walk((*path, index), seen | {key})
+            if found is not None:
+                return found
+        if not linked:
+            end: PathEnd = "too_long" if exhausted else "loop" if looped else "missing_issuer"
+            missing = cert.issuer if end == "missing_issuer" else None
+            dead_ends.append(ChainPath(path, None, end, missing))
+        return None
+
+    found = walk((0,), frozenset({identity(sent[0])}))
+    if found is not None:
+        return found
+    # The longest dead end tells the most; ties go to the first found (store-first order).
+    return max(dead_ends, key=lambda p: len(p.indices))
+
+
+@dataclass(frozen=True)
+class KnownBad:
+    """A public key that must never be trusted (see resources/known_bad_roots.toml)."""
+
+    name: str
+    spki_sha256: str
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True)
+class KnownBadList:
+    """The known-bad keys by SPKI SHA-256, and the version of the list they came from."""
+
+    version: int
+    entries: Mapping[str, KnownBad]
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def parse_known_bad(text: str) -> KnownBadList:
+    """Parse the known-bad list's TOML; raise `ValueError` when it is malformed."""
+    data = tomllib.loads(text)
+    version = data.get("version")
+    if not isinstance(version, int):
+        raise ValueError("known-bad list has no integer `version`")
+    entries: dict[str, KnownBad] = {}
+    for raw in data.get("roots", []):
+        digest = str(raw.get("spki_sha256", "")).lower().replace(":", "")
+        if not _HEX64.match(digest):
+            raise ValueError(f"bad spki_sha256 {raw.get('spki_sha256')!r}")
+        entries[digest] = KnownBad(
+            name=str(raw["name"]),
+            spki_sha256=digest,
+            reason=str(raw.get("reason", "")),
+            source=str(raw.get("source", "")),
+        )
+    return KnownBadList(version, entries)
+
+
+def load_known_bad(path: Path | None = None) -> KnownBadList:
+    """The known-bad list at `path`, or the one shipped in resources/; raises on a bad file."""
+    if path is not None:
+        return parse_known_bad(path.read_text(encoding="utf-8"))
+    return _shipped_known_bad()
+
+
+@functools.cache
+def _shipped_known_bad() -> KnownBadList:
+    resource = importlib.resources.files("resources").joinpath("known_bad_roots.toml")
+    return parse_known_bad(resource.read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One verifier's verdict on the chain: trusted, not trusted, or None when it could not say."""
+
+    trusted: bool | None
+    detail: str
+
+    def fact(self) -> dict[str, object]:
+        return {"trusted": self.trusted, "detail": self.detail}
+
+
+def judge(path: ChainPath, sent: Mapping[int, x509.Certificate], store: TrustStore) -> Judgement:
+    """A trust store's verdict from the path built against it."""
+    if store.error:
+        prefix = f"the store could not be read ({store.error}); "
+    elif not len(store):
+        prefix = "the store holds no certificates; "
+    else:
+        prefix = ""
+    top = sent[path.indices[-1]]
+    if path.anchor is not None:
+        return Judgement(True, f"{prefix}trusted: ends in {display_name(path.anchor.subject)}")
+    if path.end == "self_signed":
+        what = "is self-signed" if len(path.indices) == 1 else "ends in a root"
+        return Judgement(
+            False,
+            f"{prefix}not trusted: the chain {what} ({display_name(top.subject)}) "
+            "that is not in this store",
+        )
+    if path.end == "missing_issuer" and path.missing_issuer is not None:
+        issuer = display_name(path.missing_issuer)
+        return Judgement(
+            False, f"{prefix}not trusted: no certificate for the issuer {issuer} was sent or stored"
+        )
+    return Judgement(False, f"{prefix}not trusted: no path to a root ({path.end})")
