@@ -14,13 +14,12 @@ from typing import Literal
 import certifi
 from cryptography import x509
 
-from checks import proxy, tls, trust_store
 from checks.core import policy
 from checks.core.check import Check, Context
 from checks.core.config import Canary, Settings
 from checks.core.models import CheckResult, Finding, Outcome, Status
 from checks.core.redact import redact
-from checks.lib import certinfo, net, pac, products, trust
+from checks.lib import certinfo, handshake, net, pac, products, proxies, roots, trust
 from checks.present import catalogue
 
 Verdict = Literal["public", "intercepted", "incomplete", "failed"]
@@ -42,7 +41,7 @@ class Fetched:
     chain_pem: tuple[str, ...]
     detail: str
     elapsed_ms: float
-    tunnel: proxy.TunnelFailure | None = None
+    tunnel: proxies.TunnelFailure | None = None
     tunnel_status: int | None = None
     tunnel_schemes: tuple[str, ...] = ()
 
@@ -81,10 +80,10 @@ def fetch(
     if pac_routes is not None and canary.name in pac_routes:
         chosen = pac_routes[canary.name]
     else:
-        chosen = proxy.proxy_for(canary.host)
+        chosen = proxies.proxy_for(canary.host)
     if chosen is not None:
         try:
-            address = proxy.parse_proxy(chosen)
+            address = proxies.parse_proxy(chosen)
         except ValueError as exc:
             return done(
                 via=redact(chosen),
@@ -94,10 +93,10 @@ def fetch(
                 tunnel="unsupported",
             )
         try:
-            sock = proxy.open_tunnel(
+            sock = proxies.open_tunnel(
                 address, canary.host, canary.port, timeout=timeout, cancel=cancel
             )
-        except proxy.TunnelError as exc:
+        except proxies.TunnelError as exc:
             return done(
                 via=address.shown,
                 address=None,
@@ -108,7 +107,7 @@ def fetch(
                 tunnel_schemes=exc.schemes,
             )
         with sock:
-            hs = tls.handshake_over(sock, sni=sni, timeout=timeout, cancel=cancel)
+            hs = handshake.handshake_over(sock, sni=sni, timeout=timeout, cancel=cancel)
         return done(
             via=address.shown,
             address=None,
@@ -121,7 +120,7 @@ def fetch(
         )
     except (OSError, UnicodeError, IndexError) as exc:
         return done(via="direct", address=None, chain_pem=(), detail=f"lookup: {exc}")
-    hs = tls.handshake(ip, canary.port, sni=sni, timeout=timeout, cancel=cancel)
+    hs = handshake.handshake(ip, canary.port, sni=sni, timeout=timeout, cancel=cancel)
     return done(via="direct", address=ip, chain_pem=hs.chain_pem, detail=hs.detail or hs.outcome)
 
 
@@ -204,22 +203,16 @@ def _trusted_store(
 ) -> trust.TrustStore | None:
     if settings.cacert is not None:
         return trust.TrustStore.from_file(settings.cacert, name="cacert")
-    found = trust_store.enumerate_os(timeout=timeout, cancel=cancel)
+    found = roots.enumerate_os(timeout=timeout, cancel=cancel)
     return None if found.error else found.store()
 
 
 def _broken_proxy(result: CheckResult | None) -> str | None:
-    """The proxy check's finding when the proxy opened no tunnel, if it ran and found so."""
+    """The proxy check's finding when the proxy opened no tunnel, if it ran and found so (its
+    only failures are tunnels that would not open)."""
     if result is None:
         return None
-    return next(
-        (
-            f.id
-            for f in result.findings
-            if f.id in proxy.TUNNEL_FINDINGS and f.status is Status.FAIL
-        ),
-        None,
-    )
+    return next((f.id for f in result.findings if f.status is Status.FAIL), None)
 
 
 def _probe_fact(item: Fetched, judged: Judged) -> dict[str, object]:

@@ -12,6 +12,7 @@ import pytest
 
 from checks import proxy
 from checks.core.models import Status
+from checks.lib import proxies
 from checks.lib.system import CommandResult
 from tests.lab.servers import CannedServer, closed_port
 
@@ -152,7 +153,7 @@ ProxyType=2
 def test_wininet_values_from_recorded_reg_query() -> None:
     from checks.lib.system import parse_reg_query
 
-    setting = proxy.parse_wininet(parse_reg_query(REG_INTERNET_SETTINGS).values)
+    setting = proxies.parse_wininet(parse_reg_query(REG_INTERNET_SETTINGS).values)
     assert setting is not None
     assert setting.servers == {
         "http": "proxy.corp.example:8080",
@@ -161,19 +162,19 @@ def test_wininet_values_from_recorded_reg_query() -> None:
     assert setting.pac_url == "http://wpad.corp.example/proxy.pac"
     assert setting.bypass == ("<local>", "*.corp.example")
     # ProxyEnable 0: a ProxyServer left behind is not in use.
-    assert proxy.parse_wininet(parse_reg_query(REG_INTERNET_SETTINGS_DIRECT).values) is None
+    assert proxies.parse_wininet(parse_reg_query(REG_INTERNET_SETTINGS_DIRECT).values) is None
 
 
 def test_winhttp_from_recorded_netsh_output() -> None:
-    setting = proxy.parse_winhttp(WINHTTP_PROXY)
+    setting = proxies.parse_winhttp(WINHTTP_PROXY)
     assert setting is not None
     assert setting.servers == {"all": "proxy.corp.example:8080"}
     assert setting.bypass == ("<local>", "*.corp.example")
-    assert proxy.parse_winhttp(WINHTTP_DIRECT) is None
+    assert proxies.parse_winhttp(WINHTTP_DIRECT) is None
 
 
 def test_scutil_from_recorded_output_ignores_the_scoped_copies() -> None:
-    setting = proxy.parse_scutil(SCUTIL_PROXY)
+    setting = proxies.parse_scutil(SCUTIL_PROXY)
     assert setting is not None
     assert setting.servers == {
         "http": "proxy.corp.example:3128",
@@ -181,11 +182,11 @@ def test_scutil_from_recorded_output_ignores_the_scoped_copies() -> None:
     }
     assert setting.pac_url == "http://wpad.corp.example/wpad.dat"
     assert setting.bypass == ("*.local", "169.254/16")
-    assert proxy.parse_scutil(SCUTIL_DIRECT) is None
+    assert proxies.parse_scutil(SCUTIL_DIRECT) is None
 
 
 def test_gsettings_from_recorded_output_never_reads_the_password() -> None:
-    setting = proxy.parse_gsettings(GSETTINGS_MANUAL)
+    setting = proxies.parse_gsettings(GSETTINGS_MANUAL)
     assert setting is not None
     assert setting.servers == {
         "http": "proxy.corp.example:3128",
@@ -195,25 +196,25 @@ def test_gsettings_from_recorded_output_never_reads_the_password() -> None:
     assert "hunter2" not in repr(setting.fact())
     findings = proxy.analyse(None, [setting])
     assert "hunter2" not in repr([f.params for f in findings])
-    auto = proxy.parse_gsettings(GSETTINGS_AUTO)
+    auto = proxies.parse_gsettings(GSETTINGS_AUTO)
     assert auto is not None
     assert auto.pac_url == "http://wpad.corp.example/wpad.dat"
-    assert proxy.parse_gsettings(GSETTINGS_NONE) is None
+    assert proxies.parse_gsettings(GSETTINGS_NONE) is None
 
 
 def test_kioslaverc_from_recorded_file() -> None:
-    setting = proxy.parse_kioslaverc(KIOSLAVERC_MANUAL)
+    setting = proxies.parse_kioslaverc(KIOSLAVERC_MANUAL)
     assert setting is not None
     assert setting.servers == {
         "http": "http://proxy.corp.example:3128",
         "https": "http://proxy.corp.example:3128",
     }
     assert setting.bypass == ("localhost", "127.0.0.1", ".corp.example")
-    pac = proxy.parse_kioslaverc(KIOSLAVERC_PAC)
+    pac = proxies.parse_kioslaverc(KIOSLAVERC_PAC)
     assert pac is not None
     assert pac.pac_url == "http://wpad.corp.example/wpad.dat"
-    assert proxy.parse_kioslaverc("[Proxy Settings]\nProxyType=0\n") is None
-    assert proxy.parse_kioslaverc("garbage without sections = \x00") is None
+    assert proxies.parse_kioslaverc("[Proxy Settings]\nProxyType=0\n") is None
+    assert proxies.parse_kioslaverc("garbage without sections = \x00") is None
 
 
 def test_environment_proxies_without_credentials() -> None:
@@ -223,7 +224,7 @@ def test_environment_proxies_without_credentials() -> None:
         "no_proxy": "localhost,.corp.example",
         "PATH": "/usr/bin",
     }
-    setting = proxy.environment_proxies(environ)
+    setting = proxies.environment_proxies(environ)
     assert setting is not None
     assert setting.variables == ("HTTPS_PROXY", "https_proxy", "no_proxy")
     # Lowercase wins, as in Python's urllib.
@@ -232,7 +233,7 @@ def test_environment_proxies_without_credentials() -> None:
     text = repr(setting.fact()) + repr([f.params for f in proxy.analyse(setting, [])])
     assert "s3cret" not in text
     assert "pa55" not in text
-    assert proxy.environment_proxies({"PATH": "/usr/bin"}) is None
+    assert proxies.environment_proxies({"PATH": "/usr/bin"}) is None
 
 
 def test_system_settings_per_os_through_the_command_boundary(tmp_path: Path) -> None:
@@ -246,14 +247,14 @@ def test_system_settings_per_os_through_the_command_boundary(tmp_path: Path) -> 
     def run(argv: Sequence[str]) -> CommandResult:
         return outputs[(argv[0], argv[1])]
 
-    windows = proxy.system_settings("windows", run, home=tmp_path)
+    windows = proxies.system_settings("windows", run, home=tmp_path)
     assert [s.source for s in windows] == ["wininet", "winhttp"]
-    assert [s.source for s in proxy.system_settings("macos", run, home=tmp_path)] == ["macos"]
+    assert [s.source for s in proxies.system_settings("macos", run, home=tmp_path)] == ["macos"]
     (tmp_path / ".config").mkdir()
     (tmp_path / ".config" / "kioslaverc").write_text(KIOSLAVERC_MANUAL)
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("XDG_CONFIG_HOME", raising=False)
-        linux = proxy.system_settings("linux", run, home=tmp_path)
+        linux = proxies.system_settings("linux", run, home=tmp_path)
     assert [s.source for s in linux] == ["gnome", "kde"]
 
 
@@ -261,13 +262,13 @@ def test_a_missing_desktop_tool_means_no_setting(tmp_path: Path) -> None:
     def run(argv: Sequence[str]) -> CommandResult:
         return CommandResult(None, "", "", "FileNotFoundError: gsettings")
 
-    assert proxy.system_settings("linux", run, home=tmp_path) == []
+    assert proxies.system_settings("linux", run, home=tmp_path) == []
 
 
 def test_findings_none_configured_pac_and_environment_override() -> None:
     assert [f.id for f in proxy.analyse(None, [])] == ["proxy.none"]
-    env = proxy.environment_proxies({"HTTPS_PROXY": "http://127.0.0.1:3128"})
-    system = proxy.parse_scutil(SCUTIL_PROXY)
+    env = proxies.environment_proxies({"HTTPS_PROXY": "http://127.0.0.1:3128"})
+    system = proxies.parse_scutil(SCUTIL_PROXY)
     assert env is not None
     assert system is not None
     findings = proxy.analyse(env, [system])
@@ -279,7 +280,7 @@ def test_findings_none_configured_pac_and_environment_override() -> None:
     assert override.status is Status.WARN
     assert override.params["variables"] == "HTTPS_PROXY"
     assert "macOS network settings" in str(override.params["system"])
-    only_system = proxy.analyse(None, [proxy.parse_winhttp(WINHTTP_PROXY)])  # type: ignore[list-item]
+    only_system = proxy.analyse(None, [proxies.parse_winhttp(WINHTTP_PROXY)])  # type: ignore[list-item]
     assert only_system[0].params["variant"] == "system"
 
 
@@ -288,12 +289,12 @@ def test_findings_none_configured_pac_and_environment_override() -> None:
 
 def test_proxy_for_follows_https_then_all_and_honours_bypass() -> None:
     table = {"https": "http://p1:8080", "all": "http://p2:8080"}
-    assert proxy.proxy_for("example.com", proxies=table, bypass=lambda h: False) == table["https"]
-    assert proxy.proxy_for(
+    assert proxies.proxy_for("example.com", proxies=table, bypass=lambda h: False) == table["https"]
+    assert proxies.proxy_for(
         "example.com", proxies={"all": "http://p2:8080"}, bypass=lambda h: False
     ) == ("http://p2:8080")
-    assert proxy.proxy_for("intranet", proxies=table, bypass=lambda h: h == "intranet") is None
-    assert proxy.proxy_for("example.com", proxies={}, bypass=lambda h: False) is None
+    assert proxies.proxy_for("intranet", proxies=table, bypass=lambda h: h == "intranet") is None
+    assert proxies.proxy_for("example.com", proxies={}, bypass=lambda h: False) is None
 
 
 def test_proxy_for_reads_the_environment_like_urllib(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -301,12 +302,12 @@ def test_proxy_for_reads_the_environment_like_urllib(monkeypatch: pytest.MonkeyP
         monkeypatch.delenv(name)
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
     monkeypatch.setenv("NO_PROXY", "skip.example")
-    assert proxy.proxy_for("www.example.com") == "http://127.0.0.1:3128"
-    assert proxy.proxy_for("skip.example") is None
+    assert proxies.proxy_for("www.example.com") == "http://127.0.0.1:3128"
+    assert proxies.proxy_for("skip.example") is None
 
 
 def test_parse_proxy_keeps_credentials_out_of_its_display_form() -> None:
-    address = proxy.parse_proxy("http://al%40ice:p%3Ass@proxy.example:3128")
+    address = proxies.parse_proxy("http://al%40ice:p%3Ass@proxy.example:3128")
     assert (address.host, address.port, address.username, address.password) == (
         "proxy.example",
         3128,
@@ -315,9 +316,9 @@ def test_parse_proxy_keeps_credentials_out_of_its_display_form() -> None:
     )
     assert address.shown == "http://proxy.example:3128"
     assert "p:ss" not in repr(address)
-    assert proxy.parse_proxy("proxy.example:8080").scheme == "http"
+    assert proxies.parse_proxy("proxy.example:8080").scheme == "http"
     with pytest.raises(ValueError, match="no host"):
-        proxy.parse_proxy("http://:8080")
+        proxies.parse_proxy("http://:8080")
 
 
 # --- CONNECT tunnels against loopback proxies --------------------------------------------------
@@ -331,7 +332,7 @@ def scripted_proxy(reply: bytes) -> CannedServer:
 
 def test_a_tunnel_is_opened_with_basic_credentials_from_the_url() -> None:
     with scripted_proxy(b"HTTP/1.1 200 Connection established\r\n\r\n") as server:
-        sock = proxy.open_tunnel(
+        sock = proxies.open_tunnel(
             f"http://alice:s3cret@127.0.0.1:{server.port}",
             "www.example.com",
             443,
@@ -352,8 +353,8 @@ def test_a_407_is_data_with_the_offered_schemes_and_no_password() -> None:
         b'Proxy-Authenticate: NTLM\r\nProxy-Authenticate: Basic realm="corp"\r\n'
         b"Content-Length: 0\r\n\r\n"
     )
-    with scripted_proxy(reply) as server, pytest.raises(proxy.TunnelError) as caught:
-        proxy.open_tunnel(
+    with scripted_proxy(reply) as server, pytest.raises(proxies.TunnelError) as caught:
+        proxies.open_tunnel(
             f"http://alice:s3cret@127.0.0.1:{server.port}",
             "www.example.com",
             443,
@@ -368,8 +369,8 @@ def test_a_407_is_data_with_the_offered_schemes_and_no_password() -> None:
 
 def test_a_refused_connect_and_a_closed_proxy_port_are_data() -> None:
     forbidden = scripted_proxy(b"HTTP/1.1 403 Forbidden\r\n\r\n")
-    with forbidden, pytest.raises(proxy.TunnelError) as caught:
-        proxy.open_tunnel(
+    with forbidden, pytest.raises(proxies.TunnelError) as caught:
+        proxies.open_tunnel(
             f"127.0.0.1:{forbidden.port}",
             "blocked.example",
             443,
@@ -377,8 +378,8 @@ def test_a_refused_connect_and_a_closed_proxy_port_are_data() -> None:
             cancel=threading.Event(),
         )
     assert (caught.value.kind, caught.value.status) == ("rejected", 403)
-    with pytest.raises(proxy.TunnelError) as closed:
-        proxy.open_tunnel(
+    with pytest.raises(proxies.TunnelError) as closed:
+        proxies.open_tunnel(
             f"http://127.0.0.1:{closed_port()}",
             "x.example",
             443,
@@ -387,13 +388,13 @@ def test_a_refused_connect_and_a_closed_proxy_port_are_data() -> None:
         )
     assert closed.value.kind == "refused"
     ssh = scripted_proxy(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
-    with ssh, pytest.raises(proxy.TunnelError) as garbage:
-        proxy.open_tunnel(
+    with ssh, pytest.raises(proxies.TunnelError) as garbage:
+        proxies.open_tunnel(
             f"127.0.0.1:{ssh.port}", "x.example", 443, timeout=3, cancel=threading.Event()
         )
     assert garbage.value.kind == "bad_reply"
-    with pytest.raises(proxy.TunnelError) as socks:
-        proxy.open_tunnel(
+    with pytest.raises(proxies.TunnelError) as socks:
+        proxies.open_tunnel(
             "socks5://127.0.0.1:1080", "x.example", 443, timeout=1, cancel=threading.Event()
         )
     assert socks.value.kind == "unsupported"
@@ -420,7 +421,7 @@ def test_the_proxy_check_tries_the_tunnel_a_program_here_would_take(
     with contextlib.ExitStack() as stack:
         port = stack.enter_context(scripted_proxy(reply)).port if reply else closed_port()
         monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
-        environment = proxy.environment_proxies(os.environ)
+        environment = proxies.environment_proxies(os.environ)
         found, _, _ = proxy.routes(settings, environment, [], timeout=2, cancel=threading.Event())
         assert [r.fact() for r in found] == [
             {"site": s, "via": f"http://127.0.0.1:{port}", "by": "environment"}

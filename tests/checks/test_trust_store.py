@@ -16,9 +16,9 @@ from cryptography import x509
 from checks import trust_store
 from checks.core import policy
 from checks.core.models import Status
-from checks.lib import certinfo, products, trust
+from checks.lib import bundles, certinfo, products, roots, trust
 from checks.lib.system import CommandResult, parse_reg_query
-from checks.trust_store import Enumeration
+from checks.lib.roots import Enumeration
 from tests.lab import pki
 
 NOW = datetime.now(UTC)
@@ -196,7 +196,7 @@ def test_linux_reads_the_bundle_and_tells_shipped_from_locally_added(tmp_path: P
     _write(tmp_path / "usr/share/ca-certificates/mozilla/Distribution_Shipped_Root.crt", [shipped])
     _write(tmp_path / "usr/local/share/ca-certificates/corp.crt", [corporate])
     _write(tmp_path / "usr/local/share/ca-certificates/new.crt", [pending])
-    found = trust_store.enumerate_linux(tmp_path)
+    found = roots.enumerate_linux(tmp_path)
     assert found.error is None
     assert found.sources == ("/etc/ssl/certs/ca-certificates.crt",)
     assert {certinfo.display_name(c.subject) for c in found.trusted} == {
@@ -224,16 +224,16 @@ def test_linux_reads_the_bundle_and_tells_shipped_from_locally_added(tmp_path: P
 )
 def test_linux_finds_each_distributions_bundle(tmp_path: Path, path: str, family: str) -> None:
     _write(tmp_path / path, [pki.root("Some Root").cert])
-    found = trust_store.enumerate_linux(tmp_path)
+    found = roots.enumerate_linux(tmp_path)
     assert found.facts["family"] == family
     assert len(found.trusted) == 1
 
 
 def test_linux_without_a_bundle_or_with_an_empty_one(tmp_path: Path) -> None:
-    assert trust_store.enumerate_linux(tmp_path).error_kind == "no_bundle"
+    assert roots.enumerate_linux(tmp_path).error_kind == "no_bundle"
     (tmp_path / "etc/ssl/certs").mkdir(parents=True)
     (tmp_path / "etc/ssl/certs/ca-certificates.crt").write_text("")
-    assert trust_store.enumerate_linux(tmp_path).error_kind == "empty"
+    assert roots.enumerate_linux(tmp_path).error_kind == "empty"
 
 
 # --- macOS -------------------------------------------------------------------------------------
@@ -268,13 +268,13 @@ MAC_NO_ADMIN_TRUST = "SecTrustSettingsCopyCertificates: No Trust Settings were f
 
 
 def test_mac_trust_settings_parser_on_recorded_output() -> None:
-    settings = trust_store.parse_trust_settings(MAC_USER_TRUST)
+    settings = roots.parse_trust_settings(MAC_USER_TRUST)
     assert [(s.name, s.decision) for s in settings] == [
         ("Charles Proxy CA (7 Mar 2023, MacBook-Pro.local)", "trust"),
         ("mitmproxy", "trust"),
         ("ISRG Root X1", "deny"),
     ]
-    assert trust_store.parse_trust_settings("") == []
+    assert roots.parse_trust_settings("") == []
 
 
 def test_macos_trusts_keychain_roots_only_with_a_trust_setting(tmp_path: Path) -> None:
@@ -289,8 +289,8 @@ def test_macos_trusts_keychain_roots_only_with_a_trust_setting(tmp_path: Path) -
         return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certs)
 
     outputs = {
-        trust_store.MAC_SYSTEM_ROOTS: pem(system_roots),
-        trust_store.MAC_SYSTEM_KEYCHAIN: pem([charles]),
+        roots.MAC_SYSTEM_ROOTS: pem(system_roots),
+        roots.MAC_SYSTEM_KEYCHAIN: pem([charles]),
         str(tmp_path / "Library/Keychains/login.keychain-db"): pem([mitm, imported]),
     }
     calls: list[list[str]] = []
@@ -303,7 +303,7 @@ def test_macos_trusts_keychain_roots_only_with_a_trust_setting(tmp_path: Path) -
             return CommandResult(1, "", MAC_NO_ADMIN_TRUST)
         return CommandResult(0, MAC_USER_TRUST)
 
-    found = trust_store.enumerate_macos(run, home=tmp_path)
+    found = roots.enumerate_macos(run, home=tmp_path)
     names = {certinfo.display_name(c.subject) for c in found.trusted}
     assert "mitmproxy" in names
     assert "Charles Proxy CA (7 Mar 2023, MacBook-Pro.local)" in names
@@ -323,7 +323,7 @@ def test_macos_without_the_security_tool_is_a_finding() -> None:
     def run(argv: Sequence[str]) -> CommandResult:
         return CommandResult(None, "", "", "FileNotFoundError: security")
 
-    found = trust_store.enumerate_macos(run, home=Path("/nonexistent"))
+    found = roots.enumerate_macos(run, home=Path("/nonexistent"))
     assert found.error_kind == "command_failed"
     assert _analyse(found).findings[0].status is Status.WARN
 
@@ -383,16 +383,16 @@ def test_windows_reads_root_ca_disallowed_stores_and_the_policies() -> None:
         "Disallowed": [(der(revoked), "x509_asn", True)],
     }
     registry = {
-        trust_store.WIN_AUTHROOT_POLICY: CommandResult(0, REG_AUTHROOT_POLICY),
-        trust_store.WIN_PROTECTED_ROOTS: CommandResult(0, REG_PROTECTED_ROOTS),
-        trust_store.WIN_AUTHROOT_CERTS: CommandResult(0, _authroot_listing(public)),
+        roots.WIN_AUTHROOT_POLICY: CommandResult(0, REG_AUTHROOT_POLICY),
+        roots.WIN_PROTECTED_ROOTS: CommandResult(0, REG_PROTECTED_ROOTS),
+        roots.WIN_AUTHROOT_CERTS: CommandResult(0, _authroot_listing(public)),
     }
 
     def run(argv: Sequence[str]) -> CommandResult:
         assert argv[:2] == ["reg", "query"]
         return registry.get(argv[2], CommandResult(1, "", REG_MISSING))
 
-    found = trust_store.enumerate_windows(lambda name: stores[name], run)
+    found = roots.enumerate_windows(lambda name: stores[name], run)
     names = {certinfo.display_name(c.subject) for c in found.trusted}
     assert "Email Only Root" not in names  # trusted for e-mail only, not for websites
     assert found.auto_update_disabled is True
@@ -424,7 +424,7 @@ def test_environment_overrides_missing_empty_lacking_and_system(tmp_path: Path) 
         "SSL_CERT_DIR": str(tmp_path / "dir"),
         "UNRELATED": "x",
     }
-    overrides = {o.variable: o for o in trust_store.env_overrides(environ, system)}
+    overrides = {o.variable: o for o in bundles.env_overrides(environ, system)}
     assert overrides["SSL_CERT_FILE"].state == "missing_file"
     assert overrides["REQUESTS_CA_BUNDLE"].state == "empty_file"
     assert overrides["SSL_CERT_DIR"].state == "empty_file"
@@ -440,7 +440,7 @@ def test_environment_overrides_missing_empty_lacking_and_system(tmp_path: Path) 
 
 def test_override_paths_in_the_home_directory_are_shown_as_tilde(tmp_path: Path) -> None:
     home = Path.home()
-    overrides = trust_store.env_overrides({"SSL_CERT_FILE": str(home / "no-such-bundle.pem")})
+    overrides = bundles.env_overrides({"SSL_CERT_FILE": str(home / "no-such-bundle.pem")})
     assert overrides[0].path.startswith("~")
 
 
@@ -455,7 +455,7 @@ def _record_line(data: bytes) -> str:
 def test_an_intact_bundle_matches_its_record(tmp_path: Path) -> None:
     bundle = tmp_path / "cacert.pem"
     bundle.write_bytes(b"original")
-    check = trust_store.verify_record(
+    check = bundles.verify_record(
         bundle, "certifi/core.py,sha256=x,1\n" + _record_line(b"original")
     )
     assert check.verified is True
@@ -464,7 +464,7 @@ def test_an_intact_bundle_matches_its_record(tmp_path: Path) -> None:
 def test_a_patched_bundle_is_reported(tmp_path: Path) -> None:
     bundle = tmp_path / "cacert.pem"
     bundle.write_bytes(b"original + a corporate root")
-    check = trust_store.verify_record(bundle, _record_line(b"original"))
+    check = bundles.verify_record(bundle, _record_line(b"original"))
     assert check.verified is False
     finding = trust_store._bundle_finding(check)
     assert finding is not None
@@ -473,17 +473,17 @@ def test_a_patched_bundle_is_reported(tmp_path: Path) -> None:
 
 
 def test_without_a_record_the_bundle_is_unverifiable_not_modified(tmp_path: Path) -> None:
-    check = trust_store.verify_record(tmp_path / "cacert.pem", None)
+    check = bundles.verify_record(tmp_path / "cacert.pem", None)
     assert check.verified is None
     assert trust_store._bundle_finding(check) is None
 
 
 def test_the_installed_certifi_is_intact() -> None:
-    assert trust_store.check_certifi().verified is True
+    assert bundles.check_certifi().verified is True
 
 
 def test_enumerating_this_machine_never_raises() -> None:
-    found = trust_store.enumerate_os(timeout=10, cancel=threading.Event())
+    found = roots.enumerate_os(timeout=10, cancel=threading.Event())
     assert found.os_name in ("linux", "macos", "windows")
     if found.error is None:
         assert found.trusted
@@ -494,11 +494,11 @@ def test_linux_prefers_the_file_openssl_reads(tmp_path: Path) -> None:
     _write(tmp_path / "etc/pki/tls/certs/ca-bundle.crt", [pki.root("Leftover Root").cert])
     (tmp_path / "usr/lib/ssl").mkdir(parents=True)
     (tmp_path / "usr/lib/ssl/cert.pem").symlink_to(tmp_path / "etc/ssl/certs/ca-certificates.crt")
-    found = trust_store.enumerate_linux(tmp_path, openssl_cafile="/usr/lib/ssl/cert.pem")
+    found = roots.enumerate_linux(tmp_path, openssl_cafile="/usr/lib/ssl/cert.pem")
     assert found.sources == ("/etc/ssl/certs/ca-certificates.crt",)
     assert found.facts["family"] == "Debian/Ubuntu/Alpine"
     _write(tmp_path / "opt/custom/roots.pem", [pki.root("Custom Build Root").cert])
-    custom = trust_store.enumerate_linux(tmp_path, openssl_cafile="/opt/custom/roots.pem")
+    custom = roots.enumerate_linux(tmp_path, openssl_cafile="/opt/custom/roots.pem")
     assert custom.facts["family"] == "OpenSSL default"
     assert [certinfo.display_name(c.subject) for c in custom.trusted] == ["Custom Build Root"]
 
@@ -506,7 +506,7 @@ def test_linux_prefers_the_file_openssl_reads(tmp_path: Path) -> None:
 def test_variables_set_by_the_frozen_apps_runtime_hook_are_not_the_users_overrides(
     tmp_path: Path,
 ) -> None:
-    from checks.trust_store import RUNTIME_HOOK_MARKER, env_overrides
+    from checks.lib.bundles import RUNTIME_HOOK_MARKER, env_overrides
 
     bundle = tmp_path / "missing.pem"
     environ = {"SSL_CERT_FILE": str(bundle), "REQUESTS_CA_BUNDLE": str(bundle)}

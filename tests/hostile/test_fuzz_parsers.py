@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks import captive_portal, client_policy, clock, proxy, trust_store
+from checks import captive_portal, client_policy, clock
 from checks.core import config
-from checks.lib import certinfo, ntp, system
+from checks.lib import certinfo, ntp, proxies, roots, system
 
 FUZZ = settings(max_examples=300, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
 
@@ -61,13 +61,13 @@ TEXT_PARSERS: dict[str, tuple[Callable[[str], object], tuple[type[BaseException]
     "build time": (clock.parse_build_time, ()),
     "NTP server setting": (ntp.parse_server, (ValueError,)),
     "reg query": (system.parse_reg_query, ()),
-    "netsh winhttp show proxy": (proxy.parse_winhttp, ()),
-    "scutil --proxy": (proxy.parse_scutil, ()),
-    "gsettings list-recursively": (proxy.parse_gsettings, ()),
-    "kioslaverc": (proxy.parse_kioslaverc, ()),
-    "proxy URL": (proxy.parse_proxy, (ValueError,)),
+    "netsh winhttp show proxy": (proxies.parse_winhttp, ()),
+    "scutil --proxy": (proxies.parse_scutil, ()),
+    "gsettings list-recursively": (proxies.parse_gsettings, ()),
+    "kioslaverc": (proxies.parse_kioslaverc, ()),
+    "proxy URL": (proxies.parse_proxy, (ValueError,)),
     "canary setting": (config.parse_canary, (ValueError,)),
-    "security dump-trust-settings": (trust_store.parse_trust_settings, ()),
+    "security dump-trust-settings": (roots.parse_trust_settings, ()),
     "java.security": (client_policy.parse_java_security, ()),
     "PEM file": (certinfo.load_pem, (ValueError,)),
 }
@@ -77,7 +77,7 @@ BYTE_PARSERS: dict[str, tuple[Callable[[bytes], object], tuple[type[BaseExceptio
     "DER certificate": (certinfo.load_der, (ValueError,)),
     "PEM bytes": (certinfo.load_pem, (ValueError,)),
     "portal probe reply": (captive_portal.parse_reply, (ValueError,)),
-    "proxy CONNECT reply": (proxy.parse_connect_reply, (proxy.TunnelError,)),
+    "proxy CONNECT reply": (proxies.parse_connect_reply, (proxies.TunnelError,)),
 }
 
 
@@ -112,7 +112,7 @@ def test_pac_and_proxy_strings_with_credentials_never_leak_them() -> None:
     @given(st.text(min_size=1, max_size=40).filter(lambda s: "@" not in s and ":" not in s))
     def run(secret: str) -> None:
         try:
-            address = proxy.parse_proxy(f"http://user:{secret}pw@proxy.example:3128")
+            address = proxies.parse_proxy(f"http://user:{secret}pw@proxy.example:3128")
         except ValueError:
             return
         assert f"{secret}pw" not in repr(address)

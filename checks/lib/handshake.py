@@ -1,0 +1,310 @@
+"""Performs one TLS handshake through memory BIOs, bounded in time and size."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives import hashes, serialization
+from OpenSSL import SSL
+
+from checks.lib import net
+
+# Bytes kept of what the server sends; enough to recognise a protocol, never the whole stream.
+_SNIFF_BYTES = 64
+
+
+# Limits on a hostile peer: total bytes read during one handshake.
+_MAX_HANDSHAKE_BYTES = 512 * 1024
+
+
+# After a TLS 1.3 handshake in which a client certificate was requested, the server's verdict
+# (alert certificate_required) arrives after our Finished: wait this long for it.
+_CLIENT_CERT_VERDICT_S = 1.0
+
+
+# RFC 8446 section 6 and RFC 5246 section 7.2 alert descriptions.
+ALERTS = {
+    0: "close_notify",
+    10: "unexpected_message",
+    20: "bad_record_mac",
+    22: "record_overflow",
+    40: "handshake_failure",
+    42: "bad_certificate",
+    43: "unsupported_certificate",
+    44: "certificate_revoked",
+    45: "certificate_expired",
+    46: "certificate_unknown",
+    47: "illegal_parameter",
+    48: "unknown_ca",
+    49: "access_denied",
+    50: "decode_error",
+    51: "decrypt_error",
+    70: "protocol_version",
+    71: "insufficient_security",
+    80: "internal_error",
+    86: "inappropriate_fallback",
+    90: "user_canceled",
+    109: "missing_extension",
+    110: "unsupported_extension",
+    112: "unrecognized_name",
+    113: "bad_certificate_status_response",
+    115: "unknown_psk_identity",
+    116: "certificate_required",
+    120: "no_application_protocol",
+}
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """What one handshake attempt observed.
+
+    Attributes:
+        outcome: `ok`, `alert`, `closed`, `timeout`, `not_tls`, `malformed` or `error`.
+        version: negotiated protocol (`TLSv1.3`), when the handshake got that far.
+        cipher: negotiated cipher suite, OpenSSL's name.
+        chain_pem: the certificates the server sent, in its order.
+        alert: name of the alert the server sent (`handshake_failure`), if any.
+        client_cert_requested: the server sent a CertificateRequest.
+        client_ca_names: distinguished names of the CAs the server said it accepts.
+        first_bytes: the start of what the server sent, for protocol sniffing.
+        detail: the library's error text in words, for the report.
+        received: bytes the server sent before the handshake ended or timed out.
+    """
+
+    outcome: str
+    version: str | None = None
+    cipher: str | None = None
+    chain_pem: tuple[str, ...] = ()
+    alert: str | None = None
+    client_cert_requested: bool = False
+    client_ca_names: tuple[str, ...] = ()
+    first_bytes: bytes = b""
+    detail: str = ""
+    leaf_sha256: str | None = field(default=None)
+    received: int = 0
+
+
+def _client_context() -> SSL.Context:
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    # We judge the chain ourselves afterwards; here every server must be let in so that we can
+    # see its chain, however weak (security level 0 admits SHA-1 and 1024-bit keys).
+    context.set_verify(SSL.VERIFY_NONE, lambda *_: True)
+    context.set_cipher_list(b"ALL:@SECLEVEL=0")
+    context.set_min_proto_version(SSL.TLS1_VERSION)
+    return context
+
+
+def _alert_from_records(data: bytes) -> str | None:
+    """The alert in a plaintext TLS alert record at the start of `data`."""
+    if len(data) >= 7 and data[0] == 0x15 and data[1] == 0x03 and data[3:5] == b"\x00\x02":
+        return ALERTS.get(data[6], f"alert_{data[6]}")
+    return None
+
+
+_ALERT_TEXT = re.compile(r"(?:alert|tlsv1[0-9]*|sslv3) ((?:alert )?[a-z ]+)$")
+
+
+def _alert_from_error(error: SSL.Error) -> str | None:
+    """The alert named in OpenSSL's error text, such as `tlsv1 alert protocol version`."""
+    for entry in error.args[0] if error.args and isinstance(error.args[0], list) else []:
+        reason = str(entry[-1]).lower()
+        if "alert" not in reason and "unrecognized name" not in reason:
+            continue
+        words = reason.split("alert", 1)[-1] if "alert" in reason else reason
+        name = "_".join(re.sub(r"^(tlsv1[0-9]*|sslv3|tls) ", "", words.strip()).split())
+        return name if name in ALERTS.values() else name or None
+    return None
+
+
+def error_text(exc: SSL.Error) -> str:
+    """OpenSSL's reasons in words: `SysCallError(-1, 'Unexpected EOF')` is a hang-up."""
+    if isinstance(exc, SSL.SysCallError):
+        code, message = (*exc.args, None, None)[:2]
+        if code == -1 or message == "Unexpected EOF":
+            return "the connection was closed without a TLS alert (unexpected EOF)"
+        if isinstance(code, int) and code > 0:
+            return os.strerror(code)
+        return str(message or "the connection failed")
+    entries = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+    reasons = [str(entry[-1]) for entry in entries if entry and entry[-1]]
+    return "; ".join(dict.fromkeys(reasons)) or str(exc) or type(exc).__name__
+
+
+def looks_like_tls(data: bytes) -> bool:
+    """Whether `data` starts like a TLS record (handshake or alert) or an SSLv2 server hello."""
+    if len(data) >= 3 and data[0] in (0x15, 0x16) and data[1] == 0x03 and data[2] <= 0x04:
+        return True
+    return len(data) >= 3 and data[0] & 0x80 != 0 and data[2] == 0x04
+
+
+def sniff_protocol(data: bytes) -> str:
+    """Name what a non-TLS reply looks like: one of `NOT_TLS_VARIANTS`."""
+    head = data[:16].upper()
+    if head.startswith(b"HTTP/") or b"<HTML" in data[:64].upper():
+        return "http"
+    if head.startswith(b"SSH-"):
+        return "ssh"
+    if head.startswith((b"220 ", b"220-")):
+        return "ftp" if b"FTP" in data.upper() else "smtp"
+    if head.startswith(b"* OK"):
+        return "imap"
+    if head.startswith(b"+OK"):
+        return "pop3"
+    return "unknown"
+
+
+def preview(data: bytes) -> str:
+    """A printable, short rendering of raw bytes for the report."""
+    text = "".join(chr(b) if 32 <= b < 127 else "·" for b in data[:48])
+    return text.strip()
+
+
+def _dn(name: object) -> str:
+    components = name.get_components()  # type: ignore[attr-defined]
+    return ", ".join(f"{k.decode()}={v.decode(errors='replace')}" for k, v in components)
+
+
+_OVERSIZED = ("excessive message size", "packet length too long", "record overflow", "too long")
+
+
+def malformed_kind(first: bytes, error: str) -> str:
+    """Which way a reply that OpenSSL could not parse was broken: a `tls.malformed` variant."""
+    if len(first) >= 3 and first[0] & 0x80 and first[2] == 0x04:
+        return "sslv2"
+    if any(words in error.lower() for words in _OVERSIZED):
+        return "oversized"
+    return "invalid"
+
+
+def _chain(conn: SSL.Connection) -> tuple[str, ...]:
+    certs = conn.get_peer_cert_chain(as_cryptography=True) or []
+    return tuple(c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in certs)
+
+
+def _leaf_sha256(conn: SSL.Connection) -> str | None:
+    leaf = conn.get_peer_certificate(as_cryptography=True)
+    return leaf.fingerprint(hashes.SHA256()).hex() if leaf is not None else None
+
+
+def handshake(
+    address: str, port: int, *, sni: str | None, timeout: float, cancel: threading.Event
+) -> Handshake:
+    """One TLS handshake over a fresh TCP connection to `address`."""
+    try:
+        sock = net.connect(address, port, timeout=timeout, cancel=cancel)
+    except net.ConnectError as exc:
+        return Handshake("error", detail=f"connect: {exc}")
+    with sock:
+        return handshake_over(sock, sni=sni, timeout=timeout, cancel=cancel)
+
+
+def handshake_over(
+    sock: socket.socket, *, sni: str | None, timeout: float, cancel: threading.Event
+) -> Handshake:
+    """One TLS handshake on a connected socket (direct, or a proxy tunnel), fed through memory
+    BIOs so that every read honours `timeout` and `cancel` and a non-TLS reply is recognised.
+    The caller keeps ownership of `sock`."""
+    requested: list[bool] = []
+
+    def on_state(conn: SSL.Connection, where: int, ret: int) -> None:
+        if b"certificate request" in conn.get_state_string():
+            requested.append(True)
+
+    context = _client_context()
+    context.set_info_callback(on_state)
+    conn = SSL.Connection(context, None)
+    conn.set_connect_state()
+    if sni:
+        conn.set_tlsext_host_name(sni.encode("idna"))
+    first = bytearray()
+    received = 0
+    closed = False
+    deadline = time.monotonic() + timeout
+
+    def flush() -> None:
+        with contextlib.suppress(SSL.WantReadError):
+            sock.sendall(conn.bio_read(65536))
+
+    def result(outcome: str, **values: object) -> Handshake:
+        return Handshake(
+            outcome,
+            chain_pem=_chain(conn),
+            client_cert_requested=bool(requested),
+            client_ca_names=tuple(_dn(name) for name in conn.get_client_ca_list()),
+            first_bytes=bytes(first),
+            leaf_sha256=_leaf_sha256(conn),
+            received=received,
+            **values,  # type: ignore[arg-type]
+        )
+
+    while True:
+        try:
+            conn.do_handshake()
+            break
+        except SSL.WantReadError:
+            pass
+        except SSL.Error as exc:
+            alert = _alert_from_records(bytes(first)) or _alert_from_error(exc)
+            if alert:
+                return result("alert", alert=alert, detail=error_text(exc))
+            if closed:
+                return result("closed", detail=error_text(exc))
+            return result("malformed", detail=error_text(exc))
+        try:
+            flush()
+            data = net.recv(
+                sock, 65536, timeout=max(0.0, deadline - time.monotonic()), cancel=cancel
+            )
+        except TimeoutError:
+            if received:
+                detail = f"{received} bytes of a TLS reply, then nothing within {timeout:g} s"
+            else:
+                detail = f"no TLS reply within {timeout:g} s"
+            return result("timeout", detail=detail)
+        except OSError as exc:  # reset by peer mid-handshake
+            return result("closed", detail=str(exc))
+        if not data:
+            closed = True
+            conn.bio_shutdown()
+            continue
+        if len(first) < _SNIFF_BYTES:
+            first.extend(data[: _SNIFF_BYTES - len(first)])
+            # A peer may drip its reply byte by byte: judge it once three bytes are in.
+            if len(first) >= 3 and not looks_like_tls(bytes(first[:3])):
+                return result("not_tls", detail=preview(bytes(first)))
+        received += len(data)
+        if received > _MAX_HANDSHAKE_BYTES:
+            return result("malformed", detail=f"record overflow: over {_MAX_HANDSHAKE_BYTES} bytes")
+        conn.bio_write(data)
+    flush()
+    version, cipher = conn.get_protocol_version_name(), conn.get_cipher_name()
+    if requested:
+        verdict = _await_client_cert_verdict(conn, sock, cancel)
+        if verdict:
+            return result("alert", alert=verdict, version=version, cipher=cipher)
+    return result("ok", version=version, cipher=cipher)
+
+
+def _await_client_cert_verdict(
+    conn: SSL.Connection, sock: socket.socket, cancel: threading.Event
+) -> str | None:
+    """In TLS 1.3 the server rejects a missing client certificate only after our Finished."""
+    try:
+        data = net.recv(sock, 65536, timeout=_CLIENT_CERT_VERDICT_S, cancel=cancel)
+        if not data:
+            return None
+        conn.bio_write(data)
+        conn.recv(1)
+    except SSL.WantReadError:
+        return None
+    except SSL.Error as exc:
+        return _alert_from_error(exc)
+    except (TimeoutError, OSError):
+        return None
+    return None
