@@ -8,13 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
-from checks import client_policy
-from checks.client_policy import display
 from checks.core import policy
 from checks.core.check import Cancelled, Check, Context
 from checks.core.models import Finding, Outcome, Status
-from checks.lib import cipher_suites, net, tlswire
+from checks.lib import cipher_suites, clients, net, tlswire
 from checks.lib.cipher_suites import VERSIONS, Suite
+from checks.lib.clients import display
 
 AttemptKind = Literal["accepted", "refused", "unsupported", "error"]
 TLS_VERSIONS = ("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1.0", "SSLv3")
@@ -291,7 +290,7 @@ def _suite_label(suite: Suite) -> str:
     return f"{suite.name} ({suite.openssl})" if suite.openssl else suite.name
 
 
-def compare(result: ScanResult, stacks: Sequence[client_policy.Stack], host: str) -> list[Finding]:
+def compare(result: ScanResult, stacks: Sequence[clients.Stack], host: str) -> list[Finding]:
     """The findings that need both sides: no shared version, no shared suite."""
     findings: list[Finding] = []
     server_versions = [v for v in result.versions if v != "SSLv2"]
@@ -360,7 +359,7 @@ def judge(result: ScanResult, host: str) -> list[Finding]:
         return [Finding("protocol.none_accepted", Status.FAIL, none)]
     ssl_versions = [v for v in versions if v in ("SSLv2", "SSLv3")]
     legacy = [v for v in versions if v in ("SSLv3", "TLSv1.0", "TLSv1.1")]
-    modern = [v for v in versions if v in client_policy.MODERN]
+    modern = [v for v in versions if v in clients.MODERN]
     if ssl_versions:
         params: dict[str, object] = {"host": host, "versions": [display(v) for v in ssl_versions]}
         if "SSLv2" in ssl_versions:
@@ -447,7 +446,7 @@ def facts(result: ScanResult, address: str, port: int, sni: str | None) -> dict[
     }
 
 
-def _stacks(ctx: Context) -> tuple[client_policy.Stack, ...]:
+def _stacks(ctx: Context) -> tuple[clients.Stack, ...]:
     """This machine's client stacks: from the client_policy check when it ran, else read now."""
     ran = ctx.results.get("client_policy")
     stacks = ran.facts.get("stacks") if ran is not None else None
@@ -458,7 +457,7 @@ def _stacks(ctx: Context) -> tuple[client_policy.Stack, ...]:
                 continue
             versions, suites = fact.get("versions"), fact.get("suites")
             out.append(
-                client_policy.Stack(
+                clients.Stack(
                     str(stack_id),
                     str(fact.get("name", stack_id)),
                     tuple(versions) if isinstance(versions, list) else None,
@@ -467,7 +466,7 @@ def _stacks(ctx: Context) -> tuple[client_policy.Stack, ...]:
             )
         if out:
             return tuple(out)
-    return client_policy.local_stacks()
+    return clients.local_stacks()
 
 
 # What the tls check already said that makes probing pointless (not TLS at all, or silent).

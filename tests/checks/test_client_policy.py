@@ -11,6 +11,7 @@ from checks.client_policy import Stack
 from checks.core.check import Context
 from checks.core.config import Settings
 from checks.core.models import Status
+from checks.lib import clients
 from checks.present import catalogue
 
 DEBIAN_CNF = """\
@@ -57,37 +58,37 @@ jdk.tls.legacyAlgorithms=NULL, anon
 
 
 def test_debian_system_default_is_followed_from_openssl_conf() -> None:
-    settings = client_policy.openssl_system_default(DEBIAN_CNF)
+    settings = clients.openssl_system_default(DEBIAN_CNF)
     assert settings == {"MinProtocol": "TLSv1.2", "CipherString": "DEFAULT@SECLEVEL=2"}
-    assert client_policy.security_level(settings["CipherString"]) == 2
-    versions = client_policy.openssl_versions(settings["MinProtocol"], None, 2)
+    assert clients.security_level(settings["CipherString"]) == 2
+    versions = clients.openssl_versions(settings["MinProtocol"], None, 2)
     assert versions == ("TLSv1.2", "TLSv1.3")
 
 
 def test_a_config_without_system_default_sets_nothing() -> None:
-    assert client_policy.openssl_system_default("openssl_conf = x\n[x]\nfoo = bar\n") == {}
-    assert client_policy.openssl_system_default("[broken\n=\n") == {}
+    assert clients.openssl_system_default("openssl_conf = x\n[x]\nfoo = bar\n") == {}
+    assert clients.openssl_system_default("[broken\n=\n") == {}
 
 
 def test_fedora_include_and_tls_prefixes_are_read() -> None:
     includes = {"/etc/crypto-policies/back-ends/opensslcnf.config": FEDORA_BACKEND}
-    settings = client_policy.openssl_system_default(FEDORA_CNF, includes.get)
+    settings = clients.openssl_system_default(FEDORA_CNF, includes.get)
     assert settings["MinProtocol"] == "TLSv1.2"
     assert settings["MaxProtocol"] == "TLSv1.3"
     assert "DTLS.MinProtocol" not in settings
-    assert client_policy.crypto_policy_settings(FEDORA_BACKEND) == settings
-    assert client_policy.crypto_policy_name("# set by admin\nLEGACY\n") == "LEGACY"
+    assert clients.crypto_policy_settings(FEDORA_BACKEND) == settings
+    assert clients.crypto_policy_name("# set by admin\nLEGACY\n") == "LEGACY"
 
 
 def test_openssl_3_needs_security_level_0_for_old_versions() -> None:
-    assert client_policy.openssl_versions("TLSv1", None, 1) == ("TLSv1.2", "TLSv1.3")
-    assert client_policy.openssl_versions("TLSv1", None, 0) == (
+    assert clients.openssl_versions("TLSv1", None, 1) == ("TLSv1.2", "TLSv1.3")
+    assert clients.openssl_versions("TLSv1", None, 0) == (
         "TLSv1.0",
         "TLSv1.1",
         "TLSv1.2",
         "TLSv1.3",
     )
-    assert client_policy.openssl_versions("SSLv3", "TLSv1.1", 0, openssl_major=1) == (
+    assert clients.openssl_versions("SSLv3", "TLSv1.1", 0, openssl_major=1) == (
         "SSLv3",
         "TLSv1.0",
         "TLSv1.1",
@@ -101,7 +102,7 @@ def test_schannel_states_and_versions() -> None:
         "TLS 1.1": {"DisabledByDefault": 1},
         "TLS 1.2": {"Enabled": 0xFFFFFFFF},
     }
-    states = client_policy.schannel_states(values)
+    states = clients.schannel_states(values)
     assert states == {
         "SSLv2": "default",
         "SSLv3": "disabled",
@@ -110,39 +111,39 @@ def test_schannel_states_and_versions() -> None:
         "TLSv1.2": "enabled",
         "TLSv1.3": "default",
     }
-    assert client_policy.schannel_versions(states, build=19045) == ("TLSv1.0", "TLSv1.2")
-    assert client_policy.schannel_versions(states, build=22631) == (
+    assert clients.schannel_versions(states, build=19045) == ("TLSv1.0", "TLSv1.2")
+    assert clients.schannel_versions(states, build=22631) == (
         "TLSv1.0",
         "TLSv1.2",
         "TLSv1.3",
     )
-    off = client_policy.schannel_states({"TLS 1.2": {"Enabled": 0}})
-    assert client_policy.schannel_versions(off, build=17763) == ()
+    off = clients.schannel_states({"TLS 1.2": {"Enabled": 0}})
+    assert clients.schannel_versions(off, build=17763) == ()
 
 
 def test_dotnet_strong_crypto() -> None:
     values = {"64-bit": {"SchUseStrongCrypto": 1}, "32-bit": {"SystemDefaultTlsVersions": 0}}
-    assert client_policy.dotnet_strong_crypto(values) == {"64-bit": True, "32-bit": False}
-    assert client_policy.dotnet_strong_crypto({}) == {"64-bit": False, "32-bit": False}
+    assert clients.dotnet_strong_crypto(values) == {"64-bit": True, "32-bit": False}
+    assert clients.dotnet_strong_crypto({}) == {"64-bit": False, "32-bit": False}
 
 
 def test_java_security_continuations_and_versions() -> None:
-    properties = client_policy.parse_java_security(JAVA_SECURITY)
+    properties = clients.parse_java_security(JAVA_SECURITY)
     disabled = properties["jdk.tls.disabledAlgorithms"]
     assert disabled.startswith("SSLv3, TLSv1, RC4, DES, MD5withRSA")
     assert disabled.endswith("include jdk.disabled.namedCurves")
     assert properties["jdk.tls.legacyAlgorithms"] == "NULL, anon"
-    assert client_policy.java_versions(disabled) == ("TLSv1.1", "TLSv1.2", "TLSv1.3")
+    assert clients.java_versions(disabled) == ("TLSv1.1", "TLSv1.2", "TLSv1.3")
 
 
 def test_java_home_is_read(tmp_path: Path) -> None:
     security = tmp_path / "conf" / "security"
     security.mkdir(parents=True)
     (security / "java.security").write_text(JAVA_SECURITY, encoding="utf-8")
-    stack = client_policy.java_stack(tmp_path)
+    stack = clients.java_stack(tmp_path)
     assert stack is not None
     assert stack.versions == ("TLSv1.1", "TLSv1.2", "TLSv1.3")
-    assert client_policy.java_stack(tmp_path / "missing") is None
+    assert clients.java_stack(tmp_path / "missing") is None
 
 
 def test_findings_warn_on_legacy_and_cut_off_stacks_and_dotnet() -> None:

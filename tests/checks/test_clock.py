@@ -19,7 +19,7 @@ from checks.core import build_info
 from checks.core.check import Cancelled, Context
 from checks.core.config import Settings
 from checks.core.models import Finding, Outcome, Status
-from checks.lib import ntp
+from checks.lib import http_date, ntp, timesync
 from checks.present import catalogue
 from tests.lab import pki
 from tests.lab.ntp_server import NtpServer, free_udp_port
@@ -30,8 +30,10 @@ BERLIN_SUMMER = {"name": "Europe/Berlin", "utc_offset": "+02:00", "utc_offset_s"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-def _m(offset: float, uncertainty: float = 0.02, source: clock.Source = "ntp") -> clock.Measurement:
-    return clock.Measurement(source, offset, uncertainty, ("time.a", "time.b", "time.c"), 4)
+def _m(
+    offset: float, uncertainty: float = 0.02, source: http_date.Source = "ntp"
+) -> http_date.Measurement:
+    return http_date.Measurement(source, offset, uncertainty, ("time.a", "time.b", "time.c"), 4)
 
 
 def _grade(offset: float, uncertainty: float = 0.02, **options: object) -> Finding:
@@ -213,8 +215,8 @@ def test_offsets_are_worded_for_people(seconds: float, en: str, zh: str) -> None
 
 
 def test_bounds_come_from_the_build_stamp_and_certifi() -> None:
-    bounds = clock.offline_bounds()
-    build = clock.parse_build_time(build_info.BUILD_TIME)
+    bounds = timesync.offline_bounds()
+    build = timesync.parse_build_time(build_info.BUILD_TIME)
     assert build is not None
     assert bounds.build_time == build
     assert bounds.certifi == datetime(2026, 10, 18, tzinfo=UTC)
@@ -224,7 +226,7 @@ def test_bounds_come_from_the_build_stamp_and_certifi() -> None:
 
 
 def test_a_later_certifi_release_raises_the_floor() -> None:
-    bounds = clock.offline_bounds(
+    bounds = timesync.offline_bounds(
         datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
     )
     assert bounds.earliest == datetime(2026, 5, 30, tzinfo=UTC)
@@ -232,15 +234,15 @@ def test_a_later_certifi_release_raises_the_floor() -> None:
 
 
 def test_certifi_versions_and_build_stamps_parse() -> None:
-    assert clock.certifi_date("2026.10.18") == datetime(2026, 10, 18, tzinfo=UTC)
-    assert clock.certifi_date("2024.2.2.1") == datetime(2024, 2, 2, tzinfo=UTC)
-    assert clock.certifi_date("dev") is None
-    assert clock.parse_build_time("2026-11-23T00:00:00Z") == datetime(2026, 11, 23, tzinfo=UTC)
-    assert clock.parse_build_time("@BUILD_TIME@") is None
+    assert timesync.certifi_date("2026.10.18") == datetime(2026, 10, 18, tzinfo=UTC)
+    assert timesync.certifi_date("2024.2.2.1") == datetime(2024, 2, 2, tzinfo=UTC)
+    assert timesync.certifi_date("dev") is None
+    assert timesync.parse_build_time("2026-11-23T00:00:00Z") == datetime(2026, 11, 23, tzinfo=UTC)
+    assert timesync.parse_build_time("@BUILD_TIME@") is None
 
 
 def test_a_clock_before_the_build_is_certainly_behind() -> None:
-    bounds = clock.offline_bounds(datetime(2026, 11, 23, tzinfo=UTC), None)
+    bounds = timesync.offline_bounds(datetime(2026, 11, 23, tzinfo=UTC), None)
     finding = clock.bound_finding(datetime(2000, 1, 1, tzinfo=UTC), bounds)
     assert finding is not None
     assert (finding.id, finding.status) == ("clock.skew", Status.FAIL)
@@ -256,7 +258,7 @@ def test_a_clock_before_the_build_is_certainly_behind() -> None:
 
 
 def test_a_clock_a_year_past_the_build_is_only_a_warning() -> None:
-    bounds = clock.offline_bounds(datetime(2026, 11, 23, tzinfo=UTC), None)
+    bounds = timesync.offline_bounds(datetime(2026, 11, 23, tzinfo=UTC), None)
     finding = clock.bound_finding(datetime(2028, 1, 1, tzinfo=UTC), bounds)
     assert finding is not None
     assert (finding.id, finding.status) == ("clock.skew", Status.WARN)
@@ -266,7 +268,7 @@ def test_a_clock_a_year_past_the_build_is_only_a_warning() -> None:
 
 
 def test_a_clock_within_the_bounds_says_nothing() -> None:
-    bounds = clock.offline_bounds(datetime(2026, 11, 23, tzinfo=UTC), None)
+    bounds = timesync.offline_bounds(datetime(2026, 11, 23, tzinfo=UTC), None)
     assert clock.bound_finding(datetime(2026, 11, 22, tzinfo=UTC), bounds) is None
     assert clock.bound_finding(datetime(2027, 6, 1, tzinfo=UTC), bounds) is None
 
@@ -278,7 +280,7 @@ def test_the_os_zone_is_named_with_its_utc_offset(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("TZ", "Asia/Kolkata")
     time.tzset()
     try:
-        zone = clock.local_zone(datetime(2026, 1, 1, tzinfo=UTC))
+        zone = timesync.local_zone(datetime(2026, 1, 1, tzinfo=UTC))
     finally:
         monkeypatch.undo()
         time.tzset()
@@ -292,7 +294,7 @@ def test_the_os_zone_is_named_with_its_utc_offset(monkeypatch: pytest.MonkeyPatc
     ("seconds", "text"), [(0, "+00:00"), (3600, "+01:00"), (-12600, "-03:30"), (20700, "+05:45")]
 )
 def test_utc_offsets_are_formatted(seconds: int, text: str) -> None:
-    assert clock.format_utc_offset(seconds) == text
+    assert timesync.format_utc_offset(seconds) == text
 
 
 # --- sync service parsers, on recorded real outputs ------------------------------------------
@@ -382,7 +384,7 @@ Leap status     : Not synchronised
 
 
 def test_timedatectl_synced() -> None:
-    sync = clock.linux_sync(clock.parse_key_values(TIMEDATECTL_SYNCED), None, None)
+    sync = timesync.linux_sync(timesync.parse_key_values(TIMEDATECTL_SYNCED), None, None)
     assert sync["enabled"] is True
     assert sync["synchronized"] is True
     assert sync["local_rtc"] is False
@@ -391,8 +393,8 @@ def test_timedatectl_synced() -> None:
 
 
 def test_timesyncd_names_its_server() -> None:
-    sync = clock.linux_sync(
-        clock.parse_key_values(TIMEDATECTL_SYNCED), clock.parse_key_values(TIMESYNC), None
+    sync = timesync.linux_sync(
+        timesync.parse_key_values(TIMEDATECTL_SYNCED), timesync.parse_key_values(TIMESYNC), None
     )
     assert sync["service"] == "systemd-timesyncd"
     assert sync["ntp_servers"] == ["0.debian.pool.ntp.org"]
@@ -400,7 +402,7 @@ def test_timesyncd_names_its_server() -> None:
 
 
 def test_timedatectl_turned_off_with_the_rtc_in_local_time() -> None:
-    sync = clock.linux_sync(clock.parse_key_values(TIMEDATECTL_OFF_LOCAL_RTC), None, None)
+    sync = timesync.linux_sync(timesync.parse_key_values(TIMEDATECTL_OFF_LOCAL_RTC), None, None)
     assert (sync["enabled"], sync["synchronized"], sync["local_rtc"]) == (False, False, True)
     finding = clock.sync_finding(sync)
     assert finding is not None
@@ -412,7 +414,7 @@ def test_timedatectl_turned_off_with_the_rtc_in_local_time() -> None:
 
 
 def test_timedatectl_without_any_ntp_service() -> None:
-    sync = clock.linux_sync(clock.parse_key_values(TIMEDATECTL_NO_SERVICE), None, None)
+    sync = timesync.linux_sync(timesync.parse_key_values(TIMEDATECTL_NO_SERVICE), None, None)
     finding = clock.sync_finding(sync)
     assert finding is not None
     assert finding.params["variant"] == "no_service"
@@ -420,23 +422,23 @@ def test_timedatectl_without_any_ntp_service() -> None:
 
 
 def test_chrony_tracking_synced() -> None:
-    tracking = clock.parse_chrony_tracking(CHRONY_SYNCED)
+    tracking = timesync.parse_chrony_tracking(CHRONY_SYNCED)
     assert tracking["reference_id"] == "A29FC801"
     assert tracking["reference"] == "162.159.200.1"
     assert tracking["stratum"] == 4
     assert tracking["system_offset_s"] == pytest.approx(0.000123456)  # slow = behind = positive
     assert tracking["synchronized"] is True
-    sync = clock.linux_sync(clock.parse_key_values(TIMEDATECTL_SYNCED), None, tracking)
+    sync = timesync.linux_sync(timesync.parse_key_values(TIMEDATECTL_SYNCED), None, tracking)
     assert sync["service"] == "chronyd"
     assert sync["ntp_servers"] == ["162.159.200.1"]
     assert clock.sync_finding(sync) is None
 
 
 def test_chrony_tracking_unsynchronised() -> None:
-    tracking = clock.parse_chrony_tracking(CHRONY_UNSYNCED)
+    tracking = timesync.parse_chrony_tracking(CHRONY_UNSYNCED)
     assert tracking["synchronized"] is False
     assert tracking["system_offset_s"] == 0.0
-    sync = clock.linux_sync(None, None, tracking)
+    sync = timesync.linux_sync(None, None, tracking)
     finding = clock.sync_finding(sync)
     assert finding is not None
     assert "variant" not in finding.params
@@ -445,7 +447,7 @@ def test_chrony_tracking_unsynchronised() -> None:
 
 
 def test_nothing_readable_means_no_finding() -> None:
-    sync = clock.linux_sync(None, None, None)
+    sync = timesync.linux_sync(None, None, None)
     assert sync["service"] is None
     assert clock.sync_finding(sync) is None
 
@@ -458,17 +460,17 @@ W32TM_SOURCE_ERROR = (
 
 
 def test_w32tm_source_outputs() -> None:
-    assert clock.parse_w32tm_source(W32TM_SOURCE_NTP) == "time.windows.com"
-    assert clock.parse_w32tm_source(W32TM_SOURCE_CMOS) == "Local CMOS Clock"
-    assert clock.parse_w32tm_source("VM IC Time Synchronization Provider\r\n") == (
+    assert timesync.parse_w32tm_source(W32TM_SOURCE_NTP) == "time.windows.com"
+    assert timesync.parse_w32tm_source(W32TM_SOURCE_CMOS) == "Local CMOS Clock"
+    assert timesync.parse_w32tm_source("VM IC Time Synchronization Provider\r\n") == (
         "VM IC Time Synchronization Provider"
     )
-    assert clock.parse_w32tm_source(W32TM_SOURCE_ERROR) is None
+    assert timesync.parse_w32tm_source(W32TM_SOURCE_ERROR) is None
 
 
 def test_windows_default_ntp_client() -> None:
     parameters = {"Type": "NTP", "NtpServer": "time.windows.com,0x9", "ServiceDll": "w32time.dll"}
-    sync = clock.windows_sync(parameters, {}, start=3, source_output=W32TM_SOURCE_NTP)
+    sync = timesync.windows_sync(parameters, {}, start=3, source_output=W32TM_SOURCE_NTP)
     assert sync["service"] == "W32Time"
     assert (sync["enabled"], sync["synchronized"]) == (True, True)
     assert sync["ntp_servers"] == ["time.windows.com"]
@@ -477,7 +479,7 @@ def test_windows_default_ntp_client() -> None:
 
 def test_windows_free_running_on_the_cmos_clock() -> None:
     parameters = {"Type": "NTP", "NtpServer": "time.windows.com,0x9"}
-    sync = clock.windows_sync(parameters, {}, start=3, source_output=W32TM_SOURCE_CMOS)
+    sync = timesync.windows_sync(parameters, {}, start=3, source_output=W32TM_SOURCE_CMOS)
     assert sync["synchronized"] is False
     finding = clock.sync_finding(sync)
     assert finding is not None
@@ -497,7 +499,7 @@ def test_windows_free_running_on_the_cmos_clock() -> None:
 def test_windows_sync_turned_off_by_setting_service_or_policy(
     parameters: dict[str, object], policy: dict[str, object], start: int
 ) -> None:
-    sync = clock.windows_sync(parameters, policy, start=start, source_output=W32TM_SOURCE_ERROR)
+    sync = timesync.windows_sync(parameters, policy, start=start, source_output=W32TM_SOURCE_ERROR)
     assert sync["enabled"] is False
     finding = clock.sync_finding(sync)
     assert finding is not None
@@ -507,7 +509,7 @@ def test_windows_sync_turned_off_by_setting_service_or_policy(
 
 
 def test_a_domain_policy_overrides_the_local_server_list() -> None:
-    sync = clock.windows_sync(
+    sync = timesync.windows_sync(
         {"Type": "NTP", "NtpServer": "time.windows.com,0x9"},
         {"Type": "NT5DS", "NtpServer": "dc1.corp.example,0x8 dc2.corp.example,0x8"},
         start=2,
@@ -520,10 +522,10 @@ def test_a_domain_policy_overrides_the_local_server_list() -> None:
 
 
 def test_macos_ntp_conf_and_sntp() -> None:
-    assert clock.parse_ntp_conf("server time.apple.com.\n# server old.example\n") == [
+    assert timesync.parse_ntp_conf("server time.apple.com.\n# server old.example\n") == [
         "time.apple.com"
     ]
-    measured = clock.parse_sntp(
+    measured = timesync.parse_sntp(
         "sntp 4.2.8p10@1.3728-o Tue Mar 21 14:36:42 UTC 2023 (136.200.1~2544)\n"
         "+0.003529 +/- 0.020853 time.apple.com 17.253.34.253\n"
     )
@@ -533,7 +535,7 @@ def test_macos_ntp_conf_and_sntp() -> None:
         "server": "time.apple.com",
         "address": "17.253.34.253",
     }
-    assert clock.parse_sntp("sntp: no reply\n") is None
+    assert timesync.parse_sntp("sntp: no reply\n") is None
 
 
 # --- whole runs on loopback ------------------------------------------------------------------
@@ -586,7 +588,7 @@ class _DateServer:
         self._thread.join(5)
 
 
-SYNC_UNKNOWN: dict[str, object] = clock.linux_sync(None, None, None)
+SYNC_UNKNOWN: dict[str, object] = timesync.linux_sync(None, None, None)
 
 
 @pytest.fixture(autouse=True)
@@ -778,7 +780,7 @@ def test_offline_with_a_clock_before_the_build_fires_the_bound(
 def test_a_sync_service_that_is_off_is_reported_beside_the_measurement(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sync = clock.linux_sync(clock.parse_key_values(TIMEDATECTL_OFF_LOCAL_RTC), None, None)
+    sync = timesync.linux_sync(timesync.parse_key_values(TIMEDATECTL_OFF_LOCAL_RTC), None, None)
     monkeypatch.setattr(clock, "read_sync", lambda **_: sync)
     with NtpServer() as a:
         outcome = _run((a.spec,))

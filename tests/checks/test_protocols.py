@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from checks import client_policy, protocols
+from checks import protocols
 from checks.core.check import Context
 from checks.core.config import Settings
 from checks.core.models import CheckResult, Finding, Status
 from checks.core.target import parse
-from checks.lib import cipher_suites, tlswire
+from checks.lib import cipher_suites, clients, tlswire
 from checks.lib.net import Cancelled
 from checks.present import catalogue
 from tests.checks.test_tlswire import (
@@ -295,8 +295,8 @@ def test_a_silent_server_costs_one_timeout_per_version_not_a_retry_storm() -> No
     assert set(result.errors) == set(cipher_suites.VERSIONS) - {"SSLv2"}
 
 
-def stack(name: str, versions: Sequence[str], suites: Sequence[str] | None) -> client_policy.Stack:
-    return client_policy.Stack(name, name, tuple(versions), tuple(suites) if suites else None)
+def stack(name: str, versions: Sequence[str], suites: Sequence[str] | None) -> clients.Stack:
+    return clients.Stack(name, name, tuple(versions), tuple(suites) if suites else None)
 
 
 def test_no_common_version_names_the_nearest_fix_on_each_side() -> None:

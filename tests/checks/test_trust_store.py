@@ -17,8 +17,8 @@ from checks import trust_store
 from checks.core import policy
 from checks.core.models import Status
 from checks.lib import bundles, certinfo, products, roots, trust
-from checks.lib.system import CommandResult, parse_reg_query
 from checks.lib.roots import Enumeration
+from checks.lib.system import CommandResult, parse_reg_query
 from tests.lab import pki
 
 NOW = datetime.now(UTC)

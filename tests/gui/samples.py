@@ -9,7 +9,7 @@ from checks import certificate, clock, diagnosis
 from checks.core.models import CheckResult, Finding, Report, Status
 from checks.core.target import parse
 from checks.core.version import __version__
-from checks.lib import certinfo, products, trust
+from checks.lib import certinfo, http_date, products, trust
 from tests.lab import pki
 
 HOST = "shop.example.com"
@@ -52,7 +52,7 @@ def _result(check_id: str, *findings: Finding, **facts: object) -> CheckResult:
 
 
 def _clock(offset_s: float, lang: str) -> CheckResult:
-    measured = clock.Measurement("ntp", offset_s, 0.05, tuple(NTP), 4)
+    measured = http_date.Measurement("ntp", offset_s, 0.05, tuple(NTP), 4)
     local_now = NOW - dt.timedelta(seconds=offset_s)
     finding = clock.grade(measured, zone={}, sync={}, lang=lang, now=local_now)
     facts = {"source": "ntp", "offset_s": offset_s, "uncertainty_s": 0.05, "servers": NTP}

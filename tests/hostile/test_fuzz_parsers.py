@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks import captive_portal, client_policy, clock
+from checks import captive_portal
 from checks.core import config
-from checks.lib import certinfo, ntp, proxies, roots, system
+from checks.lib import certinfo, clients, ntp, proxies, roots, system, timesync
 
 FUZZ = settings(max_examples=300, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
 
@@ -53,12 +53,12 @@ TOOL_OUTPUT = st.one_of(
 )
 
 TEXT_PARSERS: dict[str, tuple[Callable[[str], object], tuple[type[BaseException], ...]]] = {
-    "timedatectl show": (clock.parse_key_values, ()),
-    "chronyc tracking": (clock.parse_chrony_tracking, ()),
-    "w32tm /query /source": (clock.parse_w32tm_source, ()),
-    "ntp.conf": (clock.parse_ntp_conf, ()),
-    "sntp": (clock.parse_sntp, ()),
-    "build time": (clock.parse_build_time, ()),
+    "timedatectl show": (timesync.parse_key_values, ()),
+    "chronyc tracking": (timesync.parse_chrony_tracking, ()),
+    "w32tm /query /source": (timesync.parse_w32tm_source, ()),
+    "ntp.conf": (timesync.parse_ntp_conf, ()),
+    "sntp": (timesync.parse_sntp, ()),
+    "build time": (timesync.parse_build_time, ()),
     "NTP server setting": (ntp.parse_server, (ValueError,)),
     "reg query": (system.parse_reg_query, ()),
     "netsh winhttp show proxy": (proxies.parse_winhttp, ()),
@@ -68,7 +68,7 @@ TEXT_PARSERS: dict[str, tuple[Callable[[str], object], tuple[type[BaseException]
     "proxy URL": (proxies.parse_proxy, (ValueError,)),
     "canary setting": (config.parse_canary, (ValueError,)),
     "security dump-trust-settings": (roots.parse_trust_settings, ()),
-    "java.security": (client_policy.parse_java_security, ()),
+    "java.security": (clients.parse_java_security, ()),
     "PEM file": (certinfo.load_pem, (ValueError,)),
 }
 
