@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from checks.core.check import Cancelled
 
@@ -100,14 +101,16 @@ def run_command(argv: Sequence[str], *, timeout: float, cancel: threading.Event)
     return CommandResult(proc.returncode, _decode(out), _decode(err))
 
 
-def registry_values(path: str) -> dict[str, object]:
-    """The values of `HKEY_LOCAL_MACHINE\\<path>` (empty off Windows or when unreadable)."""
+def registry_values(path: str, *, hive: Literal["HKLM", "HKCU"] = "HKLM") -> dict[str, object]:
+    """The values of `<hive>\\<path>` (empty off Windows or when unreadable); DWORDs are ints
+    and strings are str, whatever the language of Windows."""
     if sys.platform != "win32":
         return {}
     import winreg
 
+    root = winreg.HKEY_CURRENT_USER if hive == "HKCU" else winreg.HKEY_LOCAL_MACHINE
     values: dict[str, object] = {}
-    with contextlib.suppress(OSError), winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, path) as key:
+    with contextlib.suppress(OSError), winreg.OpenKey(root, path) as key:
         index = 0
         while True:
             try:

@@ -20,6 +20,7 @@ from checks.core.redact import redact
 from checks.core.target import Target
 from checks.diagnosis import verdict
 from checks.present import report as rep
+from checks.present import text as text_format
 from checks.present.catalogue import render, ui
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -459,7 +460,7 @@ def test_text_fits_100_columns() -> None:
     )
     for lang in ("en", "zh_CN"):
         for line in _text(_report(results), lang=lang).splitlines():
-            assert rep._width(line) <= 100, line
+            assert text_format._width(line) <= 100, line
 
 
 def test_text_runner_up() -> None:
