@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import socket
-import ssl
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import certifi
-import truststore
 from cryptography import x509
 
 from checks.core import policy
-from checks.core.check import Cancelled, Check, Context
+from checks.core.check import Check, Context
 from checks.core.models import CheckResult, Finding, Outcome, Status
-from checks.lib import net, products
+from checks.lib import products
 from checks.lib.certinfo import (
     ChainEntry,
     Position,
@@ -44,6 +40,7 @@ from checks.lib.certinfo import (
     signed_by,
     spki_sha256,
 )
+from checks.lib.osverify import ask_os
 from checks.lib.trust import (
     ChainPath,
     Judgement,
@@ -55,9 +52,6 @@ from checks.lib.trust import (
 )
 
 _DAY = timedelta(days=1)
-# The OS handshake runs on a helper thread whose socket already times out; this extra wait only
-# covers the thread's own start and teardown.
-_OS_GRACE_S = 1.0
 # Findings that by themselves make every verifier reject a chain, whatever its root.
 _REJECTED_ANYWAY = frozenset(
     {"cert.expired", "cert.not_yet_valid", "cert.weak_signature", "cert.weak_key"}
@@ -467,52 +461,6 @@ def _path_fact(
         if path.missing_issuer is None
         else path.missing_issuer.rfc4514_string(),
     }
-
-
-def _os_handshake(sock: socket.socket, server_hostname: str | None, timeout: float) -> Judgement:
-    sock.settimeout(timeout)
-    context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    # Only the chain is asked about: names are judged by `check_hostname` above.
-    context.check_hostname = False
-    try:
-        with context.wrap_socket(sock, server_hostname=server_hostname) as tls:
-            version = tls.version()
-    except ssl.SSLCertVerificationError as exc:
-        reason = exc.verify_message or str(exc)
-        return Judgement(False, f"not trusted by the operating system: {reason}")
-    return Judgement(True, f"trusted by the operating system ({version})")
-
-
-def ask_os(
-    address: str,
-    port: int,
-    *,
-    server_hostname: str | None,
-    timeout: float,
-    cancel: threading.Event,
-) -> Judgement:
-    """Open a second connection and let the operating system's verifier judge the chain.
-
-    Never raises (except `Cancelled`) and returns within about `timeout` seconds; when
-    the operating system cannot be asked, the judgement's `trusted` is None.
-    """
-    try:
-        sock = net.connect(address, port, timeout=timeout, cancel=cancel)
-    except net.ConnectError as exc:
-        return Judgement(None, f"could not ask the operating system: {exc}")
-    try:
-        return net.in_thread(
-            lambda: _os_handshake(sock, server_hostname, timeout),
-            timeout=timeout + _OS_GRACE_S,
-            cancel=cancel,
-            name="cert-os-verify",
-        )
-    except Cancelled:
-        raise
-    except Exception as exc:  # any failure here is a fact about this machine, not a crash
-        return Judgement(None, f"could not ask the operating system: {type(exc).__name__}: {exc}")
-    finally:
-        sock.close()
 
 
 def _known_bad_fact() -> tuple[KnownBadList, dict[str, object]]:

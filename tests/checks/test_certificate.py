@@ -24,7 +24,7 @@ from checks.core.check import Context
 from checks.core.config import Settings
 from checks.core.models import CheckResult, Finding, Status
 from checks.core.target import Target
-from checks.lib import certinfo, trust
+from checks.lib import certinfo, osverify, trust
 from checks.present import catalogue
 from tests.lab import pki
 
@@ -827,7 +827,7 @@ def test_the_os_does_not_trust_a_lab_root(tmp_path: Path) -> None:
     timeout = 3.0
     with tls_server([LOOPBACK_LEAF, INTERMEDIATE], tmp_path) as port:
         started = time.monotonic()
-        judgement = cert_check.ask_os(
+        judgement = osverify.ask_os(
             "127.0.0.1",
             port,
             server_hostname="localhost",
@@ -844,7 +844,7 @@ def test_the_os_does_not_trust_a_lab_root(tmp_path: Path) -> None:
 def test_an_os_that_cannot_be_asked_is_unknown_not_an_error() -> None:
     with socket.create_server(("127.0.0.1", 0)) as placeholder:
         port = placeholder.getsockname()[1]
-    judgement = cert_check.ask_os(
+    judgement = osverify.ask_os(
         "127.0.0.1", port, server_hostname="localhost", timeout=1.0, cancel=threading.Event()
     )
     assert judgement.trusted is None
@@ -856,7 +856,7 @@ def test_an_os_judge_facing_a_silent_server_gives_up_in_time() -> None:
     with socket.create_server(("127.0.0.1", 0)) as silent:
         silent.listen()
         started = time.monotonic()
-        judgement = cert_check.ask_os(
+        judgement = osverify.ask_os(
             "127.0.0.1",
             silent.getsockname()[1],
             server_hostname="localhost",
