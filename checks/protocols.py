@@ -262,7 +262,7 @@ def scan(scanner: Scanner) -> ScanResult:
         elif any(s.ecdhe_groups for s in scans.values()):
             group_codes = list(dict.fromkeys(g for s in scans.values() for g in s.ecdhe_groups))
     groups = (
-        tuple(tlswire.GROUP_NAMES.get(g, f"0x{g:04x}") for g in group_codes)
+        tuple(cipher_suites.GROUP_NAMES.get(g, f"0x{g:04x}") for g in group_codes)
         if group_codes is not None
         else None
     )

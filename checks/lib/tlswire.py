@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
 
 from checks.lib import net
+from checks.lib.cipher_suites import GROUP_NAMES
 
 VERSION_CODES: Mapping[str, int] = {
     "SSLv2": 0x0002,
@@ -59,37 +60,6 @@ EXT_KEY_SHARE = 51
 EXT_RENEGOTIATION_INFO = 0xFF01
 SCSV_RENEGOTIATION = 0x00FF
 
-# RFC 8446 4.2.7 and RFC 8422 / 7919: named groups, in the order we offer them.
-GROUP_NAMES: Mapping[int, str] = {
-    0x001D: "x25519",
-    0x0017: "secp256r1",
-    0x0018: "secp384r1",
-    0x0019: "secp521r1",
-    0x001E: "x448",
-    0x11EC: "X25519MLKEM768",
-    0x001A: "brainpoolP256r1",
-    0x001B: "brainpoolP384r1",
-    0x001C: "brainpoolP512r1",
-    0x001F: "brainpoolP256r1tls13",
-    0x0020: "brainpoolP384r1tls13",
-    0x0021: "brainpoolP512r1tls13",
-    0x0016: "secp256k1",
-    0x0015: "secp224r1",
-    0x0014: "secp224k1",
-    0x0013: "secp192r1",
-    0x0012: "secp192k1",
-    0x000E: "sect571r1",
-    0x000D: "sect571k1",
-    0x000C: "sect409r1",
-    0x000B: "sect409k1",
-    0x0009: "sect283k1",
-    0x000A: "sect283r1",
-    0x0100: "ffdhe2048",
-    0x0101: "ffdhe3072",
-    0x0102: "ffdhe4096",
-    0x0103: "ffdhe6144",
-    0x0104: "ffdhe8192",
-}
 ALL_GROUPS: tuple[int, ...] = tuple(GROUP_NAMES)
 # A broad list, so that no server refuses us for want of a signature scheme it accepts.
 SIGNATURE_ALGORITHMS: tuple[int, ...] = (
