@@ -15,6 +15,7 @@ from typing import NoReturn, TextIO
 
 from checks.core.config import Resolve, Settings
 from checks.core.models import CheckResult, Status
+from checks.core.redact import redact
 from checks.core.target import Target, TargetError, parse
 from checks.core.version import __version__
 from checks.present import catalogue
@@ -55,6 +56,15 @@ examples:
 exit codes:
   0 the message was recognised   1 it was not recognised (the general checklist is shown)
   3 no message was given"""
+INSPECT_EXAMPLES = """\
+examples:
+  handshake-doctor inspect server.pem
+  handshake-doctor inspect fullchain.pem --host www.example.com
+  handshake-doctor inspect certificate.pfx            (asks for the password on a terminal)
+  printf '%s' "$PASSWORD" | handshake-doctor inspect certificate.p12 --password-stdin --json
+
+exit codes:
+  0 no problem   1 warnings only   2 a problem found   3 the file could not be read"""
 
 
 class UsageError(Exception):
@@ -229,6 +239,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
     explain.add_argument("--lang", type=_language, metavar="en|zh_CN", help="language of the text")
+    inspect = commands.add_parser(
+        "inspect",
+        help="judge a certificate file (PEM, DER, PKCS#7, PKCS#12) without connecting anywhere",
+        description="Judge the certificates in FILE as a server's chain would be judged: dates, "
+        "names, strength and the path to a trusted root. Nothing is contacted.",
+        epilog=INSPECT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    inspect.add_argument("file", metavar="FILE", type=Path, help="the certificate file")
+    inspect.add_argument(
+        "--host",
+        metavar="NAME",
+        type=_host_port,
+        help="check the server certificate against this name (default: its own first name)",
+    )
+    inspect.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read a PKCS#12 file's password from standard input (it is never stored)",
+    )
+    inspect.add_argument("--json", action="store_true", help="print the JSON report (schema 1)")
+    inspect.add_argument("--lang", type=_language, metavar="en|zh_CN", help="language of the text")
     return parser
 
 
@@ -326,6 +358,67 @@ def run_check(args: argparse.Namespace) -> int:
     return exit_code(result.results, cancelled=result.cancelled)
 
 
+def _password(args: argparse.Namespace, lang: str, prompt_key: str) -> bytes | None:
+    """The password from standard input (--password-stdin) or typed at a terminal prompt."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n").encode("utf-8")
+    if sys.stdin.isatty():
+        import getpass
+
+        label = catalogue.ui(prompt_key, lang=lang, path=redact(str(args.file)))
+        return getpass.getpass(f"{label} ").encode("utf-8")
+    return None
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    """Judge a certificate file offline; its report in text or JSON."""
+    import time
+    from datetime import UTC, datetime
+
+    from checks import diagnosis, inspect
+    from checks.core.certfile import CertFileError
+    from checks.core.models import FileSubject, Report
+    from checks.present import report
+
+    lang = catalogue.normalise_language(args.lang)
+    started_at, started = datetime.now(UTC), time.monotonic()
+    host, is_ip = None, False
+    if args.host:
+        target = parse(args.host)
+        host, is_ip = target.sni or target.host, target.sni is None and target.is_ip
+    password = _password(args, lang, "cert_file.password_prompt") if args.password_stdin else None
+    try:
+        try:
+            found = inspect.analyse(args.file, host=host, is_ip=is_ip, password=password)
+        except CertFileError as exc:
+            if exc.key != "password_needed" or not sys.stdin.isatty():
+                raise
+            password = _password(args, lang, "cert_file.password_prompt")
+            found = inspect.analyse(args.file, host=host, is_ip=is_ip, password=password)
+    except CertFileError as exc:
+        sentence = catalogue.ui(f"cert_file.{exc.key}", lang=lang, **exc.params)
+        sys.stderr.write(f"handshake-doctor: {sentence}\n")
+        return EXIT_USAGE
+    subject = FileSubject(found.display, found.kind, len(found.pems), found.host)
+    results = (found.result,)
+    result = Report(
+        version=__version__,
+        target=None,
+        started_at=started_at,
+        duration_s=time.monotonic() - started,
+        verdict=diagnosis.verdict(results),
+        results=results,
+        file=subject,
+    )
+    if args.json:
+        sys.stdout.write(report.to_json(result, lang=lang))
+    else:
+        # The details are the point of looking at a file: always shown.
+        color = use_color(sys.stdout)
+        sys.stdout.write(report.to_text(result, color=color, lang=lang, verbose=True))
+    return exit_code(results, cancelled=False)
+
+
 def run_explain(args: argparse.Namespace) -> int:
     from checks.present import decoder
 
@@ -358,6 +451,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "explain":
             return run_explain(args)
+        if args.command == "inspect":
+            return run_inspect(args)
         return run_check(args)
     except Exception as exc:  # last resort: one line for the user, never a traceback
         sys.stderr.write(f"handshake-doctor: internal error: {type(exc).__name__}: {exc}\n")

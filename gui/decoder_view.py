@@ -31,13 +31,10 @@ class Decoded:
 
 def decode(text: str, lang: str) -> Decoded:
     """Explain `text` and look up the checks that confirm its causes (run off the GUI thread)."""
-    from checks import registry  # loads every check module, hence the worker thread
+    from gui.worker import finding_owners  # loads every check module, hence the worker thread
 
     explanation = explain(text, lang=lang)
-    owners: dict[str, tuple[str, str]] = {}
-    for check in registry.CHECKS:
-        for finding_id in check.findings:
-            owners.setdefault(finding_id, (check.id, check.scope))
+    owners = finding_owners()
     checks = {c.finding: owners[c.finding] for c in explanation.causes if c.finding in owners}
     return Decoded(explanation, checks)
 

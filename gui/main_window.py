@@ -23,7 +23,9 @@ from PySide6.QtWidgets import (
     QCompleter,
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -34,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from checks.core.certfile import CertFile, CertFileError
 from checks.core.config import Settings
 from checks.core.models import CheckResult, Report
 from checks.core.redact import redact
@@ -47,7 +50,6 @@ from gui.models import ResultsModel
 from gui.runner import CheckRunner
 
 if TYPE_CHECKING:
-    from gui.cert_file import CertFile
     from gui.chain_view import ChainView
     from gui.decoder_view import DecoderView
     from gui.protocols_view import ProtocolsView
@@ -63,9 +65,9 @@ def decoder_available() -> bool:
 
 def _scopes(results: Sequence[CheckResult]) -> list[tuple[str, str]]:
     """`(check id, scope)` of each result, as the registry declares it."""
-    from checks import registry
+    from gui.worker import check_scopes
 
-    scopes = {check.id: check.scope for check in registry.CHECKS}
+    scopes = check_scopes()
     return [(r.check_id, scopes.get(r.check_id, "target")) for r in results]
 
 
@@ -104,6 +106,7 @@ class MainWindow(QMainWindow):
         self.cert_file: CertFile | None = None
         self._banner_state: tuple[Any, ...] = ("intro",)
         self._file_task: int | None = None
+        self._file_path: Path | None = None
         self._decoder_task: int | None = None
         self._progress = (0, 0)
 
@@ -586,8 +589,9 @@ class MainWindow(QMainWindow):
 
     # -- certificate files ------------------------------------------------------------------
 
-    def open_certificate_file(self, path: Path) -> int:
-        """Analyse a certificate file off the GUI thread; the chain tab shows the outcome."""
+    def open_certificate_file(self, path: Path, password: bytes | None = None) -> int:
+        """Analyse a certificate file off the GUI thread; the chain tab shows the outcome. A
+        PKCS#12 file's password is asked for when needed, used once and kept nowhere."""
         host: str | None = None
         is_ip = False
         text = self.target_edit.text().strip()
@@ -600,15 +604,24 @@ class MainWindow(QMainWindow):
                 host, is_ip = target.sni or target.host, target.sni is None and target.is_ip
 
         def analyse() -> object:
-            from gui import cert_file  # cryptography loads here, on the worker thread
+            from gui import worker  # cryptography loads here, on the worker thread
 
-            return cert_file.analyse(path, host=host, is_ip=is_ip)
+            return worker.inspect_file(path, host=host, is_ip=is_ip, password=password)
 
         view = self.chain_view()
         view.show_message(self._t("gui_cert_file.loading", path=redact(str(path))))
         self.tabs.setCurrentWidget(self._chain_tab)
+        self._file_path = path
         self._file_task = self.runner.submit(analyse)
         return self._file_task
+
+    def ask_password(self, path: Path) -> bytes | None:
+        """The password of a PKCS#12 file, typed into a masked field; None when cancelled."""
+        label = self._t("gui_cert_file.password_label", path=redact(str(path)))
+        text, ok = QInputDialog.getText(
+            self, self._t("gui_cert_file.password_title"), label, QLineEdit.EchoMode.Password
+        )
+        return text.encode("utf-8") if ok else None
 
     @Slot(int, object)
     def _on_task_done(self, task_id: int, value: object) -> None:
@@ -619,8 +632,6 @@ class MainWindow(QMainWindow):
         if task_id != self._file_task:
             return
         self._file_task = None
-        from gui.cert_file import CertFile, CertFileError
-
         view = self.chain_view()
         if isinstance(value, CertFile):
             self.cert_file = value
@@ -636,8 +647,14 @@ class MainWindow(QMainWindow):
                 show_card=True,
             )
             return
+        path = self._file_path
+        if isinstance(value, CertFileError) and value.key.startswith("password") and path:
+            password = self.ask_password(path)
+            if password is not None:
+                self.open_certificate_file(path, password)
+                return
         if isinstance(value, CertFileError):
-            sentence = self._t(f"gui_cert_file.{value.key}", **value.params)
+            sentence = self._t(f"cert_file.{value.key}", **value.params)
         else:
             sentence = self._t("gui_cert_file.failed", reason=f"{type(value).__name__}: {value}")
         self.cert_file = None

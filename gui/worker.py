@@ -13,9 +13,11 @@ import pickle
 import threading
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from checks.core.certfile import CertFile
 from checks.core.config import Settings
 from checks.core.target import Target
 from checks.core.version import __version__
@@ -60,6 +62,33 @@ def planned_checks(
     if target is not None and target.notes:
         checks.insert(0, ("input", "target"))
     return checks
+
+
+def check_scopes() -> dict[str, str]:
+    """Check id -> `local` or `target`, as the registry declares them (imports every check)."""
+    from checks import registry
+
+    return {check.id: check.scope for check in registry.CHECKS}
+
+
+def finding_owners() -> dict[str, tuple[str, str]]:
+    """Finding id -> (check id, scope) of the first check that can emit it."""
+    from checks import registry
+
+    owners: dict[str, tuple[str, str]] = {}
+    for check in registry.CHECKS:
+        for finding_id in check.findings:
+            owners.setdefault(finding_id, (check.id, check.scope))
+    return owners
+
+
+def inspect_file(
+    path: Path, *, host: str | None, is_ip: bool, password: bytes | None = None
+) -> CertFile:
+    """A certificate file judged as `handshake-doctor inspect` judges it (raises CertFileError)."""
+    from checks import inspect
+
+    return inspect.analyse(path, host=host, is_ip=is_ip, password=password)
 
 
 def encode(target: Target | None, settings: Settings, only: Sequence[str] | None) -> bytes:

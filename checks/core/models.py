@@ -184,6 +184,23 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class FileSubject:
+    """A certificate file judged offline (`handshake-doctor inspect`), in place of a site.
+
+    Attributes:
+        display: the file's path for people, with the home directory as ~.
+        format: `pem`, `der`, `pkcs7` or `pkcs12`.
+        certificates: how many certificates the file holds.
+        name: the host name the server certificate was checked against.
+    """
+
+    display: str
+    format: str
+    certificates: int
+    name: str
+
+
+@dataclass(frozen=True)
 class Report:
     """One finished (or cancelled) diagnosis.
 
@@ -195,6 +212,7 @@ class Report:
         verdict: the headline cause.
         results: every check result, in the plan's order.
         cancelled: the user stopped the run before every check finished.
+        file: the certificate file judged instead of a site (`inspect`), if any.
     """
 
     version: str
@@ -204,3 +222,4 @@ class Report:
     verdict: Verdict
     results: tuple[CheckResult, ...]
     cancelled: bool = False
+    file: FileSubject | None = None

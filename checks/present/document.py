@@ -78,6 +78,7 @@ class ReportData(TypedDict):
     cancelled: bool
     language: str
     os: str
+    file: NotRequired[dict[str, object]]
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,13 @@ def build(report: Report, lang: str, os_name: OSName | None, surface: Surface = 
         "language": lang,
         "os": os_name,
     }
+    if report.file is not None:
+        data["file"] = {
+            "path": report.file.display,
+            "format": report.file.format,
+            "certificates": report.file.certificates,
+            "name": report.file.name,
+        }
     return Document(
         data=cast(ReportData, redact_data(data)),
         lead=cast(FindingData | None, redact_data(lead)),
@@ -278,6 +286,9 @@ def check_summary(doc: Document, check: CheckData) -> str:
 
 def target_label(doc: Document) -> str:
     target = doc.data["target"]
+    file = doc.data.get("file")
+    if file is not None:
+        return ui("report.file_label", lang=doc.lang, **file)
     if target is None:
         return ui("report.local_only", lang=doc.lang)
     host = f"[{target['host']}]" if ":" in target["host"] else target["host"]

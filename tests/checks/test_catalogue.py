@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from checks import registry
+from checks import findings_doc, registry
 from checks.core.models import Finding, Status
-from checks.present import catalogue, findings_doc
+from checks.present import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXT_KEYS = ("title", "explanation")

@@ -13,7 +13,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from gui import cert_file
+from checks import inspect as cert_file
 from gui.main_window import MainWindow
 from tests.gui.helpers import GuiLab
 
@@ -183,3 +183,32 @@ def test_the_analysis_itself_needs_no_window(gui_lab: GuiLab, tmp_path: Path) ->
     ids = {f.id for f in loaded.result.findings}
     assert "cert.hostname_mismatch" not in ids  # checked against its own name
     assert loaded.result.facts["certificates"]
+
+
+def test_a_password_protected_pkcs12_file_asks_for_its_password(
+    qtbot: QtBot,
+    window: MainWindow,
+    gui_lab: GuiLab,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    leaf, inter = gui_lab.chains["good"]
+    path = tmp_path / "server.pfx"
+    encryption = serialization.BestAvailableEncryption(b"open sesame")
+    path.write_bytes(
+        pkcs12.serialize_key_and_certificates(b"srv", leaf.key, leaf.cert, [inter.cert], encryption)  # type: ignore[arg-type]
+    )
+    asked: list[Path] = []
+
+    def answer(file: Path) -> bytes:
+        asked.append(file)
+        return b"open sesame" if len(asked) > 1 else b"wrong"
+
+    monkeypatch.setattr(window, "ask_password", answer)
+    window.open_certificate_file(path)
+    # First the missing password, then a wrong one, then the right one: three analyses.
+    qtbot.waitUntil(lambda: window.cert_file is not None, timeout=10000)
+    assert asked == [path, path]
+    assert "2 certificate(s) from the file" in window.chain_view().source_label.text()

@@ -97,7 +97,7 @@ window = MainWindow()
 window.show()
 app.processEvents()
 heavy = ("cryptography", "OpenSSL", "truststore", "psutil", "checks.registry", "gui.chain_view",
-         "gui.protocols_view", "gui.decoder_view", "gui.cert_file", "PySide6.QtSvg")
+         "gui.protocols_view", "gui.decoder_view", "checks.inspect", "PySide6.QtSvg")
 print(",".join(sorted(m for m in sys.modules if m.startswith(heavy))))
 """
 
