@@ -24,7 +24,6 @@ from checks.lib.timesync import (
     read_sync,
     timezone_error,
 )
-from checks.present import catalogue
 
 # ---------------------------------------------------------------------------------------------
 # Offline bounds
@@ -60,34 +59,6 @@ def _dns_is_down(samples: Sequence[ntp.NtpSample]) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Wording and grading
 
-_YEAR_S = 365 * 86400
-_UNITS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
-
-
-def _count(unit: str, n: int, lang: str) -> str:
-    key = f"clock_units.{unit}_one" if n == 1 else f"clock_units.{unit}s"
-    return catalogue.ui(key, lang=lang, n=n)
-
-
-def human_duration(seconds: float, lang: str = catalogue.DEFAULT_LANGUAGE) -> str:
-    """`3 years`, `2 days 4 hours`, `2 hours 10 minutes`, `5 minutes`, `42 seconds`."""
-    size = round(abs(seconds))
-    if size >= _YEAR_S:
-        return _count("year", size // _YEAR_S, lang)
-    for index, (unit_s, unit) in enumerate(_UNITS):
-        if size >= unit_s or unit_s == 1:
-            major = size // unit_s
-            text = _count(unit, major, lang)
-            if index + 1 < len(_UNITS):
-                minor_s, minor_unit = _UNITS[index + 1]
-                minor = (size % unit_s) // minor_s
-                if minor:
-                    text = catalogue.ui(
-                        "clock_units.join", lang=lang, a=text, b=_count(minor_unit, minor, lang)
-                    )
-            return text
-    raise AssertionError("unreachable")  # pragma: no cover
-
 
 def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
@@ -97,17 +68,11 @@ def _strings(value: object) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list | tuple) else []
 
 
-def _direction(offset_s: float, lang: str) -> str:
-    return catalogue.ui(f"clock_direction.{'behind' if offset_s >= 0 else 'ahead'}", lang=lang)
-
-
-def _measured_params(m: Measurement, lang: str) -> dict[str, object]:
+def _measured_params(m: Measurement) -> dict[str, object]:
     return {
         # + 0.0 turns a rounded -0.0 into 0.0: "-0.0 s" reads as a wrong sign.
         "offset_s": round(m.offset_s, 3) + 0.0,
         "uncertainty_s": round(m.uncertainty_s, 3),
-        "human_offset": human_duration(m.offset_s, lang),
-        "direction": _direction(m.offset_s, lang),
         "agreed": len(m.agreed),
         "queried": m.queried,
         "servers": list(m.agreed),
@@ -127,7 +92,6 @@ def grade(
     *,
     zone: Mapping[str, object],
     sync: Mapping[str, object],
-    lang: str = catalogue.DEFAULT_LANGUAGE,
     now: datetime | None = None,
 ) -> Finding:
     """The finding for a measured offset: ok, skew (warn/fail) or time zone.
@@ -136,7 +100,7 @@ def grade(
     uncertainty; warn from one minute, where TOTP codes and Kerberos start to fail; a
     whole multiple of 15 minutes (within 90 s) is a wrong time zone or DST rule instead.
     """
-    params = _measured_params(m, lang)
+    params = _measured_params(m)
     evidence = _evidence(m)
     now = now or datetime.now(UTC)
     params["local_time"] = iso(now)
@@ -167,9 +131,7 @@ def grade(
     return Finding("clock.ok", Status.PASS, params, evidence)
 
 
-def bound_finding(
-    now: datetime, bounds: Bounds, lang: str = catalogue.DEFAULT_LANGUAGE
-) -> Finding | None:
+def bound_finding(now: datetime, bounds: Bounds) -> Finding | None:
     """`clock.skew` from the offline bounds alone, or None when the clock is within them.
 
     Earlier than the build (minus 2 days) is certain: this program did not exist yet. Later
@@ -191,8 +153,6 @@ def bound_finding(
         variant=variant,
         bound=iso(bound),
         offset_s=round(gap, 3),
-        human_offset=human_duration(gap, lang),
-        direction=_direction(gap, lang),
     )
     return Finding("clock.skew", status, params, (f"clock {iso(now)} {relation} {iso(bound)}",))
 
@@ -222,16 +182,8 @@ def _problems(samples: Sequence[ntp.NtpSample], http: Sequence[Mapping[str, obje
     return lines
 
 
-def _language(lang: str | None) -> str:
-    try:
-        return catalogue.normalise_language(lang)
-    except ValueError:
-        return catalogue.DEFAULT_LANGUAGE
-
-
 def run(ctx: Context) -> Outcome:
     settings = ctx.settings
-    lang = _language(settings.lang)
     bounds = offline_bounds()
     samples: list[ntp.NtpSample] = []
     http: list[dict[str, object]] = []
@@ -291,7 +243,7 @@ def run(ctx: Context) -> Outcome:
         facts["http_date"] = {"used": used, "skipped": http_note, "sites": http}
     findings: list[Finding] = []
     if measurement is not None:
-        findings.append(grade(measurement, zone=zone, sync=sync, lang=lang, now=now))
+        findings.append(grade(measurement, zone=zone, sync=sync, now=now))
     else:
         params: dict[str, object] = {
             "servers": list(settings.ntp_servers),
@@ -301,7 +253,7 @@ def run(ctx: Context) -> Outcome:
         if settings.offline:
             params["variant"] = "offline"
         findings.append(Finding("clock.unverified", Status.WARN, params))
-        bound = bound_finding(now, bounds, lang)
+        bound = bound_finding(now, bounds)
         if bound is not None:
             findings.append(bound)
     not_synced = sync_finding(sync)

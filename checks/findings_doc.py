@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 from checks import registry
@@ -21,12 +22,30 @@ Regenerate with `python -m checks.findings_doc > docs/findings.md` (a test check
 """
 
 
+_FORMATTED = re.compile(r"\{(\w+):([^}]+)\}")
+
+
+def _readable(title: str) -> str:
+    """`{days:count=day}` reads `{days} days`, `{offset_s:direction}` reads `{ahead|behind}`."""
+    units = catalogue.ui_texts("en")
+
+    def plain(match: re.Match[str]) -> str:
+        name, spec = match.groups()
+        if spec.startswith("count="):
+            return units[f"units.{spec.removeprefix('count=')}_other"].replace("{n}", f"{{{name}}}")
+        if spec == "direction":
+            return "{ahead|behind}"
+        return f"{{{name} as {spec.replace('_', ' ')}}}"
+
+    return _FORMATTED.sub(plain, title)
+
+
 def markdown() -> str:
     rows = []
     for finding_id, variants in sorted(registry.emitted_findings().items()):
         title = catalogue.finding_texts("en").get(finding_id, {}).get("title", "")
         names = ", ".join(f"`{v}`" for v in variants)
-        cell = title.replace("|", r"\|")
+        cell = _readable(title).replace("|", r"\|")
         rows.append(f"| `{finding_id}` | {names} | {cell} |\n")
     return HEADER + "".join(rows)
 

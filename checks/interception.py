@@ -20,7 +20,6 @@ from checks.core.config import Canary, Settings
 from checks.core.models import CheckResult, Finding, Outcome, Status
 from checks.core.redact import redact
 from checks.lib import certinfo, handshake, net, pac, products, proxies, roots, trust
-from checks.present import catalogue
 
 Verdict = Literal["public", "intercepted", "incomplete", "failed"]
 
@@ -191,13 +190,6 @@ def product_of_chain(chain_pem: Sequence[str]) -> products.Product | None:
     return products.load().match_chain(certs)
 
 
-def _language(settings: Settings) -> str:
-    try:
-        return catalogue.normalise_language(settings.lang)
-    except ValueError:
-        return catalogue.DEFAULT_LANGUAGE
-
-
 def _trusted_store(
     settings: Settings, *, timeout: float, cancel: threading.Event
 ) -> trust.TrustStore | None:
@@ -244,7 +236,6 @@ def analyse(
     public: trust.TrustStore,
     trusted: trust.TrustStore | None,
     catalogue_: products.Catalogue,
-    lang: str,
 ) -> tuple[list[Finding], list[dict[str, object]]]:
     """Findings and per-canary facts from every fetched chain."""
     judged = [
@@ -267,7 +258,6 @@ def analyse(
             "canaries": [item.canary.name for item, _ in intercepted],
             "clean": clean,
             "count": len(intercepted),
-            "vendor_fix": product.vendor_fix(lang) if product else "",
             "trusted": trusted_here,
         }
         if not trusted_here:
@@ -331,7 +321,6 @@ def run(ctx: Context) -> Outcome:
         public=public,
         trusted=trusted,
         catalogue_=products.load(),
-        lang=_language(settings),
     )
     facts: Mapping[str, object] = {
         "public_roots": public.fact(),

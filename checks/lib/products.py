@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from checks.core.platform import DEFAULT_LANGUAGE, OS_NAMES, OSName
+from checks.core.platform import OS_NAMES, OSName
 
 KINDS = ("antivirus", "enterprise", "firewall", "debugging")
 
@@ -29,7 +29,6 @@ class Product:
         issuer_cn: regular expressions that must match a whole issuer common name.
         issuer_o: regular expressions that must match a whole issuer organisation.
         processes: executable names per OS, compared without case.
-        fix: the vendor's own way to stop the interception, by language.
     """
 
     id: str
@@ -38,17 +37,12 @@ class Product:
     issuer_cn: tuple[re.Pattern[str], ...]
     issuer_o: tuple[re.Pattern[str], ...]
     processes: Mapping[OSName, tuple[str, ...]] = field(default_factory=dict)
-    fix: Mapping[str, str] = field(default_factory=dict)
 
     def matches(self, common_names: Iterable[str], organisations: Iterable[str]) -> bool:
         """Whether any of the names is fully matched by one of this product's patterns."""
         if any(p.fullmatch(cn) for cn in common_names for p in self.issuer_cn):
             return True
         return any(p.fullmatch(org) for org in organisations for p in self.issuer_o)
-
-    def vendor_fix(self, lang: str | None) -> str:
-        """The vendor's own fix in `lang`, else in English."""
-        return self.fix.get(lang or DEFAULT_LANGUAGE) or self.fix.get(DEFAULT_LANGUAGE, "")
 
 
 def _values(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
@@ -126,10 +120,7 @@ def parse(text: str) -> Catalogue:
         processes = {
             os_name: tuple(str(n) for n in processes_raw.get(os_name, ())) for os_name in OS_NAMES
         }
-        fix = {str(lang): str(text) for lang, text in raw.get("fix", {}).items()}
-        if DEFAULT_LANGUAGE not in fix:
-            raise ValueError(f"{product_id} has no English fix")
-        products.append(Product(product_id, str(raw["name"]), kind, cn, org, processes, fix))
+        products.append(Product(product_id, str(raw["name"]), kind, cn, org, processes))
     ids = [p.id for p in products]
     if len(ids) != len(set(ids)):
         raise ValueError("product ids repeat")

@@ -21,6 +21,7 @@ from checks.core.platform import (
     system_language,
 )
 from checks.core.target import TargetError
+from checks.present import words
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -125,10 +126,31 @@ def _display(value: object) -> object:
     return value
 
 
-def fill(template: str, params: Mapping[str, object]) -> str:
-    """Fill `{name}` placeholders of a catalogue template from a finding's params."""
+class _Words(string.Formatter):
+    """Fills placeholders, wording numbers in the language of the text: `{n:count=day}` is
+    "1 day" or "3 days", `{offset_s:duration}` "2 hours 10 minutes", `{offset_s:direction}`
+    "behind" or "ahead", `{product_id:vendor_fix}` the product's own way to stop intercepting."""
+
+    def __init__(self, lang: str) -> None:
+        super().__init__()
+        self.lang = lang
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        if format_spec.startswith("count="):
+            return words.count(format_spec.removeprefix("count="), value, self.lang)
+        if format_spec == "duration":
+            return words.duration(value, self.lang)
+        if format_spec == "direction":
+            return words.direction(value, self.lang)
+        if format_spec == "vendor_fix":
+            return words.vendor_fix(value, self.lang)
+        return str(super().format_field(value, format_spec))
+
+
+def fill(template: str, params: Mapping[str, object], lang: str = DEFAULT_LANGUAGE) -> str:
+    """Fill `{name}` placeholders of a catalogue template from a finding's params, in `lang`."""
     values = _Params({k: _display(v) for k, v in params.items()})
-    return string.Formatter().vformat(template, (), values)
+    return _Words(lang).vformat(template, (), values)
 
 
 def placeholders(template: str) -> set[str]:
@@ -179,10 +201,10 @@ def render(
     steps = table.get(os_key, table.get("fix", []))
     params = finding.params
     return Text(
-        title=fill(table["title"], params),
-        explanation=fill(table.get("explanation", ""), params),
-        fix=tuple(fill(step, params) for step in steps),
-        fix_admin=tuple(fill(step, params) for step in table.get("fix_admin", [])),
+        title=fill(table["title"], params, lang),
+        explanation=fill(table.get("explanation", ""), params, lang),
+        fix=tuple(fill(step, params, lang) for step in steps),
+        fix_admin=tuple(fill(step, params, lang) for step in table.get("fix_admin", [])),
     )
 
 
@@ -194,4 +216,4 @@ def input_error(error: TargetError, *, lang: str = DEFAULT_LANGUAGE) -> str:
 def ui(key: str, *, lang: str = DEFAULT_LANGUAGE, **params: object) -> str:
     """An interface string such as `status.fail`, filled with `params`."""
     template = ui_texts(lang).get(key) or ui_texts(DEFAULT_LANGUAGE).get(key, key)
-    return fill(template, params)
+    return fill(template, params, lang)

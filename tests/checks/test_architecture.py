@@ -92,7 +92,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "checks.engine": (CORE, "checks.diagnosis"),
     "checks.registry": (CORE, "checks.engine", "check"),
     # The window shows what core and present give it; its diagnosis process runs the engine.
-    "gui": (CORE, PRESENT, "gui", "PySide6"),
+    "gui": (CORE, PRESENT, "gui", "gui.worker", "gui.launcher", "PySide6"),
     "gui.worker": (CORE, PRESENT, "checks.engine", "checks.registry", "checks.inspect"),
     # The one command: the window, or the headless CLI when given arguments.
     "gui.launcher": (CORE, PRESENT, "gui", "checks.cli"),

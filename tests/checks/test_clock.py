@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import os
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import tzlocal
 
 from checks import clock
 from checks.core import build_info
@@ -20,7 +24,7 @@ from checks.core.check import Cancelled, Context
 from checks.core.config import Settings
 from checks.core.models import Finding, Outcome, Status
 from checks.lib import http_date, ntp, timesync
-from checks.present import catalogue
+from checks.present import catalogue, words
 from tests.lab import pki
 from tests.lab.ntp_server import NtpServer, free_udp_port
 
@@ -108,8 +112,8 @@ def test_sign_positive_offset_means_behind_negative_means_ahead() -> None:
         catalogue.render(ahead, lang="en").title
         == "Your computer's clock is 6 minutes 40 seconds ahead"
     )
-    chinese = _grade(400.0, lang="zh_CN")  # the offset is worded in the run's language
-    assert catalogue.render(chinese, lang="zh_CN").title == "您电脑的时钟慢了 6 分钟 40 秒"
+    # The same finding in the other language: words are chosen when the text is shown.
+    assert catalogue.render(behind, lang="zh_CN").title == "您电脑的时钟慢了 6 分钟 40 秒"
     assert behind.params["network_time"] == "2026-11-23T12:06:40Z"
     assert behind.params["local_time"] == "2026-11-23T12:00:00Z"
 
@@ -118,8 +122,9 @@ def test_years_behind_is_a_failure_with_the_cmos_battery_hint() -> None:
     finding = _grade(3 * YEAR + 86400)
     assert (finding.id, finding.status) == ("clock.skew", Status.FAIL)
     assert finding.params["variant"] == "years"
-    assert finding.params["human_offset"] == "3 years"
-    assert finding.params["direction"] == "behind"
+    # Numbers only: the words are chosen when the text is shown, in its language.
+    assert "human_offset" not in finding.params
+    assert catalogue.render(finding, lang="zh_CN").title.startswith("您电脑的时钟慢了 3 年")
     for os_name in catalogue.OS_NAMES:
         text = catalogue.render(finding, lang="en", os_name=os_name)
         assert "3 years behind" in text.title
@@ -131,7 +136,7 @@ def test_years_ahead_is_a_plain_skew_not_a_battery() -> None:
     finding = _grade(-2 * YEAR)
     assert (finding.id, finding.status) == ("clock.skew", Status.FAIL)
     assert "variant" not in finding.params
-    assert finding.params["direction"] == "ahead"
+    assert "ahead" in catalogue.render(finding, lang="en").title
 
 
 @pytest.mark.parametrize("offset", [3600.0 + 30, -3600.0 - 45, 1800.0, 5 * 3600.0 - 80, 900.0 - 90])
@@ -207,8 +212,8 @@ def test_http_date_measurements_say_they_are_coarser() -> None:
     ],
 )
 def test_offsets_are_worded_for_people(seconds: float, en: str, zh: str) -> None:
-    assert clock.human_duration(seconds, "en") == en
-    assert clock.human_duration(seconds, "zh_CN") == zh
+    assert words.duration(seconds, "en") == en
+    assert words.duration(seconds, "zh_CN") == zh
 
 
 # --- offline bounds --------------------------------------------------------------------------
@@ -251,7 +256,7 @@ def test_a_clock_before_the_build_is_certainly_behind() -> None:
     offset = finding.params["offset_s"]
     assert isinstance(offset, float)
     assert offset > 26 * YEAR
-    assert finding.params["direction"] == "behind"
+    assert "behind" in catalogue.render(finding, lang="en").title
     title = catalogue.render(finding, lang="en").title
     assert title == "Your computer's clock is at least 26 years behind"
     _renders_completely(finding)
@@ -263,7 +268,7 @@ def test_a_clock_a_year_past_the_build_is_only_a_warning() -> None:
     assert finding is not None
     assert (finding.id, finding.status) == ("clock.skew", Status.WARN)
     assert finding.params["variant"] == "offline_bound_ahead"
-    assert finding.params["direction"] == "ahead"
+    assert "ahead" in catalogue.render(finding, lang="en").title
     _renders_completely(finding)
 
 
@@ -288,6 +293,67 @@ def test_the_os_zone_is_named_with_its_utc_offset(monkeypatch: pytest.MonkeyPatc
     assert zone["utc_offset"] == "+05:30"
     assert zone["utc_offset_s"] == 19800
     assert zone["dst"] is False
+
+
+ROOT = Path(__file__).resolve().parents[2]
+ZONEINFO = Path("/usr/share/zoneinfo")
+
+
+def _zone_in_a_process(tz: str) -> dict[str, object]:
+    """`local_zone()` on 2026-07-01 in a fresh process with TZ set: nothing cached."""
+    code = (
+        "import json, datetime as d\n"
+        "from checks.lib import timesync\n"
+        "print(json.dumps(timesync.local_zone(d.datetime(2026, 7, 1, tzinfo=d.UTC))))\n"
+    )
+    env = {**os.environ, "TZ": tz}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    zone = json.loads(done.stdout)
+    assert isinstance(zone, dict)
+    return zone
+
+
+@pytest.mark.skipif(not (ZONEINFO / "Asia" / "Shanghai").is_file(), reason="no tz database")
+def test_the_zone_set_in_tz_is_named_by_its_iana_name() -> None:
+    shanghai = _zone_in_a_process("Asia/Shanghai")
+    assert (shanghai["name"], shanghai["utc_offset"], shanghai["dst"]) == (
+        "Asia/Shanghai",
+        "+08:00",
+        False,
+    )
+    # TZ may name the zone's file; the report still gets the IANA name, not the path.
+    berlin = _zone_in_a_process(f":{ZONEINFO / 'Europe' / 'Berlin'}")
+    assert (berlin["name"], berlin["abbreviation"], berlin["utc_offset"], berlin["dst"]) == (
+        "Europe/Berlin",
+        "CEST",
+        "+02:00",
+        True,
+    )
+    assert set(berlin) == {"name", "abbreviation", "utc_offset", "utc_offset_s", "dst"}
+
+
+def test_without_tz_the_system_zone_comes_from_tzlocal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As on Windows, whose own name ("China Standard Time") tzlocal maps to the IANA one.
+    monkeypatch.delenv("TZ", raising=False)
+    monkeypatch.setattr(tzlocal, "get_localzone_name", lambda: "Asia/Shanghai")
+    assert timesync.local_zone(datetime(2026, 1, 1, tzinfo=UTC))["name"] == "Asia/Shanghai"
+
+    def conflicting() -> str:
+        raise LookupError("Multiple conflicting time zone configurations found")
+
+    # A zone tzlocal cannot name falls back to /etc/localtime or the abbreviation.
+    monkeypatch.setattr(tzlocal, "get_localzone_name", conflicting)
+    zone = timesync.local_zone(datetime(2026, 1, 1, tzinfo=UTC))
+    assert zone["name"] not in ("", "Asia/Shanghai")
 
 
 @pytest.mark.parametrize(
@@ -717,7 +783,7 @@ def test_https_canaries_are_read_whatever_their_certificate_dates(tmp_path: Path
     finding = _only(outcome, "clock.skew")
     assert finding.params["variant"] == "http_date"
     assert finding.params["offset_s"] == pytest.approx(-599.5, abs=1.0)
-    assert finding.params["direction"] == "ahead"
+    assert "ahead" in catalogue.render(finding, lang="en").title
     sites = outcome.facts["http_date"]["sites"]  # type: ignore[index]
     assert [site["url"] for site in sites] == [f"https://{h1.canary}/", f"https://{h2.canary}/"]
 

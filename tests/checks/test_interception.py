@@ -16,6 +16,7 @@ from checks.core.config import Canary, Settings, parse_canary
 from checks.core.models import CheckResult, Finding, Status
 from checks.interception import Fetched
 from checks.lib import certinfo, products, trust
+from checks.present import catalogue
 from tests.lab import pki
 from tests.lab.servers import LoopbackServer, TLSServer, closed_port
 
@@ -106,10 +107,8 @@ def test_no_chain_is_failed() -> None:
 # --- Findings ----------------------------------------------------------------------------------
 
 
-def _analyse(fetched: Sequence[Fetched], trusted: trust.TrustStore | None, lang: str = "en"):
-    return interception.analyse(
-        fetched, public=PUBLIC, trusted=trusted, catalogue_=CATALOGUE, lang=lang
-    )
+def _analyse(fetched: Sequence[Fetched], trusted: trust.TrustStore | None):
+    return interception.analyse(fetched, public=PUBLIC, trusted=trusted, catalogue_=CATALOGUE)
 
 
 def test_interception_of_some_canaries_names_the_product_and_the_clean_ones() -> None:
@@ -127,19 +126,25 @@ def test_interception_of_some_canaries_names_the_product_and_the_clean_ones() ->
     assert detected.params["product"] == "mitmproxy"
     assert detected.params["canaries"] == ["a.example:443"]
     assert detected.params["clean"] == ["b.example:443"]
-    assert "mitmproxy" in str(detected.params["vendor_fix"])
+    assert any("mitmproxy" in step for step in catalogue.render(detected).fix)
     assert [p["verdict"] for p in facts] == ["intercepted", "public", "failed"]
     assert facts[0]["anchor"]["sha256"] == certinfo.fingerprint(mitm.cert)  # type: ignore[index]
 
 
-def test_the_vendor_fix_follows_the_language() -> None:
+def test_the_vendor_fix_follows_the_language_the_text_is_shown_in() -> None:
     avast = pki.root("Avast Web/Mail Shield Root")
     trusted = trust.TrustStore([avast.cert], name="here")
-    findings, _ = _analyse(
-        [_fetched("a.example", _pems(pki.leaf("a.example", avast)))], trusted, "zh_CN"
-    )
+    findings, _ = _analyse([_fetched("a.example", _pems(pki.leaf("a.example", avast)))], trusted)
     detected = findings[0]
-    assert "HTTPS 扫描" in str(detected.params["vendor_fix"])
+    assert detected.params["product_id"] == "avast"
+    assert any("HTTPS 扫描" in step for step in catalogue.render(detected, lang="zh_CN").fix)
+    assert any("HTTPS scanning" in step for step in catalogue.render(detected, lang="en").fix)
+
+
+def test_every_product_has_its_fix_in_every_language() -> None:
+    for product in CATALOGUE.products:
+        for lang in catalogue.LANGUAGES:
+            assert f"vendor_fix.{product.id}" in catalogue.ui_texts(lang), (product.id, lang)
 
 
 def test_nothing_intercepted_is_a_pass_and_nothing_reached_is_a_warning() -> None:
@@ -336,9 +341,11 @@ def test_the_catalogue_covers_chromiums_list_and_the_issues_additions() -> None:
         "mitmproxy",
         "proxyman",
     } <= ids
+    english, chinese = catalogue.ui_texts("en"), catalogue.ui_texts("zh_CN")
     for product in CATALOGUE.products:
-        assert product.vendor_fix("en")
-        assert product.vendor_fix("zh_CN") != product.vendor_fix("en"), product.id
+        key = f"vendor_fix.{product.id}"
+        assert english[key]
+        assert chinese[key] != english[key], product.id
 
 
 @pytest.mark.parametrize(

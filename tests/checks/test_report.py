@@ -573,7 +573,7 @@ def test_write_rejects_other_extensions(tmp_path: Path, name: str) -> None:
 
 
 def test_a_grave_problem_that_is_not_the_cause_is_named_as_also_found() -> None:
-    skew = Finding("clock.skew", Status.FAIL, {"variant": "years", "human_offset": "3 years"})
+    skew = Finding("clock.skew", Status.FAIL, {"variant": "years", "offset_s": 94608000.0})
     results = (
         CheckResult("clock", Status.FAIL, (skew,)),
         CheckResult("tcp", Status.FAIL, (Finding("tcp.refused", Status.FAIL),)),

@@ -35,7 +35,7 @@ def test_a_pem_chain_file_shows_its_tree_and_findings(
     _open(qtbot, window, path)
     view = window.chain_view()
     assert window.tabs.currentWidget() is window._chain_tab
-    assert "2 certificate(s) from the file" in view.source_label.text()
+    assert "2 certificates from the file" in view.source_label.text()
     assert view.file_card is not None
     assert view.file_card.status == "fail"
     assert "expired" in view.file_card.summary()
@@ -55,13 +55,13 @@ def test_der_and_pkcs7_files_are_read(
     der.write_bytes(leaf.cert.public_bytes(serialization.Encoding.DER))
     _open(qtbot, window, der)
     view = window.chain_view()
-    assert "1 certificate(s)" in view.source_label.text()
+    assert "1 certificate from" in view.source_label.text()
     bundle = tmp_path / "chain.p7b"
     bundle.write_bytes(
         pkcs7.serialize_certificates([leaf.cert, inter.cert], serialization.Encoding.DER)
     )
     _open(qtbot, window, bundle)
-    assert "2 certificate(s)" in view.source_label.text()
+    assert "2 certificates" in view.source_label.text()
     assert view.file_card is not None
 
 
@@ -211,4 +211,4 @@ def test_a_password_protected_pkcs12_file_asks_for_its_password(
     # First the missing password, then a wrong one, then the right one: three analyses.
     qtbot.waitUntil(lambda: window.cert_file is not None, timeout=10000)
     assert asked == [path, path]
-    assert "2 certificate(s) from the file" in window.chain_view().source_label.text()
+    assert "2 certificates from the file" in window.chain_view().source_label.text()
