@@ -7,8 +7,10 @@ import re
 import shlex
 import unicodedata
 from dataclasses import dataclass
-from encodings import idna
 from typing import NoReturn
+
+# The one package core uses besides the standard library: pure Python, Unicode tables only.
+import idna
 
 from checks.core.models import Finding, Status
 
@@ -274,21 +276,67 @@ def _ip_address(text: str, *, version: int) -> str | None:
 
 
 def _to_ascii(label: str) -> str | None:
-    """IDNA 2003 ToASCII of one non-ASCII label (nameprep folds case and applies NFKC)."""
+    """UTS 46 ToASCII of one non-ASCII label, non-transitional as in Chrome and Firefox.
+
+    Case is folded and compatibility forms (full-width letters) are mapped, but `ß`, `ς` and the
+    zero-width joiners are kept: IDNA 2003 (Python's "idna" codec) turned `faß.de` into
+    `fass.de` and dropped joiners, so the tool checked another host than the browser visits.
+    A joiner outside the context that allows it makes the label invalid, never silently gone.
+    idna 3.20 processes UTS 46 non-transitionally always (its `transitional` flag is
+    deprecated), so none is passed.
+    """
     try:
-        prepared = idna.nameprep(label)
-        if prepared.isascii():
-            ascii_label = prepared
-        elif prepared.startswith("xn--"):
+        ascii_label = idna.encode(label, uts46=True).decode("ascii")
+    except idna.InvalidCodepoint as error:
+        # IDNA 2008 refuses symbols and emoji that UTS 46, and so every browser, accepts.
+        if error.code != "disallowed_codepoint":
             return None
-        else:
-            ascii_label = "xn--" + prepared.encode("punycode").decode("ascii")
-    except UnicodeError:
+        ascii_label = _symbol_label(label) or ""
+    except (UnicodeError, ValueError):
+        # IDNAError is a UnicodeError; ValueError: a character newer than this Python's tables.
         return None
-    # Mapping can empty a label or yield a dot (`⒈` becomes `1.`): not a usable label either way.
+    # Mapping can empty a label (a lone soft hyphen) or yield a dot: not a usable label.
     if not ascii_label or "." in ascii_label:
         return None
     return ascii_label
+
+
+def _symbol_label(label: str) -> str | None:
+    """UTS 46 ToASCII of a label IDNA 2008 refuses only for a code point outside its repertoire
+    (`i❤`, `x_ü`): the UTS 46 mapping and validity rules (hyphens, leading mark, joiner context,
+    bidi) without IDNA 2008's list of allowed code points, as the WHATWG URL standard does."""
+    try:
+        mapped = idna.uts46_remap(label, std3_rules=False)
+        if not mapped or "." in mapped:
+            return None
+        if mapped.isascii():
+            return mapped
+        idna.check_hyphen_ok(mapped)
+        idna.check_initial_combiner(mapped)
+        joiners = (pos for pos, char in enumerate(mapped) if char in "\u200c\u200d")
+        if not all(idna.valid_contextj(mapped, pos) for pos in joiners):
+            return None
+        idna.check_bidi(mapped)
+        return "xn--" + mapped.encode("punycode").decode("ascii")
+    except (UnicodeError, ValueError):
+        return None
+
+
+def to_ascii(name: str) -> str:
+    """A host name as the ASCII (A-label) form it has on the wire, mapped as browsers map it.
+
+    For code that takes names from elsewhere than `parse` (which already gives ASCII); ASCII
+    names and IP literals come back unchanged. Raises `TargetError` ("idna_invalid") for a name
+    that has no ASCII form.
+    """
+    if name.isascii():
+        return name
+    labels = _DOTS.split(name)
+    # A trailing dot (the root) stays: it has no label of its own to encode.
+    converted = [_to_ascii(label) if label and not label.isascii() else label for label in labels]
+    if any(label is None for label in converted):
+        _fail("idna_invalid", host=_short(name))
+    return ".".join(label or "" for label in converted)
 
 
 def _split_scheme(text: str) -> tuple[str | None, int]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import hashes, serialization
 from OpenSSL import SSL
 
+from checks.core.target import to_ascii
 from checks.lib import net
 
 # Bytes kept of what the server sends; enough to recognise a protocol, never the whole stream.
@@ -221,7 +222,7 @@ def handshake_over(
     conn = SSL.Connection(context, None)
     conn.set_connect_state()
     if sni:
-        conn.set_tlsext_host_name(sni.encode("idna"))
+        conn.set_tlsext_host_name(to_ascii(sni).encode("ascii"))
     first = bytearray()
     received = 0
     closed = False

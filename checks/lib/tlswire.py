@@ -14,6 +14,7 @@ from typing import Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
 
+from checks.core.target import to_ascii
 from checks.lib import net
 from checks.lib.cipher_suites import GROUP_NAMES
 
@@ -136,7 +137,7 @@ def _extension(kind: int, body: bytes) -> bytes:
 
 
 def _sni(host: str) -> bytes:
-    name = host.encode("idna")
+    name = to_ascii(host).encode("ascii")
     return _extension(EXT_SERVER_NAME, _vec16(_u8(0) + _vec16(name)))
 
 

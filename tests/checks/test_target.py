@@ -11,7 +11,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from checks.core.models import Status
-from checks.core.target import Target, TargetError, parse
+from checks.core.target import Target, TargetError, parse, to_ascii
 from checks.present import catalogue
 
 TARGET_SOURCE = Path(__file__).resolve().parents[2] / "checks" / "core" / "target.py"
@@ -39,6 +39,30 @@ VALID = [
     ("BÜCHER.example:8443", "xn--bcher-kva.example", 8443, "xn--bcher-kva.example", False, ()),
     ("例子。测试", "xn--fsqu00a.xn--0zwm56d", 443, "xn--fsqu00a.xn--0zwm56d", False, ()),
     ("ｅｘａｍｐｌｅ．ｃｏｍ：８４４３", "example.com", 8443, "example.com", False, ()),
+    # UTS 46, non-transitional, as browsers: `ß`, `ς` and joiners in their context are kept
+    # (IDNA 2003 made `faß.de` into `fass.de`, another host); case and width still fold.
+    ("faß.de", "xn--fa-hia.de", 443, "xn--fa-hia.de", False, ()),
+    ("FAß.DE", "xn--fa-hia.de", 443, "xn--fa-hia.de", False, ()),
+    ("ｆａß．ｄｅ", "xn--fa-hia.de", 443, "xn--fa-hia.de", False, ()),
+    (
+        "https://ΣΟΦΟΣ.ςς.example",
+        "xn--0xaakcn.xn--3xaa.example",
+        443,
+        "xn--0xaakcn.xn--3xaa.example",
+        False,
+        (),
+    ),
+    ("क्\u200dष.example", "xn--11b2ezcw70k.example", 443, "xn--11b2ezcw70k.example", False, ()),
+    (
+        "نامه\u200cای.example",
+        "xn--mgba3gch31f060k.example",
+        443,
+        "xn--mgba3gch31f060k.example",
+        False,
+        (),
+    ),
+    # Emoji are outside IDNA 2008 but browsers accept them (UTS 46): so do we.
+    ("i❤ß.ws", "xn--i-qfa6960a.ws", 443, "xn--i-qfa6960a.ws", False, ()),
     ("EXAMPLE.COM.", "example.com", 443, "example.com", False, ()),
     ("  example.com \n", "example.com", 443, "example.com", False, ()),
     ("\texample.com:00443\t", "example.com", 443, "example.com", False, ()),
@@ -251,6 +275,9 @@ INVALID = [
     ("xn--bücher.example", "idna_invalid"),
     ("\u00ad.example", "idna_invalid"),
     ("ab\u05d0.example", "idna_invalid"),
+    # A joiner where no script needs one is refused, never silently dropped (IDNA 2003 did).
+    ("a\u200db.example", "idna_invalid"),
+    ("exa\u200cmple.com", "idna_invalid"),
     ("https://", "host_missing"),
     (":443", "host_missing"),
     (".", "host_missing"),
@@ -292,6 +319,27 @@ def test_refused_forms(text: str, key: str) -> None:
     assert message == catalogue.ui(f"input_error.{key}", lang="en", **error.params)
     assert error.__context__ is None
     assert error.__cause__ is None
+
+
+def test_names_from_elsewhere_get_the_ascii_form_parse_gives() -> None:
+    # SNI, the ClientHello and CONNECT use this: the name on the wire is the browser's.
+    for name, wire in [
+        ("faß.de", "xn--fa-hia.de"),
+        ("क्\u200dष.example", "xn--11b2ezcw70k.example"),
+        ("Bücher.example.", "xn--bcher-kva.example."),
+        ("例子。测试", "xn--fsqu00a.xn--0zwm56d"),
+    ]:
+        assert to_ascii(name) == wire
+        assert parse(name).host == wire.rstrip(".")
+    for unchanged in ("Example.COM", "2001:db8::1", "192.0.2.1"):
+        assert to_ascii(unchanged) == unchanged
+
+
+def test_a_name_without_an_ascii_form_is_refused_with_the_parsers_key() -> None:
+    with pytest.raises(TargetError) as caught:
+        to_ascii("a\u200db.example")
+    assert caught.value.key == "idna_invalid"
+    assert caught.value.__context__ is None
 
 
 @pytest.mark.parametrize(
