@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from checks.core import policy
 from checks.core.check import Check, Context
 from checks.core.config import Settings
+from checks.core.facts.captive_portal import CaptivePortalFacts, Probed
 from checks.core.models import Finding, Outcome, Status
 from checks.core.redact import redact
 from checks.lib import net
@@ -33,18 +34,6 @@ class Reply:
     status: int
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
-
-
-@dataclass(frozen=True)
-class Probed:
-    """One probe's result: `clear` (no portal), `portal` or `unknown` (no usable answer)."""
-
-    url: str
-    verdict: str
-    status: int | None = None
-    location_host: str | None = None
-    detail: str = ""
-    elapsed_ms: float = 0.0
 
 
 def parse_reply(data: bytes) -> Reply:
@@ -235,20 +224,7 @@ def run(ctx: Context) -> Outcome:
             pool.map(lambda u: probe(u, settings, timeout=timeout, cancel=ctx.cancel), urls)
         )
     ctx.raise_if_cancelled()
-    facts = {
-        "probes": [
-            {
-                "url": p.url,
-                "verdict": p.verdict,
-                "status": p.status,
-                "location_host": p.location_host,
-                "detail": p.detail,
-                "elapsed_ms": p.elapsed_ms,
-            }
-            for p in probed
-        ]
-    }
-    return Outcome((analyse(probed),), facts)
+    return Outcome((analyse(probed),), CaptivePortalFacts(probes=tuple(probed)))
 
 
 CHECK = Check(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from checks.core.check import Check, Context
+from checks.core.facts.client_policy import ClientPolicyFacts
 from checks.core.models import Finding, Outcome, Status
 from checks.lib.clients import MODERN, VERSIONS, Stack, display, legacy, local_stacks
 
@@ -54,13 +55,14 @@ def _display_order(text: str) -> int:
     return [display(v) for v in VERSIONS].index(text)
 
 
-def facts_for(stacks: Sequence[Stack]) -> dict[str, object]:
+def facts_for(stacks: Sequence[Stack]) -> ClientPolicyFacts:
+    """Every stack's policy; the top-level versions and suites are the first stack's."""
     primary = stacks[0]
-    return {
-        "versions": list(primary.versions or ()),
-        "suites": list(primary.suites or ()),
-        "stacks": {s.id: s.fact() for s in stacks},
-    }
+    return ClientPolicyFacts(
+        versions=tuple(primary.versions or ()),
+        suites=tuple(primary.suites or ()),
+        stacks={s.id: s.fact() for s in stacks},
+    )
 
 
 def run(ctx: Context) -> Outcome:

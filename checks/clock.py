@@ -5,12 +5,14 @@ from __future__ import annotations
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from checks.core import policy
 from checks.core.check import Cancelled, Check, Context
+from checks.core.facts.clock import ClockFacts, DateAsked, HttpDateTried, TimeService, TimeZone
+from checks.core.facts.proxy import ProxyFacts
 from checks.core.models import Finding, Outcome, Status
 from checks.lib import ntp, pac
 from checks.lib.http_date import Measurement, http_date_measurement
@@ -60,14 +62,6 @@ def _dns_is_down(samples: Sequence[ntp.NtpSample]) -> bool:
 # Wording and grading
 
 
-def _number(value: object) -> float:
-    return float(value) if isinstance(value, int | float) else 0.0
-
-
-def _strings(value: object) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list | tuple) else []
-
-
 def _measured_params(m: Measurement) -> dict[str, object]:
     return {
         # + 0.0 turns a rounded -0.0 into 0.0: "-0.0 s" reads as a wrong sign.
@@ -90,8 +84,8 @@ def _evidence(m: Measurement) -> tuple[str, ...]:
 def grade(
     m: Measurement,
     *,
-    zone: Mapping[str, object],
-    sync: Mapping[str, object],
+    zone: TimeZone,
+    sync: TimeService,
     now: datetime | None = None,
 ) -> Finding:
     """The finding for a measured offset: ok, skew (warn/fail) or time zone.
@@ -108,15 +102,15 @@ def grade(
     size = abs(m.offset_s)
     steps = timezone_error(m.offset_s, m.uncertainty_s)
     if steps is not None:
-        zone_offset = _number(zone.get("utc_offset_s"))
-        params["timezone"] = zone.get("name") or "?"
-        params["utc_offset"] = zone.get("utc_offset") or "?"
+        zone_offset = zone.utc_offset_s
+        params["timezone"] = zone.name or "?"
+        params["utc_offset"] = zone.utc_offset or "?"
         params["zone_error"] = format_utc_offset(steps * policy.CLOCK_ZONE_STEP_S)
         # RTC in local time on one OS and UTC on the other: off by exactly the zone's offset.
         same_as_zone = (
             zone_offset != 0 and abs(size - abs(zone_offset)) <= policy.CLOCK_ZONE_TOLERANCE_S
         )
-        if same_as_zone or sync.get("local_rtc") is True:
+        if same_as_zone or sync.local_rtc is True:
             params["variant"] = "dual_boot"
         return Finding("clock.timezone", Status.FAIL, params, evidence)
     if size - m.uncertainty_s >= policy.CLOCK_FAIL_S or size >= policy.CLOCK_WARN_S:
@@ -157,28 +151,28 @@ def bound_finding(now: datetime, bounds: Bounds) -> Finding | None:
     return Finding("clock.skew", status, params, (f"clock {iso(now)} {relation} {iso(bound)}",))
 
 
-def sync_finding(sync: Mapping[str, object]) -> Finding | None:
+def sync_finding(sync: TimeService) -> Finding | None:
     """`clock.not_synced` when the OS says its time service is missing, off or not synced."""
     params: dict[str, object] = {
-        "service": sync.get("service") or "?",
-        "ntp_servers": _strings(sync.get("ntp_servers")),
+        "service": sync.service or "?",
+        "ntp_servers": list(sync.ntp_servers),
     }
-    if sync.get("available") is False:
+    if sync.available is False:
         params["variant"] = "no_service"
-    elif sync.get("enabled") is False:
+    elif sync.enabled is False:
         params["variant"] = "disabled"
-    elif sync.get("synchronized") is not False:
+    elif sync.synchronized is not False:
         return None
     return Finding("clock.not_synced", Status.WARN, params)
 
 
-def _problems(samples: Sequence[ntp.NtpSample], http: Sequence[Mapping[str, object]]) -> list[str]:
+def _problems(samples: Sequence[ntp.NtpSample], http: Sequence[DateAsked]) -> list[str]:
     lines = []
     for s in samples:
         where = f"{s.host} ({s.address})" if s.address and s.address != s.host else s.host
         reason = f"{s.rejected} {s.kiss}" if s.kiss else str(s.rejected)
         lines.append(f"{where}: {reason}")
-    lines += [f"{h['host']}: {h.get('rejected')}" for h in http if not h.get("ok")]
+    lines += [f"{h.host}: {h.rejected}" for h in http if not h.ok]
     return lines
 
 
@@ -186,7 +180,7 @@ def run(ctx: Context) -> Outcome:
     settings = ctx.settings
     bounds = offline_bounds()
     samples: list[ntp.NtpSample] = []
-    http: list[dict[str, object]] = []
+    http: tuple[DateAsked, ...] = ()
     measurement: Measurement | None = None
     http_note: str | None = None
     queried = 0 if settings.offline else len(dict.fromkeys(settings.ntp_servers))
@@ -201,7 +195,7 @@ def run(ctx: Context) -> Outcome:
                 lookup_timeout=min(ntp.LOOKUP_TIMEOUT_S, timeout),
             )
             measurement = ntp_measurement(samples, queried=queried)
-            routed = pac.routes_from(ctx.results.get("proxy"))
+            routed = pac.routes_from(ctx.facts(ProxyFacts))
             if measurement is None:
                 proxied = urllib.request.getproxies() or any((routed or {}).values())
                 if _dns_is_down(samples) and not proxied:
@@ -218,29 +212,30 @@ def run(ctx: Context) -> Outcome:
         except Cancelled:
             raise
         except Exception as exc:  # the service facts are extras: they must not sink the measurement
-            sync = empty_sync()
-            sync["errors"] = [f"{type(exc).__name__}: {exc}"]
+            sync = empty_sync(errors=(f"{type(exc).__name__}: {exc}",))
     ctx.raise_if_cancelled()
     now = datetime.now(UTC)
     zone = local_zone(now)
-    facts: dict[str, object] = {
-        "source": measurement.source if measurement else "none",
-        "offset_s": round(measurement.offset_s, 3) if measurement else None,
-        "uncertainty_s": round(measurement.uncertainty_s, 3) if measurement else None,
-        "agreed": len(measurement.agreed) if measurement else 0,
-        "agreed_servers": list(measurement.agreed) if measurement else [],
-        "queried": measurement.queried if measurement else queried,
-        "servers": [s.fact() for s in samples],
-        "local_time": iso(now),
-        "network_time": iso(now + timedelta(seconds=measurement.offset_s)) if measurement else None,
-        "timezone": zone,
-        "sync": sync,
-        "bounds": bounds.fact(),
-        "offline": settings.offline,
-    }
+    tried = None
     if http or http_note:
         used = measurement is not None and measurement.source == "http_date"
-        facts["http_date"] = {"used": used, "skipped": http_note, "sites": http}
+        tried = HttpDateTried(used=used, skipped=http_note, sites=http)
+    facts = ClockFacts(
+        source=measurement.source if measurement else "none",
+        offset_s=round(measurement.offset_s, 3) if measurement else None,
+        uncertainty_s=round(measurement.uncertainty_s, 3) if measurement else None,
+        agreed=len(measurement.agreed) if measurement else 0,
+        agreed_servers=measurement.agreed if measurement else (),
+        queried=measurement.queried if measurement else queried,
+        servers=tuple(s.fact() for s in samples),
+        local_time=iso(now),
+        network_time=iso(now + timedelta(seconds=measurement.offset_s)) if measurement else None,
+        timezone=zone,
+        sync=sync,
+        bounds=bounds.fact(),
+        offline=settings.offline,
+        http_date=tried,
+    )
     findings: list[Finding] = []
     if measurement is not None:
         findings.append(grade(measurement, zone=zone, sync=sync, now=now))

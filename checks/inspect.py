@@ -170,10 +170,7 @@ def analyse(
     if host is None:
         host, is_ip = _leaf_name(pems)
     mozilla = trust.TrustStore.from_file(Path(certifi.where()), name="mozilla")
-    try:
-        known_bad = trust.load_known_bad()
-    except (OSError, ValueError, KeyError):
-        known_bad = None
+    known_bad, _ = trust.shipped_known_bad()
     analysis = certificate.analyse(
         chain, host=host, is_ip=is_ip, mozilla=mozilla, known_bad=known_bad
     )

@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import certifi
 from cryptography import x509
@@ -17,11 +16,17 @@ from cryptography import x509
 from checks.core import policy
 from checks.core.check import Check, Context
 from checks.core.config import Canary, Settings
+from checks.core.facts.certificate import Anchor
+from checks.core.facts.interception import (
+    InterceptionFacts,
+    InterceptionNotChecked,
+    ProbeRecord,
+    Verdict,
+)
+from checks.core.facts.proxy import ProxyFacts
 from checks.core.models import CheckResult, Finding, Outcome, Status
 from checks.core.redact import redact
 from checks.lib import certinfo, handshake, net, pac, products, proxies, roots, trust
-
-Verdict = Literal["public", "intercepted", "incomplete", "failed"]
 
 
 @dataclass(frozen=True)
@@ -207,27 +212,29 @@ def _broken_proxy(result: CheckResult | None) -> str | None:
     return next((f.id for f in result.findings if f.status is Status.FAIL), None)
 
 
-def _probe_fact(item: Fetched, judged: Judged) -> dict[str, object]:
+def _probe_fact(item: Fetched, judged: Judged) -> ProbeRecord:
     anchor = judged.anchor
-    return {
-        "canary": item.canary.name,
-        "via": item.via,
-        "address": item.address,
-        "verdict": judged.verdict,
-        "issuer": judged.issuer,
-        "anchor": None
+    return ProbeRecord(
+        canary=item.canary.name,
+        via=item.via,
+        address=item.address,
+        verdict=judged.verdict,
+        issuer=judged.issuer,
+        anchor=None
         if anchor is None
-        else {"subject": _name_of(anchor), "sha256": certinfo.fingerprint(anchor)},
-        "product": judged.product.name if judged.product else None,
-        "trusted_here": judged.trusted,
-        "chain": [
+        else Anchor(
+            subject=certinfo.display_name(anchor.subject), sha256=certinfo.fingerprint(anchor)
+        ),
+        product=judged.product.name if judged.product else None,
+        trusted_here=judged.trusted,
+        chain=tuple(
             certinfo.display_name(c.subject)
             for c in certinfo.load_chain(item.chain_pem)
             if isinstance(c, x509.Certificate)
-        ],
-        "detail": item.detail,
-        "elapsed_ms": item.elapsed_ms,
-    }
+        ),
+        detail=item.detail,
+        elapsed_ms=item.elapsed_ms,
+    )
 
 
 def analyse(
@@ -236,13 +243,13 @@ def analyse(
     public: trust.TrustStore,
     trusted: trust.TrustStore | None,
     catalogue_: products.Catalogue,
-) -> tuple[list[Finding], list[dict[str, object]]]:
+) -> tuple[list[Finding], tuple[ProbeRecord, ...]]:
     """Findings and per-canary facts from every fetched chain."""
     judged = [
         (item, judge(item.chain_pem, public=public, trusted=trusted, catalogue_=catalogue_))
         for item in fetched
     ]
-    facts = [_probe_fact(item, j) for item, j in judged]
+    facts = tuple(_probe_fact(item, j) for item, j in judged)
     intercepted = [(item, j) for item, j in judged if j.verdict == "intercepted"]
     clean = [item.canary.name for item, j in judged if j.verdict == "public"]
     findings: list[Finding] = []
@@ -291,7 +298,8 @@ def run(ctx: Context) -> Outcome:
     if broken_proxy is not None and not settings.offline:
         # The proxy card already says the proxy does not open connections: through it no site
         # can be fetched, and saying so here again would be the same fault twice.
-        return Outcome((), {"invalid_canaries": list(bad)}, blocked_by=broken_proxy)
+        blocked = InterceptionNotChecked(invalid_canaries=tuple(bad))
+        return Outcome((), blocked, blocked_by=broken_proxy)
     if settings.offline or not canaries:
         params = {
             "variant": "offline" if settings.offline else "unreachable",
@@ -299,13 +307,14 @@ def run(ctx: Context) -> Outcome:
             "detail": "--offline" if settings.offline else "no usable canary",
         }
         finding = Finding("interception.not_checked", Status.WARN, params)
-        return Outcome((finding,), {"offline": settings.offline, "invalid_canaries": list(bad)})
+        skipped = InterceptionNotChecked(offline=settings.offline, invalid_canaries=tuple(bad))
+        return Outcome((finding,), skipped)
     public_path = settings.known_roots or Path(certifi.where())
     public = trust.TrustStore.from_file(public_path, name="public")
     trusted = _trusted_store(settings, timeout=ctx.timeout(), cancel=ctx.cancel)
     ctx.raise_if_cancelled()
     timeout = ctx.timeout()
-    pac_routes = pac.routes_from(ctx.results.get("proxy"))
+    pac_routes = pac.routes_from(ctx.facts(ProxyFacts))
     with ThreadPoolExecutor(max_workers=policy.MAX_PARALLEL_CANARIES) as pool:
         fetched = list(
             pool.map(
@@ -322,12 +331,12 @@ def run(ctx: Context) -> Outcome:
         trusted=trusted,
         catalogue_=products.load(),
     )
-    facts: Mapping[str, object] = {
-        "public_roots": public.fact(),
-        "trusted_roots": trusted.fact() if trusted is not None else None,
-        "probes": probes,
-        "invalid_canaries": list(bad),
-    }
+    facts = InterceptionFacts(
+        public_roots=public.record(),
+        trusted_roots=trusted.record() if trusted is not None else None,
+        probes=probes,
+        invalid_canaries=tuple(bad),
+    )
     return Outcome(tuple(findings), facts)
 
 

@@ -10,6 +10,10 @@ from typing import Literal
 
 from checks.core import policy
 from checks.core.check import Cancelled, Check, Context
+from checks.core.facts.client_policy import ClientPolicyFacts
+from checks.core.facts.protocols import ProtocolsFacts
+from checks.core.facts.tcp import TcpFacts
+from checks.core.facts.tls import TlsFacts
 from checks.core.models import Finding, Outcome, Status
 from checks.lib import cipher_suites, clients, net, tlswire
 from checks.lib.cipher_suites import VERSIONS, Suite
@@ -425,48 +429,45 @@ def summary(result: ScanResult, host: str) -> Finding:
     return Finding("protocol.summary", Status.PASS, params, evidence)
 
 
-def facts(result: ScanResult, address: str, port: int, sni: str | None) -> dict[str, object]:
+def facts(result: ScanResult, address: str, port: int, sni: str | None) -> ProtocolsFacts:
+    """What the enumeration of `address` found, as the report records it."""
     registry = cipher_suites.registry()
-    suites = {v: result.names(v) for v in result.versions}
+    suites = {v: tuple(result.names(v)) for v in result.versions}
     strength = {
         name: registry.strength(name) or "insecure" for names in suites.values() for name in names
     }
-    return {
-        "address": address,
-        "port": port,
-        "sni": sni,
-        "versions": {v: result.scans[v].supported for v in VERSIONS},
-        "suites": suites,
-        "strength": strength,
-        "preference": {v: result.preference.get(v) for v in VERSIONS if result.scans[v].supported},
-        "groups": list(result.groups) if result.groups is not None else None,
-        "dh_bits": result.dh_bits,
-        "handshakes": result.handshakes,
-        "errors": result.errors,
-    }
+    return ProtocolsFacts(
+        address=address,
+        port=port,
+        sni=sni,
+        versions={v: result.scans[v].supported for v in VERSIONS},
+        suites=suites,
+        strength=strength,
+        preference={v: result.preference.get(v) for v in VERSIONS if result.scans[v].supported},
+        groups=result.groups,
+        dh_bits=result.dh_bits,
+        handshakes=result.handshakes,
+        errors=result.errors,
+    )
 
 
 def _stacks(ctx: Context) -> tuple[clients.Stack, ...]:
     """This machine's client stacks: from the client_policy check when it ran, else read now."""
-    ran = ctx.results.get("client_policy")
-    stacks = ran.facts.get("stacks") if ran is not None else None
-    if isinstance(stacks, Mapping) and stacks:
-        out = []
-        for stack_id, fact in stacks.items():
-            if not isinstance(fact, Mapping):
-                continue
-            versions, suites = fact.get("versions"), fact.get("suites")
-            out.append(
-                clients.Stack(
-                    str(stack_id),
-                    str(fact.get("name", stack_id)),
-                    tuple(versions) if isinstance(versions, list) else None,
-                    tuple(suites) if isinstance(suites, list) else None,
-                )
-            )
-        if out:
-            return tuple(out)
+    policy = ctx.facts(ClientPolicyFacts)
+    if policy is not None and policy.stacks:
+        return tuple(clients.Stack.from_fact(key, fact) for key, fact in policy.stacks.items())
     return clients.local_stacks()
+
+
+def _address(ctx: Context) -> str:
+    """The address the handshake check used, else the first one that accepted a connection."""
+    tls = ctx.facts(TlsFacts)
+    if tls is not None:
+        return tls.address
+    tcp = ctx.facts(TcpFacts)
+    # The engine runs protocols only after tcp connected to at least one address.
+    assert tcp is not None
+    return tcp.connected[0]
 
 
 # What the tls check already said that makes probing pointless (not TLS at all, or silent).
@@ -484,9 +485,8 @@ def run(ctx: Context) -> Outcome:
     target = ctx.target
     tls_failure = _tls_failure(ctx)
     if tls_failure in _MOOT:
-        return Outcome((), {}, blocked_by=tls_failure)
-    connected = [str(a) for a in ctx.results["tcp"].facts.get("connected", [])]  # type: ignore[attr-defined]
-    address = connected[0]
+        return Outcome((), blocked_by=tls_failure)
+    address = _address(ctx)
     scanner = Scanner(address, target.port, sni=target.sni, timeout=ctx.timeout, cancel=ctx.cancel)
     result = scan(scanner)
     ctx.raise_if_cancelled()

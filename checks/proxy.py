@@ -13,6 +13,7 @@ from typing import Literal
 from checks.core import policy
 from checks.core.check import Check, Context
 from checks.core.config import Settings
+from checks.core.facts.proxy import PacScript, ProxyFacts, TunnelTried
 from checks.core.models import Finding, Outcome, Status
 from checks.core.platform import current_os
 from checks.core.redact import redact
@@ -93,24 +94,24 @@ _TUNNEL_FAILURES: Mapping[str, tuple[str, str | None]] = {
 
 def _pac_routes(
     settings: Settings, pac_url: str, *, timeout: float, cancel: threading.Event
-) -> tuple[list[Route], dict[str, object], Finding | None]:
+) -> tuple[list[Route], PacScript, Finding | None]:
     """Each well-known site's route by the PAC script at `pac_url`, as browsers take it."""
     canaries, _ = settings.canary_sites()
-    fact: dict[str, object] = {"url": redact(pac_url), "answers": {}, "error": None}
+    shown = redact(pac_url)
     if pac_url == "auto":
-        return [], fact, None  # WPAD discovery: the OS finds the script; not evaluated here
+        # WPAD discovery: the OS finds the script; not evaluated here.
+        return [], PacScript(url=shown, answers={}, error=None), None
     try:
         script = pac.fetch(pac_url, timeout=timeout, cancel=cancel)
         urls = {c.name: f"https://{c.name}/" for c in canaries}
         by_url = pac.evaluate(script, list(urls.values()), timeout=timeout, cancel=cancel)
         answers = {name: by_url[url] for name, url in urls.items()}
     except pac.PacError as exc:
-        fact["error"] = redact(str(exc))
-        params = {"pac_url": redact(pac_url), "variant": exc.kind, "detail": redact(str(exc))}
-        return [], fact, Finding("proxy.pac_failed", Status.WARN, params, (redact(str(exc)),))
-    fact["answers"] = answers
+        failed = PacScript(url=shown, answers={}, error=redact(str(exc)))
+        params = {"pac_url": shown, "variant": exc.kind, "detail": redact(str(exc))}
+        return [], failed, Finding("proxy.pac_failed", Status.WARN, params, (redact(str(exc)),))
     routes = [Route(site, pac.first_proxy(answer), "pac") for site, answer in answers.items()]
-    return routes, fact, None
+    return routes, PacScript(url=shown, answers=answers, error=None), None
 
 
 def routes(
@@ -120,7 +121,7 @@ def routes(
     *,
     timeout: float,
     cancel: threading.Event,
-) -> tuple[list[Route], dict[str, object] | None, Finding | None]:
+) -> tuple[list[Route], PacScript | None, Finding | None]:
     """The route to each well-known site: the environment's or the system's proxy as Python
     chooses it, or, when only a PAC script is set, that script's answer (what browsers and the
     operating system's own programs do); the PAC fact and a finding when the script failed."""
@@ -137,7 +138,7 @@ def routes(
 
 def try_tunnel(
     settings: Settings, route: Route | None, *, timeout: float, cancel: threading.Event
-) -> tuple[Finding | None, dict[str, object] | None]:
+) -> tuple[Finding | None, TunnelTried | None]:
     """Open a tunnel to the first well-known site through the proxy on its route, as a program
     here would: a failure finding (or None) and the fact of what was tried (or None when no
     proxy applies or nothing may be contacted)."""
@@ -149,14 +150,17 @@ def try_tunnel(
     try:
         address = parse_proxy(chosen)
     except ValueError as exc:
-        return None, {"proxy": redact(chosen), "site": canary.name, "result": "unsupported",
-                      "detail": redact(str(exc))}  # fmt: skip
-    fact: dict[str, object] = {"proxy": address.shown, "site": canary.name}
+        tried = TunnelTried(
+            proxy=redact(chosen), site=canary.name, result="unsupported", detail=redact(str(exc))
+        )
+        return None, tried
     try:
         with open_tunnel(address, canary.host, canary.port, timeout=timeout, cancel=cancel):
             pass
     except TunnelError as exc:
-        fact.update(result=exc.kind, detail=redact(str(exc)))
+        fact = TunnelTried(
+            proxy=address.shown, site=canary.name, result=exc.kind, detail=redact(str(exc))
+        )
         if exc.kind not in _TUNNEL_FAILURES:
             return None, fact
         finding_id, variant = _TUNNEL_FAILURES[exc.kind]
@@ -169,8 +173,7 @@ def try_tunnel(
         if variant is not None:
             params["variant"] = variant
         return Finding(finding_id, Status.FAIL, params, (redact(str(exc)),)), fact
-    fact["result"] = "open"
-    return None, fact
+    return None, TunnelTried(proxy=address.shown, site=canary.name, result="open")
 
 
 def run(ctx: Context) -> Outcome:
@@ -184,24 +187,24 @@ def run(ctx: Context) -> Outcome:
         python_uses = {k: redact(v) for k, v in urllib.request.getproxies().items()}
     except Exception as exc:  # the OS lookup behind getproxies is outside our control
         python_uses = {"error": f"{type(exc).__name__}: {exc}"}
-    facts = {
-        "environment": environment.fact() if environment else None,
-        "system": [s.fact() for s in system],
-        "python_uses": python_uses,
-    }
     findings = analyse(environment, system)
     found, pac_fact, pac_failure = routes(
         ctx.settings, environment, system, timeout=ctx.timeout(), cancel=ctx.cancel
     )
-    facts["pac"] = pac_fact
-    facts["routes"] = [route.fact() for route in found]
     if pac_failure is not None:
         findings.append(pac_failure)
     first = next(iter(found), None)
     failure, tunnel = try_tunnel(ctx.settings, first, timeout=ctx.timeout(), cancel=ctx.cancel)
-    facts["tunnel"] = tunnel
     if failure is not None:
         findings.append(failure)
+    facts = ProxyFacts(
+        environment=environment.fact() if environment else None,
+        system=tuple(s.fact() for s in system),
+        python_uses=python_uses,
+        pac=pac_fact,
+        routes=tuple(route.fact() for route in found),
+        tunnel=tunnel,
+    )
     return Outcome(tuple(findings), facts)
 
 

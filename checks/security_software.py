@@ -6,6 +6,7 @@ import psutil
 
 from checks.core import policy
 from checks.core.check import Cancelled, Check, Context
+from checks.core.facts.security_software import SecuritySoftwareFacts
 from checks.core.models import Finding, Outcome, Status
 from checks.core.platform import OSName, current_os
 from checks.lib import net, products
@@ -49,10 +50,10 @@ def run(ctx: Context) -> Outcome:
     except (OSError, psutil.Error) as exc:
         detail = f"{type(exc).__name__}: {exc}"
         finding = Finding("security_software.not_checked", Status.PASS, {"detail": detail})
-        return Outcome((finding,), {"error": detail})
+        return Outcome((finding,), SecuritySoftwareFacts(error=detail))
     catalogue = products.load()
     finding = analyse(names, catalogue, current_os())
-    facts = {"processes_seen": len(names), "catalogue_version": catalogue.version}
+    facts = SecuritySoftwareFacts(processes_seen=len(names), catalogue_version=catalogue.version)
     return Outcome((finding,), facts)
 
 

@@ -7,6 +7,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from checks.core.check import Check, Context
+from checks.core.facts.dns import DnsFacts
+from checks.core.facts.tcp import Attempt, TcpFacts
 from checks.core.models import Finding, Outcome, Status
 from checks.lib import net
 
@@ -16,39 +18,44 @@ _FAILURE_ORDER = ("timeout", "refused", "unreachable", "error")
 _PARTIAL_VARIANTS = ("timeout", "refused", "unreachable")
 
 
-def _attempt(address: str, port: int, ctx: Context) -> dict[str, object]:
+def _attempt(address: str, port: int, ctx: Context) -> Attempt:
     started = time.monotonic()
-    outcome: dict[str, object] = {"address": address, "family": net.family_name(address)}
+    result, detail = "connected", None
     try:
         sock = net.connect(address, port, timeout=ctx.timeout(), cancel=ctx.cancel)
     except net.ConnectError as exc:
-        outcome.update(result=exc.kind, detail=str(exc))
+        result, detail = exc.kind, str(exc)
     else:
         sock.close()
-        outcome["result"] = "connected"
-    outcome["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
-    return outcome
+    return Attempt(
+        address=address,
+        family=net.family_name(address),
+        result=result,
+        detail=detail,
+        elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+    )
 
 
 def run(ctx: Context) -> Outcome:
     assert ctx.target is not None
     port = ctx.target.port
-    addresses = [str(a) for a in ctx.results["dns"].facts.get("addresses", [])]  # type: ignore[attr-defined]
+    dns = ctx.facts(DnsFacts)
+    addresses = dns.addresses if dns is not None else ()
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_CONNECTS) as pool:
-        attempts = list(pool.map(lambda a: _attempt(a, port, ctx), addresses))
+        attempts = tuple(pool.map(lambda a: _attempt(a, port, ctx), addresses))
     ctx.raise_if_cancelled()
-    connected = [str(a["address"]) for a in attempts if a["result"] == "connected"]
-    failed = [a for a in attempts if a["result"] != "connected"]
-    facts = {"port": port, "attempts": attempts, "connected": connected}
+    connected = [a.address for a in attempts if a.result == "connected"]
+    failed = [a for a in attempts if a.result != "connected"]
+    facts = TcpFacts(port=port, attempts=attempts, connected=tuple(connected))
     host = ctx.target.host
     if not failed:
         params = {"host": host, "port": port, "addresses": connected}
         return Outcome((Finding("tcp.connected", Status.PASS, params),), facts)
-    kinds = Counter(str(a["result"]) for a in failed)
+    kinds = Counter(a.result for a in failed)
     kind = max(_FAILURE_ORDER, key=lambda k: (kinds[k], -_FAILURE_ORDER.index(k)))
-    failed_addresses = [str(a["address"]) for a in failed]
+    failed_addresses = [a.address for a in failed]
     if connected:
-        families = sorted({str(a["family"]) for a in failed})
+        families = sorted({a.family for a in failed})
         working = sorted({net.family_name(a) for a in connected})
         params = {
             "host": host,

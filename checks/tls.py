@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from checks.core.check import Check, Context
+from checks.core.facts.tcp import TcpFacts
+from checks.core.facts.tls import TlsFacts, WithoutSni
 from checks.core.models import Finding, Outcome, Status
 from checks.lib.handshake import Handshake, handshake, malformed_kind, sniff_protocol
 
@@ -44,23 +48,25 @@ def _problem(hs: Handshake, port: int, host: str) -> Finding:
 def run(ctx: Context) -> Outcome:
     assert ctx.target is not None
     target = ctx.target
-    connected = [str(a) for a in ctx.results["tcp"].facts.get("connected", [])]  # type: ignore[attr-defined]
-    address, port = connected[0], target.port
+    tcp = ctx.facts(TcpFacts)
+    # The engine runs this check only after the TCP check connected somewhere.
+    assert tcp is not None
+    assert tcp.connected
+    address, port = tcp.connected[0], target.port
     main = handshake(address, port, sni=target.sni, timeout=ctx.timeout(), cancel=ctx.cancel)
-    facts: dict[str, object] = {
-        "address": address,
-        "port": port,
-        "sni": target.sni,
-        "outcome": main.outcome,
-        "version": main.version,
-        "cipher": main.cipher,
-        "alert": main.alert,
-        "chain_pem": list(main.chain_pem),
-        "client_cert_requested": main.client_cert_requested,
-        "client_ca_names": list(main.client_ca_names),
-    }
-    if main.outcome == "not_tls":
-        facts["first_bytes"] = main.detail
+    facts = TlsFacts(
+        address=address,
+        port=port,
+        sni=target.sni,
+        outcome=main.outcome,
+        version=main.version,
+        cipher=main.cipher,
+        alert=main.alert,
+        chain_pem=main.chain_pem,
+        client_cert_requested=main.client_cert_requested,
+        client_ca_names=main.client_ca_names,
+        first_bytes=main.detail if main.outcome == "not_tls" else None,
+    )
     findings: list[Finding] = []
     client_cert = main.client_cert_requested and (
         main.outcome == "ok" or main.alert in ("certificate_required", "handshake_failure")
@@ -82,11 +88,8 @@ def run(ctx: Context) -> Outcome:
     if target.sni and main.chain_pem:
         ctx.raise_if_cancelled()
         bare = handshake(address, port, sni=None, timeout=ctx.timeout(), cancel=ctx.cancel)
-        facts["without_sni"] = {
-            "outcome": bare.outcome,
-            "alert": bare.alert,
-            "leaf_sha256": bare.leaf_sha256,
-        }
+        without = WithoutSni(outcome=bare.outcome, alert=bare.alert, leaf_sha256=bare.leaf_sha256)
+        facts = dataclasses.replace(facts, without_sni=without)
         variant = None
         if bare.outcome in ("alert", "closed") and not bare.client_cert_requested:
             variant = "reject"

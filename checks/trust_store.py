@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import certifi
 from cryptography import x509
 
 from checks.core import policy
 from checks.core.check import Check, Context
+from checks.core.facts.trust_store import (
+    ExpiredRoot,
+    RootRecord,
+    StoreEnumerated,
+    TrustStoreFacts,
+    TrustStoreUnreadable,
+    Why,
+    WindowsTrustStoreFacts,
+)
 from checks.core.models import Finding, Outcome, Status
 from checks.core.redact import redact
 from checks.lib import certinfo, products, trust
@@ -40,22 +50,20 @@ from checks.lib.roots import Enumeration, enumerate_os
 # The comparison.
 
 
-def _root_fact(
-    cert: x509.Certificate, why: str, product: products.Product | None
-) -> dict[str, object]:
-    return {
-        "subject": certinfo.display_name(cert.subject),
-        "subject_dn": cert.subject.rfc4514_string(),
-        "sha256": certinfo.fingerprint(cert),
-        "spki_sha256": certinfo.spki_sha256(cert),
-        "not_after": certinfo.iso(cert.not_valid_after_utc),
-        "product": product.name if product else None,
-        "why": why,
-    }
+def _root_fact(cert: x509.Certificate, why: Why, product: products.Product | None) -> RootRecord:
+    return RootRecord(
+        subject=certinfo.display_name(cert.subject),
+        subject_dn=cert.subject.rfc4514_string(),
+        sha256=certinfo.fingerprint(cert),
+        spki_sha256=certinfo.spki_sha256(cert),
+        not_after=certinfo.iso(cert.not_valid_after_utc),
+        product=product.name if product else None,
+        why=why,
+    )
 
 
 # English sentences for evidence lines; the translated explanation says the same at length.
-WHY = {
+WHY: dict[Why, str] = {
     "interception_product": "belongs to software that reads and re-signs encrypted traffic",
     "not_public": "not part of Mozilla's public root program; it can vouch for any website",
     "known_bad": "its private key is public or it was used to intercept traffic",
@@ -65,37 +73,63 @@ WHY = {
 }
 
 
-def _evidence(root: Mapping[str, object]) -> str:
-    product = f" [{root['product']}]" if root.get("product") else ""
+def _evidence(root: RootRecord) -> str:
+    product = f" [{root.product}]" if root.product else ""
     # A must-have root absent from the reference set is known only by its public key.
-    digest = f"SHA-256 {root['sha256']}" if root.get("sha256") else f"key {root['spki_sha256']}"
-    return f"{root['subject']}{product} — {digest} — {WHY[str(root['why'])]}"
+    digest = f"SHA-256 {root.sha256}" if root.sha256 else f"key {root.spki_sha256}"
+    return f"{root.subject}{product} — {digest} — {WHY[root.why]}"
 
 
-def _listed(roots: Sequence[Mapping[str, object]]) -> list[Mapping[str, object]]:
+def _listed(roots: Sequence[RootRecord]) -> list[RootRecord]:
     return list(roots[: policy.MAX_LISTED_ROOTS])
 
 
-def _text(roots: Sequence[Mapping[str, object]]) -> str:
+def _text(roots: Sequence[RootRecord]) -> str:
     shown = []
     for root in roots[: policy.MAX_LISTED_ROOTS]:
-        product = f", {root['product']}" if root.get("product") else ""
-        shown.append(f"{root['subject']} (SHA-256 {str(root['sha256'])[:16]}…{product})")
+        product = f", {root.product}" if root.product else ""
+        shown.append(f"{root.subject} (SHA-256 {root.sha256[:16]}…{product})")
     if len(roots) > len(shown):
         shown.append(f"+{len(roots) - len(shown)}")
     return "; ".join(shown)
 
 
-def _brief(roots: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
-    return [
-        {"subject": r["subject"], "sha256": r["sha256"], "product": r["product"]} for r in roots
-    ]
+def _brief(roots: Sequence[RootRecord]) -> list[dict[str, object]]:
+    return [{"subject": r.subject, "sha256": r.sha256, "product": r.product} for r in roots]
 
 
 @dataclass(frozen=True)
 class Analysis:
     findings: tuple[Finding, ...]
-    facts: Mapping[str, object]
+    facts: TrustStoreFacts | TrustStoreUnreadable
+
+
+def _enumerated(found: Enumeration, mozilla: trust.TrustStore) -> dict[str, Any]:
+    """The fields every report of the store holds: what was read, and from where."""
+    details = found.facts
+    enumerated = StoreEnumerated(
+        os=found.os_name,
+        sources=tuple(redact(s) for s in found.sources),
+        trusted=len(found.trusted),
+        distrusted=len(found.distrusted),
+        public_set=mozilla.record(),
+        bundles_found=details.bundles_found,
+        bundle=details.bundle,
+        family=details.family,
+        local_anchor_files=details.local_anchor_files,
+        anchors_not_in_bundle=details.anchors_not_in_bundle,
+        keychains=details.keychains,
+        trust_settings=details.trust_settings,
+        trust_settings_unreadable=details.trust_settings_unreadable,
+        in_keychain_but_not_trusted=details.in_keychain_but_not_trusted,
+        root_store=details.root_store,
+        intermediate_store=details.intermediate_store,
+        disallowed_store=details.disallowed_store,
+        authroot_entries=details.authroot_entries,
+        disable_root_auto_update=details.disable_root_auto_update,
+        protected_roots_flags=details.protected_roots_flags,
+    )
+    return {spec.name: getattr(enumerated, spec.name) for spec in fields(StoreEnumerated)}
 
 
 def analyse(
@@ -105,19 +139,14 @@ def analyse(
     known_bad: trust.KnownBadList,
     catalogue: products.Catalogue,
     now: datetime,
+    overrides: Sequence[EnvOverride],
+    bundle: BundleCheck,
 ) -> Analysis:
-    """Compare the OS's roots with the public set: local, known-bad, missing and expired roots."""
+    """Compare the OS's roots with the public set: local, known-bad, missing and expired roots;
+    then the variables that point programs elsewhere, and certifi's bundle."""
     findings: list[Finding] = []
-    facts: dict[str, object] = {
-        "os": found.os_name,
-        "sources": [redact(s) for s in found.sources],
-        "trusted": len(found.trusted),
-        "distrusted": len(found.distrusted),
-        "public_set": mozilla.fact(),
-        **found.facts,
-    }
+    variables = tuple(o.fact() for o in overrides)
     if found.error:
-        facts["error"] = redact(found.error)
         fail = found.error_kind in ("no_bundle", "empty")
         params: dict[str, object] = {
             "variant": found.error_kind or "command_failed",
@@ -127,19 +156,27 @@ def analyse(
         findings.append(
             Finding("truststore.unavailable", Status.FAIL if fail else Status.WARN, params)
         )
-        return Analysis(tuple(findings), facts)
+        findings.extend(_environment_findings(overrides, bundle))
+        unreadable = TrustStoreUnreadable(
+            **_enumerated(found, mozilla),
+            error=redact(found.error),
+            env_overrides=variables,
+            certifi=bundle.fact(),
+            known_bad_list_version=known_bad.version,
+            catalogue_version=catalogue.version,
+        )
+        return Analysis(tuple(findings), unreadable)
 
-    local: list[dict[str, object]] = []
-    bad: list[dict[str, object]] = []
-    expired: list[dict[str, object]] = []
+    local: list[RootRecord] = []
+    bad: list[RootRecord] = []
+    expired: list[RootRecord] = []
     outdated = 0
     for cert in found.trusted:
         product = catalogue.match_certificate(cert)
         entry = known_bad.entries.get(certinfo.spki_sha256(cert))
         if entry is not None:
             root = _root_fact(cert, "known_bad", product)
-            root.update(name=entry.name, reason=entry.reason)
-            bad.append(root)
+            bad.append(replace(root, name=entry.name, reason=entry.reason))
             continue
         if cert.not_valid_after_utc < now:
             expired.append(_root_fact(cert, "expired", product))
@@ -154,33 +191,42 @@ def analyse(
     trusted_keys = {certinfo.spki_sha256(c) for c in found.trusted}
     denied_keys = {certinfo.spki_sha256(c) for c in found.distrusted}
     public_keys = {certinfo.spki_sha256(c): c for c in mozilla.certificates}
-    missing: list[dict[str, object]] = []
-    distrusted_needed: list[dict[str, object]] = []
+    missing: list[RootRecord] = []
+    distrusted_needed: list[RootRecord] = []
     for name, spki in policy.MUST_HAVE_ROOTS:
         if spki in trusted_keys:
             continue
         reference = public_keys.get(spki)
         denied = spki in denied_keys
-        needed: dict[str, object] = (
-            _root_fact(reference, "missing_public", None)
+        why: Why = "distrusted" if denied else "missing_public"
+        needed = (
+            _root_fact(reference, why, None)
             if reference is not None
-            else {"subject": name, "sha256": "", "spki_sha256": spki, "product": None}
+            else RootRecord(subject=name, sha256="", spki_sha256=spki, product=None, why=why)
         )
-        needed["why"] = "distrusted" if denied else "missing_public"
         (distrusted_needed if denied else missing).append(needed)
 
     differing = bad + local + distrusted_needed + missing
-    facts.update(
-        differing_roots=differing,
-        expired_roots=[{"subject": r["subject"], "sha256": r["sha256"]} for r in expired],
+    facts_class = TrustStoreFacts
+    if found.facts.root_store is not None:
+        # Windows' stores were read: its policy values are reported even when not set.
+        facts_class = WindowsTrustStoreFacts
+    facts = facts_class(
+        **_enumerated(found, mozilla),
+        differing_roots=tuple(differing),
+        expired_roots=tuple(ExpiredRoot(subject=r.subject, sha256=r.sha256) for r in expired),
         program_roots_not_in_public_set=outdated,
         auto_update_disabled=found.auto_update_disabled,
+        env_overrides=variables,
+        certifi=bundle.fact(),
+        known_bad_list_version=known_bad.version,
+        catalogue_version=catalogue.version,
     )
 
     if bad:
         params = {
             "count": len(bad),
-            "names": [str(r["name"]) for r in bad],
+            "names": [str(r.name) for r in bad],
             "roots": _brief(_listed(bad)),
             "roots_text": _text(bad),
         }
@@ -188,7 +234,7 @@ def analyse(
             Finding("truststore.known_bad_root", Status.FAIL, params, tuple(map(_evidence, bad)))
         )
     if local:
-        named = sorted({str(r["product"]) for r in local if r["product"]})
+        named = sorted({r.product for r in local if r.product})
         params = {
             "count": len(local),
             "roots": _brief(_listed(local)),
@@ -203,8 +249,8 @@ def analyse(
         everything = distrusted_needed + missing
         params = {
             "count": len(everything),
-            "names": [str(r["subject"]) for r in everything],
-            "roots_text": ", ".join(str(r["subject"]) for r in everything),
+            "names": [r.subject for r in everything],
+            "roots_text": ", ".join(r.subject for r in everything),
         }
         status = Status.FAIL
         if distrusted_needed:
@@ -218,7 +264,7 @@ def analyse(
         evidence = tuple(_evidence(r) for r in everything)
         findings.append(Finding("truststore.missing_root", status, params, evidence))
     if expired:
-        params = {"count": len(expired), "names": [str(r["subject"]) for r in _listed(expired)]}
+        params = {"count": len(expired), "names": [r.subject for r in _listed(expired)]}
         findings.append(Finding("truststore.expired_root", Status.PASS, params))
     if not bad and not local and not any(f.status is Status.FAIL for f in findings):
         params = {
@@ -227,7 +273,17 @@ def analyse(
             "source": ", ".join(redact(s) for s in found.sources),
         }
         findings.insert(0, Finding("truststore.ok", Status.PASS, params))
+    findings.extend(_environment_findings(overrides, bundle))
     return Analysis(tuple(findings), facts)
+
+
+def _environment_findings(overrides: Sequence[EnvOverride], bundle: BundleCheck) -> list[Finding]:
+    """A finding per variable that points programs elsewhere, and one for a patched certifi."""
+    findings = [_override_finding(o) for o in overrides]
+    modified = _bundle_finding(bundle)
+    if modified is not None:
+        findings.append(modified)
+    return findings
 
 
 def _override_finding(override: EnvOverride) -> Finding:
@@ -265,38 +321,16 @@ def run(ctx: Context) -> Outcome:
     overrides = env_overrides(os.environ, found.trusted)
     mozilla_path = settings.known_roots or Path(certifi.where())
     mozilla = trust.TrustStore.from_file(mozilla_path, name="mozilla")
-    known_bad = trust.load_known_bad()
     analysis = analyse(
-        found, mozilla, known_bad=known_bad, catalogue=products.load(), now=datetime.now(UTC)
+        found,
+        mozilla,
+        known_bad=trust.load_known_bad(),
+        catalogue=products.load(),
+        now=datetime.now(UTC),
+        overrides=overrides,
+        bundle=check_certifi(),
     )
-    bundle = check_certifi()
-    findings = list(analysis.findings)
-    findings.extend(_override_finding(o) for o in overrides)
-    modified = _bundle_finding(bundle)
-    if modified is not None:
-        findings.append(modified)
-    facts = {
-        **analysis.facts,
-        "env_overrides": [
-            {
-                "variable": o.variable,
-                "path": o.path,
-                "state": o.state,
-                "certificates": o.count,
-                "lacking": list(o.lacking),
-            }
-            for o in overrides
-        ],
-        "certifi": {
-            "path": bundle.path,
-            "verified": bundle.verified,
-            "expected": bundle.expected,
-            "actual": bundle.actual,
-        },
-        "known_bad_list_version": known_bad.version,
-        "catalogue_version": products.load().version,
-    }
-    return Outcome(tuple(findings), facts)
+    return Outcome(analysis.findings, analysis.facts)
 
 
 CHECK = Check(

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from checks.core.facts.certificate import CertificateFacts, CertificateRecord, PathRecord
 from checks.core.models import CheckResult, Finding, Status
 from checks.core.redact import redact
 from checks.present import catalogue
@@ -57,15 +58,13 @@ FIELD_OF = {
     "cert.os_store_missing_root": "issuer",
     "cert.trusted_locally_only": "issuer",
 }
-# Findings about the server's own certificate that do not name it in their params.
-_LEAF_FINDINGS = frozenset({"cert.hostname_mismatch", "cert.no_san", "cert.self_signed"})
 
 
 @dataclass
 class CertNode:
     """One row of the tree: a certificate the server sent, or the trust store's root."""
 
-    facts: Mapping[str, Any] | None
+    facts: CertificateRecord | None
     kind: str  # "sent", "store" or "unused"
     subject: str
     sent_index: int | None = None
@@ -81,64 +80,45 @@ class CertNode:
 
 
 def attach_findings(
-    findings: Sequence[Finding], certificates: Sequence[Mapping[str, Any]]
+    findings: Sequence[Finding], certificates: Sequence[CertificateRecord]
 ) -> dict[int, list[Finding]]:
-    """Sent-index -> the findings about that certificate, matched by the subject they name."""
+    """Sent-index -> the problems about that certificate, matched by the `index` they name."""
+    sent = {cert.index for cert in certificates}
     by_index: dict[int, list[Finding]] = {}
     for finding in findings:
-        if finding.status not in (Status.FAIL, Status.WARN):
-            continue
-        params = finding.params
-        for cert in certificates:
-            index = cert.get("index")
-            if not isinstance(index, int):
-                continue
-            if finding.id in _LEAF_FINDINGS:
-                matches = index == 0
-            elif "subject" in params:
-                same = params.get("subject") == cert.get("subject")
-                position = params.get("position")
-                matches = same and (position is None or position == cert.get("position"))
-            elif finding.id == "cert.untrusted_root":
-                matches = params.get("root") == cert.get("subject")
-            else:
-                matches = False
-            if matches:
-                by_index.setdefault(index, []).append(finding)
-                break
+        index = finding.params.get("index")
+        if (
+            finding.status in (Status.FAIL, Status.WARN)
+            and isinstance(index, int)
+            and index in sent
+        ):
+            by_index.setdefault(index, []).append(finding)
     return by_index
 
 
 def build_tree(
-    certificates: Sequence[Mapping[str, Any]],
-    path: Mapping[str, Any] | None,
+    certificates: Sequence[CertificateRecord],
+    path: PathRecord | None,
     findings: Sequence[Finding],
 ) -> list[CertNode]:
     """Top-level nodes: the issuing path from its root down to the server's certificate, then
     the certificates sent but not needed."""
-    by_index = {c["index"]: c for c in certificates if isinstance(c.get("index"), int)}
+    by_index = {c.index: c for c in certificates if c.index is not None}
     attached = attach_findings(findings, certificates)
 
     def node(index: int, kind: str) -> CertNode:
         facts = by_index[index]
-        return CertNode(
-            facts, kind, str(facts.get("subject", "")), index, findings=attached.get(index, [])
-        )
+        return CertNode(facts, kind, facts.subject, index, findings=attached.get(index, []))
 
-    raw = path.get("indices") if path else None
-    indices = [i for i in raw if i in by_index] if isinstance(raw, list) else []
+    indices = [i for i in path.indices if i in by_index] if path else []
     if not indices and 0 in by_index:
         indices = [0]
     roots: list[CertNode] = []
     parent: CertNode | None = None
-    anchor = path.get("anchor") if path else None
-    if isinstance(anchor, Mapping) and indices:
-        top_sha = by_index[indices[-1]].get("sha256")
-        if anchor.get("sha256") != top_sha:
-            parent = CertNode(
-                None, "store", str(anchor.get("subject", "")), anchor_sha256=anchor.get("sha256")
-            )
-            roots.append(parent)
+    anchor = path.anchor if path else None
+    if anchor is not None and indices and anchor.sha256 != by_index[indices[-1]].sha256:
+        parent = CertNode(None, "store", anchor.subject, anchor_sha256=anchor.sha256)
+        roots.append(parent)
     for index in reversed(indices):
         child = node(index, "sent")
         if parent is None:
@@ -222,8 +202,8 @@ class ChainModel(QAbstractItemModel):
     def _role(self, node: CertNode) -> str:
         if node.kind == "store":
             return catalogue.ui("gui_chain.role_store", lang=self.lang)
-        position = str(node.facts.get("position", "")) if node.facts else ""
-        return catalogue.ui(f"gui_chain.role_{position or 'intermediate'}", lang=self.lang)
+        position = node.facts.position if node.facts else "intermediate"
+        return catalogue.ui(f"gui_chain.role_{position}", lang=self.lang)
 
     def _text(self, node: CertNode, column: str) -> str:
         lang = self.lang
@@ -238,7 +218,7 @@ class ChainModel(QAbstractItemModel):
             return catalogue.ui(key, lang=lang, number=node.sent_index + 1)
         if node.facts is None:
             return ""
-        return str(node.facts.get("not_after", ""))[:10]
+        return node.facts.not_after[:10]
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         node = self.node(index)
@@ -312,45 +292,37 @@ def details_html(node: CertNode, lang: str, palette: QPalette) -> str:
         note = f"<p>{esc(ui('gui_chain.store_note', lang=lang))}</p>"
         return f"<h3>{esc(node.subject)}</h3>{note}<table cellspacing='0'>{''.join(rows)}</table>"
     yes, no = ui("gui_chain.yes", lang=lang), ui("gui_chain.no", lang=lang)
-    names = [*facts.get("dns_names", []), *facts.get("ip_addresses", [])]
-    bits = facts.get("key_bits")
-    key = ui("gui_chain.key_value", lang=lang, type=facts.get("key_type", "?"), bits=bits or "?")
+    names = [*facts.dns_names, *facts.ip_addresses]
+    key = ui("gui_chain.key_value", lang=lang, type=facts.key_type, bits=facts.key_bits or "?")
     validity = ui(
-        "gui_chain.validity_value",
-        lang=lang,
-        start=facts.get("not_before", "?"),
-        end=facts.get("not_after", "?"),
+        "gui_chain.validity_value", lang=lang, start=facts.not_before, end=facts.not_after
     )
     fields: list[tuple[str, str, str]] = [
-        ("subject", ui("gui_chain.subject", lang=lang), esc(facts.get("subject_dn", ""))),
-        ("issuer", ui("gui_chain.issuer", lang=lang), esc(facts.get("issuer_dn", ""))),
+        ("subject", ui("gui_chain.subject", lang=lang), esc(facts.subject_dn)),
+        ("issuer", ui("gui_chain.issuer", lang=lang), esc(facts.issuer_dn)),
         ("validity", ui("gui_chain.validity", lang=lang), esc(validity)),
         (
             "names",
             ui("gui_chain.names", lang=lang),
-            esc(", ".join(map(str, names)) or ui("gui_chain.none", lang=lang)),
+            esc(", ".join(names) or ui("gui_chain.none", lang=lang)),
         ),
         ("key", ui("gui_chain.key", lang=lang), esc(key)),
         (
             "signature",
             ui("gui_chain.signature", lang=lang),
-            esc(facts.get("signature_hash") or ui("gui_chain.unknown", lang=lang)),
+            esc(facts.signature_hash or ui("gui_chain.unknown", lang=lang)),
         ),
-        (
-            "fingerprints",
-            ui("gui_chain.sha256", lang=lang),
-            code(facts.get("sha256", "")),
-        ),
-        ("spki", ui("gui_chain.spki", lang=lang), code(facts.get("spki_sha256", ""))),
-        ("ca", ui("gui_chain.is_ca", lang=lang), esc(yes if facts.get("is_ca") else no)),
+        ("fingerprints", ui("gui_chain.sha256", lang=lang), code(facts.sha256)),
+        ("spki", ui("gui_chain.spki", lang=lang), code(facts.spki_sha256)),
+        ("ca", ui("gui_chain.is_ca", lang=lang), esc(yes if facts.is_ca else no)),
         (
             "self_signed",
             ui("gui_chain.self_signed", lang=lang),
-            esc(yes if facts.get("self_signed") else no),
+            esc(yes if facts.self_signed else no),
         ),
     ]
-    if facts.get("aia_ca_issuers"):
-        fields.append(("aia", ui("gui_chain.aia", lang=lang), esc(facts["aia_ca_issuers"])))
+    if facts.aia_ca_issuers:
+        fields.append(("aia", ui("gui_chain.aia", lang=lang), esc(facts.aia_ca_issuers)))
     for key_name, label, value in fields:
         mark = marks.pop(key_name, None)
         rows.append(_row(label, value.replace("\n", "<br>"), mark, palette))
@@ -449,14 +421,10 @@ class ChainView(QWidget):
     ) -> None:
         """Show the chain of a certificate check result; `pems` are indexed as sent."""
         facts = result.facts
-        certificates = facts.get("certificates")
-        certs = (
-            [c for c in certificates if isinstance(c, Mapping)]
-            if isinstance(certificates, list | tuple)
-            else []
-        )
-        path = facts.get("path")
-        roots = build_tree(certs, path if isinstance(path, Mapping) else None, result.findings)
+        if isinstance(facts, CertificateFacts):
+            roots = build_tree(facts.certificates, facts.path, result.findings)
+        else:
+            roots = []
         self.pems = {i: p for i, p in enumerate(pems) if p}
         self._source = (source_key, dict(source_params))
         self._update_source()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Slot
@@ -15,6 +15,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from checks.core.facts import F, facts_of
+from checks.core.facts.client_policy import ClientPolicyFacts
+from checks.core.facts.protocols import ProtocolsFacts
 from checks.core.models import CheckResult
 from checks.present import catalogue
 from gui import icons
@@ -27,6 +30,11 @@ VERSION_ORDER = ("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1", "TLSv1.0", "SSLv3", "
 STRENGTHS = ("insecure", "weak", "secure", "recommended")
 # The traffic-light shape each strength mark borrows.
 STRENGTH_STATUS = {"insecure": "fail", "weak": "warn", "secure": "pass", "recommended": "pass"}
+
+
+def _measured(result: CheckResult | None, kind: type[F]) -> F | None:
+    """The facts of `result`, or None when the check is missing, skipped or broke."""
+    return facts_of(() if result is None else (result,), kind)
 
 
 def _ordered_versions(versions: Sequence[str]) -> list[str]:
@@ -48,37 +56,25 @@ class ProtocolsModel(QAbstractTableModel):
         self.client_suites: set[str] | None = None
 
     def set_facts(
-        self, facts: Mapping[str, object], client: Mapping[str, object] | None = None
+        self, facts: ProtocolsFacts | None, client: ClientPolicyFacts | None = None
     ) -> None:
-        """Load the `versions`, `suites` and `strength` facts of the protocols check, and the
-        default suites of this computer's clients (`client_policy` facts) when known."""
+        """Load what the protocols check found (None: nothing), and the default suites of this
+        computer's clients (the client_policy check's) when known."""
         self.beginResetModel()
-        raw_client = client.get("suites") if client is not None else None
-        self.client_suites = (
-            {str(s) for s in raw_client} if isinstance(raw_client, list | tuple) else None
-        )
-        raw_versions = facts.get("versions")
-        offered = raw_versions if isinstance(raw_versions, Mapping) else {}
-        raw_suites = facts.get("suites")
-        suites = raw_suites if isinstance(raw_suites, Mapping) else {}
-        raw_strength = facts.get("strength")
-        strength = raw_strength if isinstance(raw_strength, Mapping) else {}
-        self.offered = {str(v): bool(on) for v, on in offered.items()}
-        self.by_version = {
-            str(v): {str(s) for s in names}
-            for v, names in suites.items()
-            if isinstance(names, list | tuple)
-        }
+        self.client_suites = set(client.suites) if client is not None else None
+        self.offered = dict(facts.versions) if facts is not None else {}
+        suites = facts.suites if facts is not None else {}
+        self.by_version = {version: set(names) for version, names in suites.items()}
         # Only versions with suites get a column; the line above the table lists the others.
         self.versions = _ordered_versions(list(self.by_version))
-        self.strength = {str(k): str(v) for k, v in strength.items()}
+        self.strength = dict(facts.strength) if facts is not None else {}
         every = {s for names in self.by_version.values() for s in names}
         rank = {name: i for i, name in enumerate(STRENGTHS)}
         self.suites = sorted(every, key=lambda s: (rank.get(self.strength.get(s, ""), -1), s))
         self.endResetModel()
 
     def clear(self) -> None:
-        self.set_facts({})
+        self.set_facts(None)
 
     @property
     def _fixed(self) -> int:
@@ -278,8 +274,7 @@ class ProtocolsView(QWidget):
         """Show the `protocols` and `client_policy` results (either may be missing)."""
         self._cards_model.clear()
         self.model.set_facts(
-            protocols.facts if protocols is not None else {},
-            policy.facts if policy is not None else None,
+            _measured(protocols, ProtocolsFacts), _measured(policy, ClientPolicyFacts)
         )
         has_table = self.model.rowCount() > 0
         self.table.setVisible(has_table)

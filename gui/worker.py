@@ -35,8 +35,7 @@ def _reduce_mapping(mapping: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dic
     return frozen_mapping, (dict(mapping),)
 
 
-# Findings and results freeze their params and facts in read-only mappings, which pickle
-# cannot send by itself.
+# Findings freeze their params in read-only mappings, which pickle cannot send by itself.
 copyreg.pickle(MappingProxyType, _reduce_mapping)
 
 

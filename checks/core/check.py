@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from checks.core.config import Scope, Settings
+from checks.core.facts import F, facts_of
 from checks.core.models import CheckResult, Outcome
 from checks.core.target import Target
 
@@ -33,6 +34,10 @@ class Context:
     cancel: threading.Event
     results: Mapping[str, CheckResult]
     deadline: float
+
+    def facts(self, kind: type[F]) -> F | None:
+        """What an earlier check measured, typed, or None when it did not run or measure."""
+        return facts_of(self.results.values(), kind)
 
     def remaining(self) -> float:
         """Seconds left before this check's deadline (never negative)."""

@@ -10,6 +10,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
+from checks.core.facts import NO_FACTS, Facts
+
 if TYPE_CHECKING:
     from checks.core.target import Target
 
@@ -74,7 +76,8 @@ class CheckResult:
         check_id: the registry name of the check (`dns`, `tcp`, ...).
         status: the worst of the findings, or `SKIP`/`ERROR` set by the engine.
         findings: what the check concluded, each rendered by the catalogue.
-        facts: the raw measurements (JSON types), shown as "what was measured".
+        facts: the check's typed measurements (`checks.core.facts`), shown as "what was
+            measured" and written to the JSON report.
         duration_s: wall time spent in the check.
         error: for `ERROR`, the message and traceback of what broke.
         blocked_by: for `SKIP`, the finding id of the prerequisite that failed.
@@ -83,14 +86,13 @@ class CheckResult:
     check_id: str
     status: Status
     findings: tuple[Finding, ...] = ()
-    facts: Mapping[str, object] = field(default_factory=dict)
+    facts: Facts = NO_FACTS
     duration_s: float = 0.0
     error: str | None = None
     blocked_by: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "findings", tuple(self.findings))
-        object.__setattr__(self, "facts", _freeze(self.facts))
 
     def finding(self, finding_id: str) -> Finding | None:
         """The finding with this id, if the check produced it."""
@@ -106,12 +108,11 @@ class Outcome:
     """
 
     findings: tuple[Finding, ...]
-    facts: Mapping[str, object] = field(default_factory=dict)
+    facts: Facts = NO_FACTS
     blocked_by: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "findings", tuple(self.findings))
-        object.__setattr__(self, "facts", _freeze(self.facts))
 
     @property
     def status(self) -> Status:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import enum
 import functools
@@ -12,6 +13,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import TypeAlias
+
+from checks.core.facts import json_fields
 
 JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
 
@@ -85,6 +88,8 @@ def plain(obj: object) -> JSONValue:
         return obj if math.isfinite(obj) else str(obj)
     if isinstance(obj, enum.Enum):
         return plain(obj.value)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {name: plain(value) for name, value in json_fields(obj)}
     if isinstance(obj, Mapping):
         return {str(key): plain(value) for key, value in obj.items()}
     if isinstance(obj, list | tuple):

@@ -14,6 +14,7 @@ import certifi
 from cryptography import x509
 
 from checks.core import policy
+from checks.core.facts.trust_store import CertifiRecord, EnvOverrideRecord
 from checks.core.redact import redact
 from checks.lib import certinfo, trust
 from checks.lib.roots import read_certs
@@ -36,6 +37,15 @@ class EnvOverride:
     state: str
     count: int
     lacking: tuple[str, ...] = ()
+
+    def fact(self) -> EnvOverrideRecord:
+        return EnvOverrideRecord(
+            variable=self.variable,
+            path=self.path,
+            state=self.state,
+            certificates=self.count,
+            lacking=self.lacking,
+        )
 
 
 # Adds to the program's own roots rather than replacing them.
@@ -103,6 +113,11 @@ class BundleCheck:
     verified: bool | None  # None: no RECORD to compare with (a frozen app, say)
     expected: str | None = None
     actual: str | None = None
+
+    def fact(self) -> CertifiRecord:
+        return CertifiRecord(
+            path=self.path, verified=self.verified, expected=self.expected, actual=self.actual
+        )
 
 
 def _record_hash(data: bytes) -> str:

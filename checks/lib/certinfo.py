@@ -13,7 +13,6 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -22,8 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, p
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
-Position = Literal["leaf", "intermediate", "root"]
-
+from checks.core.facts.certificate import CertificateRecord, Position
 
 NameKey = tuple[tuple[tuple[str, str], ...], ...]
 
@@ -282,28 +280,35 @@ def is_self_signed(cert: x509.Certificate) -> bool:
     return name_key(cert.subject) == name_key(cert.issuer) and signed_by(cert, cert) is not False
 
 
-def describe(cert: x509.Certificate, *, index: int | None, position: Position) -> dict[str, object]:
-    """The facts of one certificate, as JSON types, for the report."""
+def position_of(index: int, cert: x509.Certificate) -> Position:
+    """A sent certificate's place: the server's own first, then roots (self-signed) and the rest."""
+    if index == 0:
+        return "leaf"
+    return "root" if is_self_signed(cert) else "intermediate"
+
+
+def describe(cert: x509.Certificate, *, index: int | None, position: Position) -> CertificateRecord:
+    """The facts of one certificate, for the report."""
     key_type, bits = key_strength(cert)
-    return {
-        "index": index,
-        "position": position,
-        "subject": display_name(cert.subject),
-        "subject_dn": cert.subject.rfc4514_string(),
-        "issuer_dn": cert.issuer.rfc4514_string(),
-        "not_before": iso(cert.not_valid_before_utc),
-        "not_after": iso(cert.not_valid_after_utc),
-        "sha256": fingerprint(cert),
-        "spki_sha256": spki_sha256(cert),
-        "key_type": key_type,
-        "key_bits": bits,
-        "signature_hash": signature_hash(cert),
-        "dns_names": dns_names(cert),
-        "ip_addresses": ip_names(cert),
-        "is_ca": is_ca(cert),
-        "self_signed": is_self_signed(cert),
-        "aia_ca_issuers": aia_ca_issuers(cert),
-    }
+    return CertificateRecord(
+        index=index,
+        position=position,
+        subject=display_name(cert.subject),
+        subject_dn=cert.subject.rfc4514_string(),
+        issuer_dn=cert.issuer.rfc4514_string(),
+        not_before=iso(cert.not_valid_before_utc),
+        not_after=iso(cert.not_valid_after_utc),
+        sha256=fingerprint(cert),
+        spki_sha256=spki_sha256(cert),
+        key_type=key_type,
+        key_bits=bits,
+        signature_hash=signature_hash(cert),
+        dns_names=tuple(dns_names(cert)),
+        ip_addresses=tuple(ip_names(cert)),
+        is_ca=is_ca(cert),
+        self_signed=is_self_signed(cert),
+        aia_ca_issuers=aia_ca_issuers(cert),
+    )
 
 
 def name_matches(pattern: str, host: str) -> bool:
@@ -337,3 +342,17 @@ def host_matches(cert: x509.Certificate, host: str, *, is_ip: bool) -> bool:
         address = ip_literal(host)
         return address is not None and any(ip_literal(name) == address for name in ip_names(cert))
     return any(name_matches(name, host) for name in dns_names(cert))
+
+
+def common_name_matches(cert: x509.Certificate, host: str, *, is_ip: bool) -> bool:
+    """Whether a subject common name names `host`: what clients accepted before SANs."""
+    address = ip_literal(host) if is_ip else None
+    return any(
+        (ip_literal(cn) == address) if address is not None else name_matches(cn, host)
+        for cn in common_names(cert)
+    )
+
+
+def www_alternative(host: str) -> str:
+    """The same name with `www.` added or removed: the usual near miss of a certificate."""
+    return host.removeprefix("www.") if host.startswith("www.") else f"www.{host}"

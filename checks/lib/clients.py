@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from checks.core.facts.client_policy import StackPolicy
 from checks.lib import cipher_suites, system
 
 VERSIONS = cipher_suites.VERSIONS
@@ -94,14 +95,20 @@ class Stack:
     settings: Mapping[str, object] = field(default_factory=dict)
     source: str = ""
 
-    def fact(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "versions": list(self.versions) if self.versions is not None else None,
-            "suites": list(self.suites) if self.suites is not None else None,
-            "settings": dict(self.settings),
-            "source": self.source,
-        }
+    def fact(self) -> StackPolicy:
+        """This stack as the client_policy check records it (its id is the record's key)."""
+        return StackPolicy(
+            name=self.name,
+            versions=self.versions,
+            suites=self.suites,
+            settings=dict(self.settings),
+            source=self.source,
+        )
+
+    @classmethod
+    def from_fact(cls, stack_id: str, fact: StackPolicy) -> Stack:
+        """The stack a client_policy record describes."""
+        return cls(stack_id, fact.name, fact.versions, fact.suites, fact.settings, fact.source)
 
 
 def _strip_comment(line: str) -> str:

@@ -11,13 +11,14 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from email.message import Message
 from typing import IO, Literal
 
 from checks.core import policy
 from checks.core.check import Cancelled
+from checks.core.facts.clock import DateAsked
 from checks.core.version import __version__
 from checks.lib import net, ntp
 
@@ -140,18 +141,16 @@ def http_date_measurement(
     timeout: float,
     cancel: threading.Event,
     pac_routes: Mapping[str, str | None] | None = None,
-) -> tuple[list[dict[str, object]], Measurement | None]:
+) -> tuple[tuple[DateAsked, ...], Measurement | None]:
     """Ask every canary for its Date in parallel, through the proxy a program here would take;
     outliers (median +- 5 s) are dropped."""
     urls = list(dict.fromkeys(canary_url(e) for e in entries))
     if not urls:
-        return [], None
+        return (), None
 
-    def one(url: str) -> tuple[dict[str, object], ntp.Estimate | None]:
+    def one(url: str) -> tuple[DateAsked, ntp.Estimate | None]:
         started = time.monotonic()
         host = urllib.parse.urlsplit(url).netloc
-        fact: dict[str, object] = {"url": url, "host": host, "ok": False}
-        estimate = None
         site = _site(url)
         routed = pac_routes is not None and site in pac_routes
         proxy = pac_routes[site] if pac_routes is not None and routed else _SYSTEM_PROXY
@@ -165,30 +164,32 @@ def http_date_measurement(
         except Cancelled:
             raise
         except (OSError, ValueError, TypeError) as exc:
-            fact["rejected"] = f"{type(exc).__name__}: {exc}"
-        else:
-            estimate = ntp.Estimate(host, reading.offset_s, reading.uncertainty_s)
-            fact.update(
-                ok=True,
-                date=reading.date,
-                offset_s=round(reading.offset_s, 3),
-                uncertainty_s=round(reading.uncertainty_s, 3),
-            )
-        fact["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
-        return fact, estimate
+            rejected = f"{type(exc).__name__}: {exc}"
+            elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+            return DateAsked(
+                url=url, host=host, ok=False, rejected=rejected, elapsed_ms=elapsed_ms
+            ), None
+        fact = DateAsked(
+            url=url,
+            host=host,
+            ok=True,
+            date=reading.date,
+            offset_s=round(reading.offset_s, 3),
+            uncertainty_s=round(reading.uncertainty_s, 3),
+            elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+        )
+        return fact, ntp.Estimate(host, reading.offset_s, reading.uncertainty_s)
 
     with ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="clock-http") as pool:
         results = list(pool.map(one, urls))
-    facts = [fact for fact, _ in results]
+    facts = tuple(fact for fact, _ in results)
     estimates = [estimate for _, estimate in results if estimate is not None]
     agreed = ntp.consensus(
         estimates, tolerance_s=policy.CLOCK_HTTP_DATE_AGREEMENT_S, queried=len(urls)
     )
     if agreed is None:
         return facts, None
-    for fact in facts:
-        if fact["ok"]:
-            fact["outlier"] = fact["host"] not in agreed.agreed
+    facts = tuple(replace(f, outlier=f.host not in agreed.agreed) if f.ok else f for f in facts)
     return facts, Measurement(
         "http_date", agreed.offset_s, agreed.uncertainty_s, agreed.agreed, agreed.queried
     )

@@ -20,6 +20,7 @@ import ntplib
 
 from checks.core import policy
 from checks.core.check import Cancelled
+from checks.core.facts.clock import NtpQueried
 from checks.lib import net
 
 # Our own 48-byte query with `struct` rather than ntplib's, because ntplib (a) converts the echoed
@@ -125,26 +126,25 @@ class NtpSample:
     def ok(self) -> bool:
         return self.rejected is None and self.offset_s is not None
 
-    def fact(self) -> dict[str, object]:
-        """This sample as JSON types, for the check's facts."""
-        family = net.family_name(self.address) if self.address else None
-        return {
-            "host": self.host,
-            "port": self.port,
-            "address": self.address,
-            "family": family,
-            "ok": self.ok,
-            "offset_s": _round(self.offset_s, 4),
-            "delay_s": _round(self.delay_s, 4),
-            "uncertainty_s": _round(self.uncertainty_s, 4),
-            "stratum": self.stratum,
-            "leap": self.leap,
-            "ref_id": self.ref_id,
-            "rejected": self.rejected,
-            "kiss": self.kiss,
-            "detail": self.detail,
-            "elapsed_ms": round(self.elapsed_ms, 1),
-        }
+    def fact(self) -> NtpQueried:
+        """This sample as the check's facts record it (rounded)."""
+        return NtpQueried(
+            host=self.host,
+            port=self.port,
+            address=self.address,
+            family=net.family_name(self.address) if self.address else None,
+            ok=self.ok,
+            offset_s=_round(self.offset_s, 4),
+            delay_s=_round(self.delay_s, 4),
+            uncertainty_s=_round(self.uncertainty_s, 4),
+            stratum=self.stratum,
+            leap=self.leap,
+            ref_id=self.ref_id,
+            rejected=self.rejected,
+            kiss=self.kiss,
+            detail=self.detail,
+            elapsed_ms=round(self.elapsed_ms, 1),
+        )
 
 
 @dataclass(frozen=True)
@@ -286,11 +286,12 @@ def kiss_code(ref_id: bytes) -> str:
     return "".join(chr(b) for b in ref_id if 32 < b < 127)
 
 
-def ref_id_text(stratum: int, ref_id: bytes) -> str:
+def ref_id_text(stratum: int, ref_id: bytes, *, ipv6: bool = False) -> str:
     """The reference id as people read it: ntplib's name of the clock at stratum 1 ("Global
-    Position System"), the upstream server's IPv4 address below it, else hex."""
+    Position System"), the upstream server's IPv4 address below it, else hex. Over IPv6 it is
+    the first 4 bytes of the MD5 of the upstream's IPv6 address (RFC 5905): hex, not an IPv4."""
     printable = all(32 < b < 127 for b in ref_id.rstrip(b"\0"))
-    if not 1 <= stratum < 255 or (stratum == 1 and not printable):
+    if not 1 <= stratum < 255 or (stratum == 1 and not printable) or (stratum > 1 and ipv6):
         return ref_id.hex().upper()
     return str(ntplib.ref_id_to_text(int.from_bytes(ref_id[:4], "big"), stratum))
 
@@ -420,7 +421,7 @@ def query(
         except OSError as exc:
             return failed(*_failure(exc))
     elapsed_ms = (time.monotonic() - started) * 1000
-    ref_id = ref_id_text(reply.stratum, reply.ref_id)
+    ref_id = ref_id_text(reply.stratum, reply.ref_id, ipv6=_family(address) == socket.AF_INET6)
     problem = rejection(reply, transmit)
     if problem is not None:
         reason, detail = problem

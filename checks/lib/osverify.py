@@ -9,10 +9,8 @@ import threading
 import truststore
 
 from checks.core.check import Cancelled
+from checks.core.facts.certificate import Judgement
 from checks.lib import net
-from checks.lib.trust import (
-    Judgement,
-)
 
 # The OS handshake runs on a helper thread whose socket already times out; this extra wait only
 # covers the thread's own start and teardown.
@@ -22,15 +20,15 @@ _OS_GRACE_S = 1.0
 def _os_handshake(sock: socket.socket, server_hostname: str | None, timeout: float) -> Judgement:
     sock.settimeout(timeout)
     context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    # Only the chain is asked about: names are judged by `check_hostname` above.
+    # Only the chain is asked about: the certificate check judges the names itself.
     context.check_hostname = False
     try:
         with context.wrap_socket(sock, server_hostname=server_hostname) as tls:
             version = tls.version()
     except ssl.SSLCertVerificationError as exc:
         reason = exc.verify_message or str(exc)
-        return Judgement(False, f"not trusted by the operating system: {reason}")
-    return Judgement(True, f"trusted by the operating system ({version})")
+        return Judgement(trusted=False, detail=f"not trusted by the operating system: {reason}")
+    return Judgement(trusted=True, detail=f"trusted by the operating system ({version})")
 
 
 def ask_os(
@@ -49,7 +47,7 @@ def ask_os(
     try:
         sock = net.connect(address, port, timeout=timeout, cancel=cancel)
     except net.ConnectError as exc:
-        return Judgement(None, f"could not ask the operating system: {exc}")
+        return Judgement(trusted=None, detail=f"could not ask the operating system: {exc}")
     try:
         return net.in_thread(
             lambda: _os_handshake(sock, server_hostname, timeout),
@@ -60,6 +58,7 @@ def ask_os(
     except Cancelled:
         raise
     except Exception as exc:  # any failure here is a fact about this machine, not a crash
-        return Judgement(None, f"could not ask the operating system: {type(exc).__name__}: {exc}")
+        detail = f"could not ask the operating system: {type(exc).__name__}: {exc}"
+        return Judgement(trusted=None, detail=detail)
     finally:
         sock.close()

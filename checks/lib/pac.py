@@ -7,12 +7,12 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from checks.core.check import Cancelled
-from checks.core.models import CheckResult
+from checks.core.facts.proxy import ProxyFacts
 from checks.lib import net
 
 # Real PAC files are a few kilobytes; a megabyte is already absurd.
@@ -127,17 +127,12 @@ def evaluate(
     return dict(payload)
 
 
-def routes_from(result: CheckResult | None) -> dict[str, str | None] | None:
+def routes_from(facts: ProxyFacts | None) -> dict[str, str | None] | None:
     """Each well-known site's proxy (None: direct) as the proxy check's PAC evaluation chose
     it; None when that check did not run or no PAC script decided."""
-    found = result.facts.get("routes") if result is not None else None
-    if not isinstance(found, list | tuple):
+    if facts is None:
         return None
-    chosen = {
-        str(r["site"]): None if r["via"] == "direct" else str(r["via"])
-        for r in found
-        if isinstance(r, Mapping) and r.get("by") == "pac"
-    }
+    chosen = {r.site: None if r.via == "direct" else r.via for r in facts.routes if r.by == "pac"}
     return chosen or None
 
 

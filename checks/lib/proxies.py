@@ -8,6 +8,7 @@ import ipaddress
 import os
 import re
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -18,12 +19,22 @@ from pathlib import Path
 from typing import Literal
 
 from checks.core import policy
+from checks.core.facts.proxy import ProxySource, RouteTaken
 from checks.core.platform import OSName
 from checks.core.redact import redact
+from checks.core.target import to_ascii
 from checks.lib import net
-from checks.lib.system import Runner, reg_query
+from checks.lib.system import Runner, registry_values
 
-WININET_KEY = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Internet Settings"
+# Under HKEY_CURRENT_USER: the per-user Internet Options (WinINET) settings.
+WININET_PATH = r"Software\Microsoft\Windows\CurrentVersion\Internet Settings"
+
+# WINHTTP_PROXY_INFO.dwAccessType values (winhttp.h).
+WINHTTP_ACCESS_TYPE_NO_PROXY = 1
+WINHTTP_ACCESS_TYPE_NAMED_PROXY = 3
+
+# What WinHttpGetDefaultProxyConfiguration reports: access type, proxy list, bypass list.
+WinHttpProxyInfo = tuple[int, str | None, str | None]
 
 
 SOURCE_LABELS = {
@@ -67,14 +78,14 @@ class ProxySetting:
             parts.append(f"PAC: {self.pac_url}")
         return ", ".join(parts) or "—"
 
-    def fact(self) -> dict[str, object]:
-        return {
-            "source": self.source,
-            "servers": dict(self.servers),
-            "pac_url": self.pac_url,
-            "bypass": list(self.bypass),
-            "variables": list(self.variables),
-        }
+    def fact(self) -> ProxySource:
+        return ProxySource(
+            source=self.source,
+            servers=dict(self.servers),
+            pac_url=self.pac_url,
+            bypass=self.bypass,
+            variables=self.variables,
+        )
 
 
 def _clean(value: str) -> str:
@@ -112,8 +123,9 @@ def _server_list(text: str) -> dict[str, str]:
     return servers
 
 
-def parse_wininet(values: Mapping[str, int | str]) -> ProxySetting | None:
-    """The per-user Internet Options proxy: ProxyEnable/ProxyServer, AutoConfigURL."""
+def parse_wininet(values: Mapping[str, object]) -> ProxySetting | None:
+    """The per-user Internet Options proxy from the registry values of `WININET_PATH`:
+    ProxyEnable/ProxyServer/ProxyOverride, AutoConfigURL."""
     enabled = values.get("ProxyEnable") in (1, "1")
     server = str(values.get("ProxyServer", "")) if enabled else ""
     pac = str(values.get("AutoConfigURL", "")).strip()
@@ -124,15 +136,64 @@ def parse_wininet(values: Mapping[str, int | str]) -> ProxySetting | None:
     return ProxySetting("wininet", servers, _clean(pac) if pac else None, bypass)
 
 
-def parse_winhttp(text: str) -> ProxySetting | None:
-    """`netsh winhttp show proxy`: "Direct access (no proxy server)." or a server and list."""
-    server = re.search(r"Proxy Server\(s\)\s*:\s*(\S.*)$", text, re.MULTILINE)
-    if server is None:
+def parse_winhttp(info: WinHttpProxyInfo | None) -> ProxySetting | None:
+    """WinHTTP's machine proxy (what `netsh winhttp set proxy` stores), as
+    WinHttpGetDefaultProxyConfiguration reports it; None for direct access."""
+    if info is None:
         return None
-    bypass = re.search(r"Bypass List\s*:\s*(\S.*)$", text, re.MULTILINE)
-    listed = bypass.group(1).strip() if bypass else ""
-    hosts = () if listed in ("", "(none)") else tuple(p for p in listed.split(";") if p)
-    return ProxySetting("winhttp", _server_list(server.group(1)), None, hosts)
+    access_type, proxy, bypass = info
+    servers = _server_list(proxy or "")
+    if access_type != WINHTTP_ACCESS_TYPE_NAMED_PROXY or not servers:
+        return None
+    hosts = tuple(p for p in re.split(r"[;\s]+", bypass or "") if p)
+    return ProxySetting("winhttp", servers, None, hosts)
+
+
+def winhttp_default_proxy() -> WinHttpProxyInfo | None:
+    """Call WinHttpGetDefaultProxyConfiguration; None off Windows or when the call fails.
+
+    Its answer is data, not text, so it reads the same on a Windows in any language.
+    """
+    if sys.platform != "win32":
+        return None
+    import ctypes
+    from ctypes import wintypes
+
+    class ProxyInfo(ctypes.Structure):
+        # The strings stay raw pointers: WinHTTP allocated them and they must go back to
+        # GlobalFree, which a c_wchar_p field would lose track of.
+        _fields_ = (
+            ("dwAccessType", wintypes.DWORD),
+            ("lpszProxy", ctypes.c_void_p),
+            ("lpszProxyBypass", ctypes.c_void_p),
+        )
+
+    try:
+        winhttp = ctypes.WinDLL("winhttp.dll", use_last_error=True)
+        kernel32 = ctypes.WinDLL("kernel32.dll", use_last_error=True)
+    except OSError:
+        return None
+    get_config = winhttp.WinHttpGetDefaultProxyConfiguration
+    get_config.argtypes = (ctypes.POINTER(ProxyInfo),)
+    get_config.restype = wintypes.BOOL
+    global_free = kernel32.GlobalFree
+    global_free.argtypes = (ctypes.c_void_p,)
+    global_free.restype = ctypes.c_void_p
+    info = ProxyInfo()
+    if not get_config(ctypes.byref(info)):
+        return None
+    try:
+        proxy = ctypes.wstring_at(info.lpszProxy) if info.lpszProxy else None
+        bypass = ctypes.wstring_at(info.lpszProxyBypass) if info.lpszProxyBypass else None
+    finally:
+        for pointer in (info.lpszProxy, info.lpszProxyBypass):
+            if pointer:
+                global_free(pointer)
+    return int(info.dwAccessType), proxy, bypass
+
+
+def _user_registry(path: str) -> Mapping[str, object]:
+    return registry_values(path, hive="HKCU")
 
 
 def parse_scutil(text: str) -> ProxySetting | None:
@@ -238,14 +299,20 @@ def parse_kioslaverc(text: str) -> ProxySetting | None:
     return ProxySetting("kde", servers, None, bypass) if servers else None
 
 
-def system_settings(os_name: OSName, run: Runner, *, home: Path) -> list[ProxySetting]:
-    """The OS's own proxy settings (the environment is read separately)."""
+def system_settings(
+    os_name: OSName,
+    run: Runner,
+    *,
+    home: Path,
+    user_registry: Callable[[str], Mapping[str, object]] = _user_registry,
+    winhttp: Callable[[], WinHttpProxyInfo | None] = winhttp_default_proxy,
+) -> list[ProxySetting]:
+    """The OS's own proxy settings (the environment is read separately); on Windows they come
+    from the registry and WinHTTP's API (`user_registry` and `winhttp` let tests stand in)."""
     found: list[ProxySetting | None] = []
     if os_name == "windows":
-        key = reg_query(WININET_KEY, run)
-        found.append(parse_wininet(key.values) if key else None)
-        done = run(["netsh", "winhttp", "show", "proxy"])
-        found.append(parse_winhttp(done.stdout) if done.ok else None)
+        found.append(parse_wininet(user_registry(WININET_PATH)))
+        found.append(parse_winhttp(winhttp()))
     elif os_name == "macos":
         done = run(["scutil", "--proxy"])
         found.append(parse_scutil(done.stdout) if done.ok else None)
@@ -272,9 +339,9 @@ class Route:
     via: str | None
     by: Literal["environment", "system", "pac", "none"]
 
-    def fact(self) -> dict[str, object]:
+    def fact(self) -> RouteTaken:
         shown = parse_proxy(self.via).shown if self.via else "direct"
-        return {"site": self.site, "via": shown, "by": self.by}
+        return RouteTaken(site=self.site, via=shown, by=self.by)
 
 
 TunnelFailure = Literal[
@@ -420,7 +487,7 @@ def open_tunnel(
     except net.ConnectError as exc:
         raise TunnelError(exc.kind, f"{address.shown}: {exc}") from exc
     try:
-        name = host if host.isascii() else host.encode("idna").decode("ascii")
+        name = to_ascii(host)
         authority = f"[{name}]:{port}" if ":" in name else f"{name}:{port}"
         request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
         if address.username is not None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import plistlib
 import re
 import ssl
+import tempfile
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -17,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from checks.core import policy
+from checks.core.facts.trust_store import AnchorFile, PendingAnchor, StoreDetails
 from checks.core.platform import OSName, current_os
 from checks.core.redact import redact
 from checks.lib import certinfo, trust
@@ -39,7 +42,7 @@ class Enumeration:
         auto_update_disabled: Windows only: the policy that stops on-demand root downloads.
         error: why the store could not be read, if it could not.
         error_kind: `no_bundle`, `empty` or `command_failed`.
-        facts: extra OS-specific observations for the report.
+        facts: what only this operating system's store tells, for the report.
     """
 
     os_name: OSName
@@ -50,7 +53,7 @@ class Enumeration:
     auto_update_disabled: bool | None = None
     error: str | None = None
     error_kind: str | None = None
-    facts: Mapping[str, object] = field(default_factory=dict)
+    facts: StoreDetails = field(default_factory=StoreDetails)
 
     def store(self) -> trust.TrustStore:
         return trust.TrustStore(
@@ -128,25 +131,24 @@ def enumerate_linux(root: Path = Path("/"), *, openssl_cafile: str | None = None
     # programs here read, so it goes first, under the name of the bundle it points at.
     default = os.path.realpath(_under(root, openssl_cafile)) if openssl_cafile else None
     existing.sort(key=lambda entry: os.path.realpath(_under(root, entry[1])) != default)
-    facts: dict[str, object] = {"bundles_found": [path for _, path in existing]}
-    anchors: list[dict[str, object]] = []
+    bundles_found = tuple(path for _, path in existing)
+    anchors: list[AnchorFile] = []
     anchor_certs: list[tuple[x509.Certificate, str]] = []
     for folder, command in LINUX_LOCAL_ANCHORS:
         for file in _cert_files(_under(root, folder)):
             for cert in read_certs(file):
                 anchor_certs.append((cert, str(PurePosixPath(folder) / file.name)))
-                anchors.append({"file": redact(str(file)), "update_command": command})
+                anchors.append(AnchorFile(file=redact(str(file)), update_command=command))
     if not existing:
         return Enumeration(
             "linux",
             (),
             error="no CA bundle found at any known path",
             error_kind="no_bundle",
-            facts=facts,
+            facts=StoreDetails(bundles_found=bundles_found),
         )
     family, path = existing[0]
     trusted = read_certs(_under(root, path))
-    facts.update(bundle=path, family=family)
     if not trusted:
         return Enumeration(
             "linux",
@@ -154,7 +156,7 @@ def enumerate_linux(root: Path = Path("/"), *, openssl_cafile: str | None = None
             sources=(path,),
             error=f"{path} holds no certificates",
             error_kind="empty",
-            facts=facts,
+            facts=StoreDetails(bundles_found=bundles_found, bundle=path, family=family),
         )
     shipped = {
         certinfo.fingerprint(cert)
@@ -163,12 +165,18 @@ def enumerate_linux(root: Path = Path("/"), *, openssl_cafile: str | None = None
         for cert in read_certs(file)
     }
     bundle = trust.TrustStore(trusted, name="bundle")
-    pending = [
-        {"subject": certinfo.display_name(cert.subject), "file": file}
+    pending = tuple(
+        PendingAnchor(subject=certinfo.display_name(cert.subject), file=file)
         for cert, file in anchor_certs
         if bundle.find(cert) is None
-    ]
-    facts.update(local_anchor_files=anchors, anchors_not_in_bundle=pending)
+    )
+    facts = StoreDetails(
+        bundles_found=bundles_found,
+        bundle=path,
+        family=family,
+        local_anchor_files=tuple(anchors),
+        anchors_not_in_bundle=pending,
+    )
     return Enumeration("linux", tuple(trusted), frozenset(shipped), (), (path,), facts=facts)
 
 
@@ -180,61 +188,83 @@ MAC_SYSTEM_KEYCHAIN = "/Library/Keychains/System.keychain"
 
 @dataclass(frozen=True)
 class TrustSetting:
-    """One certificate's entry in `security dump-trust-settings`: its name and decision."""
+    """One certificate's entry in an exported trust-settings plist: the SHA-1 fingerprint Apple
+    keys it by (hex, uppercase) and its decision for HTTPS."""
 
-    name: str
+    sha1: str
     decision: str  # "trust", "deny" or "unspecified"
 
 
-# Policies whose settings decide HTTPS trust; a setting without a policy applies to all.
-_TLS_POLICIES = {None, "SSL", "Apple X509 Basic"}
+# Policies whose settings decide HTTPS trust (kSecTrustSettingsPolicy holds the OID's DER
+# content): SSL 1.2.840.113635.100.1.3 and X.509 Basic 1.2.840.113635.100.1.2. A setting
+# without a policy applies to all policies.
+_TLS_POLICY_OIDS = {bytes.fromhex("2a864886f763640103"), bytes.fromhex("2a864886f763640102")}
 
 
-_RESULT = {
-    "kSecTrustSettingsResultTrustRoot": "trust",
-    "kSecTrustSettingsResultTrustAsRoot": "trust",
-    "kSecTrustSettingsResultDeny": "deny",
-    "kSecTrustSettingsResultUnspecified": "unspecified",
-}
+# kSecTrustSettingsResult values; Apple documents a missing result as "trust root".
+_RESULT = {1: "trust", 2: "trust", 3: "deny", 4: "unspecified"}
 
 
-def parse_trust_settings(text: str) -> list[TrustSetting]:
-    """Parse `security dump-trust-settings [-d]`: a certificate with no settings is trusted
-    for everything; otherwise the first TLS-relevant setting with a result decides."""
-    entries: list[tuple[str, list[dict[str, str]]]] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        cert = re.match(r"^Cert \d+:\s*(.*)$", line)
-        if cert:
-            entries.append((cert.group(1).strip(), []))
+_SHA1_HEX = re.compile(r"[0-9A-F]{40}")
+
+
+def _decision(items: list[object]) -> str | None:
+    """A certificate with no settings is trusted for everything; otherwise the first
+    TLS-relevant setting with a trust or deny result decides."""
+    if not items:
+        return "trust"
+    for item in items:
+        if not isinstance(item, dict):
+            return None
+        policy_oid = item.get("kSecTrustSettingsPolicy")
+        if policy_oid is not None and not (
+            isinstance(policy_oid, bytes) and policy_oid in _TLS_POLICY_OIDS
+        ):
             continue
-        if not entries:
-            continue
-        if re.match(r"^Trust Setting \d+:", line):
-            entries[-1][1].append({})
-            continue
-        key, sep, value = line.partition(":")
-        if sep and entries[-1][1]:
-            entries[-1][1][-1][key.strip()] = value.strip()
+        result = item.get("kSecTrustSettingsResult", 1)
+        decision = _RESULT.get(result) if type(result) is int else None
+        if decision in ("trust", "deny"):
+            return decision
+    return "unspecified"
+
+
+def parse_trust_settings(data: bytes) -> list[TrustSetting]:
+    """Parse a `security trust-settings-export` plist: `trustList` maps each certificate's
+    SHA-1 to its `trustSettings`. Raise `ValueError` when `data` is no such plist; entries
+    that are not certificates (the default-root setting) or are malformed are skipped."""
+    try:
+        plist = plistlib.loads(data)
+    except Exception as exc:  # plistlib raises many kinds of error on hostile input
+        raise ValueError(f"not a trust settings plist: {type(exc).__name__}") from None
+    if not isinstance(plist, dict):
+        raise ValueError("not a trust settings plist: no dictionary at the top")
+    trust_list = plist.get("trustList", {})
+    if not isinstance(trust_list, dict):
+        raise ValueError("not a trust settings plist: trustList is no dictionary")
     settings: list[TrustSetting] = []
-    for name, items in entries:
-        decision = "trust" if not items else "unspecified"
-        for item in items:
-            if item.get("Policy OID") not in _TLS_POLICIES:
-                continue
-            # Apple documents a missing result type as "trust as root".
-            result = _RESULT.get(item.get("Result Type", "kSecTrustSettingsResultTrustRoot"))
-            if result in ("trust", "deny"):
-                decision = result
-                break
-        settings.append(TrustSetting(name, decision))
+    for key, entry in trust_list.items():
+        sha1 = key.strip().upper() if isinstance(key, str) else ""
+        items = entry.get("trustSettings") if isinstance(entry, dict) else None
+        if not _SHA1_HEX.fullmatch(sha1) or not isinstance(items, list):
+            continue
+        decision = _decision(items)
+        if decision is not None:
+            settings.append(TrustSetting(sha1, decision))
     return settings
 
 
-def _label_matches(cert: x509.Certificate, label: str) -> bool:
-    names = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    names.append(certinfo.display_name(cert.subject))
-    return any(n.casefold() == label.casefold() for n in names)
+def _export_trust_settings(run: Runner, flags: Sequence[str]) -> bytes | None:
+    """The exported plist of one trust-settings domain, or None when it has none."""
+    with tempfile.TemporaryDirectory(prefix="handshake-doctor-") as folder:
+        path = Path(folder) / "trust-settings.plist"
+        done = run(["security", "trust-settings-export", *flags, str(path)])
+        # "No Trust Settings were found" comes with a non-zero exit: an empty domain.
+        if not done.ok:
+            return None
+        try:
+            return path.read_bytes()
+        except OSError:
+            return None
 
 
 def enumerate_macos(run: Runner, *, home: Path | None = None) -> Enumeration:
@@ -251,14 +281,21 @@ def enumerate_macos(run: Runner, *, home: Path | None = None) -> Enumeration:
             failures.append(f"security find-certificate {path}: {done.error or done.stderr}")
         found[label] = _certs(done.stdout.encode("ascii", "replace")) if done.ok else []
     settings: dict[str, list[TrustSetting]] = {}
-    for domain, extra in (("user", []), ("admin", ["-d"])):
-        done = run(["security", "dump-trust-settings", *extra])
-        # "No Trust Settings were found" comes with a non-zero exit: an empty domain.
-        settings[domain] = parse_trust_settings(done.stdout) if done.returncode == 0 else []
-    all_settings = settings["user"] + settings["admin"]
+    unreadable: list[str] = []
+    for domain, flags in (("user", ()), ("admin", ("-d",))):
+        exported = _export_trust_settings(run, flags)
+        try:
+            settings[domain] = parse_trust_settings(exported) if exported is not None else []
+        except ValueError:
+            settings[domain] = []
+            unreadable.append(domain)
+    by_sha1: dict[str, list[str]] = {}
+    for setting in settings["user"] + settings["admin"]:
+        by_sha1.setdefault(setting.sha1, []).append(setting.decision)
 
     def decision(cert: x509.Certificate) -> str | None:
-        decisions = [s.decision for s in all_settings if _label_matches(cert, s.name)]
+        # By fingerprint, never by name: a root that copies another's name gets nothing of it.
+        decisions = by_sha1.get(_sha1(cert), [])
         if "deny" in decisions:
             return "deny"
         return "trust" if "trust" in decisions else None
@@ -286,11 +323,12 @@ def enumerate_macos(run: Runner, *, home: Path | None = None) -> Enumeration:
             distrusted.append(cert)
         elif certinfo.is_ca(cert):
             not_trusted.append(certinfo.display_name(cert.subject))
-    facts = {
-        "keychains": {k: len(v) for k, v in found.items()},
-        "trust_settings": {d: len(s) for d, s in settings.items()},
-        "in_keychain_but_not_trusted": sorted(set(not_trusted)),
-    }
+    facts = StoreDetails(
+        keychains={k: len(v) for k, v in found.items()},
+        trust_settings={d: len(s) for d, s in settings.items()},
+        trust_settings_unreadable=tuple(unreadable),
+        in_keychain_but_not_trusted=tuple(sorted(set(not_trusted))),
+    )
     program = frozenset(certinfo.fingerprint(c) for c in system_roots)
     return Enumeration(
         "macos",
@@ -361,16 +399,16 @@ def enumerate_windows(
         for cert in roots
         if windows_builtin(cert) or _sha1(cert) in thumbprints
     )
-    facts = {
-        "root_store": len(roots),
-        "intermediate_store": len(intermediates),
-        "disallowed_store": len(distrusted),
-        "authroot_entries": len(thumbprints),
-        "disable_root_auto_update": policy_key.values.get("DisableRootAutoUpdate")
+    facts = StoreDetails(
+        root_store=len(roots),
+        intermediate_store=len(intermediates),
+        disallowed_store=len(distrusted),
+        authroot_entries=len(thumbprints),
+        disable_root_auto_update=policy_key.values.get("DisableRootAutoUpdate")
         if policy_key
         else None,
-        "protected_roots_flags": protected.values.get("Flags") if protected else None,
-    }
+        protected_roots_flags=protected.values.get("Flags") if protected else None,
+    )
     return Enumeration(
         "windows",
         tuple(roots),

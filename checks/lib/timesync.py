@@ -7,13 +7,17 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict
+
+import tzlocal
 
 from checks.core import build_info, policy
+from checks.core.facts.clock import OfflineBounds, TimeService, TimeZone, W32TimeService
 from checks.lib import system
 
 # timedatectl, chronyc and w32tm answer in milliseconds when their daemon is there.
@@ -39,13 +43,13 @@ class Bounds:
     build_time: datetime | None
     certifi: datetime | None
 
-    def fact(self) -> dict[str, object]:
-        return {
-            "earliest": iso(self.earliest),
-            "latest": iso(self.latest),
-            "build_time": iso(self.build_time) if self.build_time else None,
-            "certifi": iso(self.certifi) if self.certifi else None,
-        }
+    def fact(self) -> OfflineBounds:
+        return OfflineBounds(
+            earliest=iso(self.earliest),
+            latest=iso(self.latest),
+            build_time=iso(self.build_time) if self.build_time else None,
+            certifi=iso(self.certifi) if self.certifi else None,
+        )
 
 
 def iso(moment: datetime) -> str:
@@ -103,14 +107,31 @@ def offline_bounds(
 
 
 def _zone_name(abbreviation: str) -> str:
+    """The IANA name of the zone this process applies ("Europe/Berlin"), else TZ's value or the
+    abbreviation.
+
+    Only the IANA name lets a report tell a clock that is wrong from a zone whose daylight-saving
+    rules are outdated (the OS still switches Mexico or Brazil to summer time, which they have
+    abolished): the abbreviation names several zones ("CST" is China, Cuba and the US) and the
+    offset changes with the rules, while the name picks the one zone to compare the current tz
+    database with. Windows names its zones its own way ("China Standard Time"); tzlocal maps
+    them to IANA names, and reads Linux's and macOS's settings.
+    """
     configured = os.environ.get("TZ", "").lstrip(":")
-    if configured and "/" in configured:
-        return configured
+    if configured:
+        # TZ, when set, is what this process applies. tzlocal reads it too, but only on its
+        # first call in a process; a file path names its zone after "zoneinfo/".
+        return configured.split("zoneinfo/", 1)[-1]
+    with contextlib.suppress(LookupError, OSError, ValueError, UserWarning):
+        # Read once per process (each diagnosis in the window runs in a process of its own).
+        name = tzlocal.get_localzone_name()
+        if name:
+            return name
     with contextlib.suppress(OSError):
         target = os.readlink("/etc/localtime")
         if "zoneinfo/" in target:
             return target.split("zoneinfo/", 1)[1]
-    return configured or abbreviation
+    return abbreviation
 
 
 def format_utc_offset(seconds: float) -> str:
@@ -120,19 +141,19 @@ def format_utc_offset(seconds: float) -> str:
     return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def local_zone(now: datetime | None = None) -> dict[str, object]:
+def local_zone(now: datetime | None = None) -> TimeZone:
     """The time zone the OS applies now: IANA name when known, abbreviation, UTC offset."""
     local = (now or datetime.now(UTC)).astimezone()
     offset = local.utcoffset() or timedelta(0)
     abbreviation = local.tzname() or ""
     is_dst = time.localtime(local.timestamp()).tm_isdst
-    return {
-        "name": _zone_name(abbreviation),
-        "abbreviation": abbreviation,
-        "utc_offset": format_utc_offset(offset.total_seconds()),
-        "utc_offset_s": int(offset.total_seconds()),
-        "dst": bool(is_dst > 0) if is_dst >= 0 else None,
-    }
+    return TimeZone(
+        name=_zone_name(abbreviation),
+        abbreviation=abbreviation,
+        utc_offset=format_utc_offset(offset.total_seconds()),
+        utc_offset_s=int(offset.total_seconds()),
+        dst=bool(is_dst > 0) if is_dst >= 0 else None,
+    )
 
 
 def timezone_error(offset_s: float, uncertainty_s: float) -> int | None:
@@ -173,7 +194,18 @@ def parse_key_values(text: str) -> dict[str, str]:
     return pairs
 
 
-def parse_chrony_tracking(text: str) -> dict[str, object]:
+class ChronyTracking(TypedDict):
+    """What `parse_chrony_tracking` reads of `chronyc -n tracking`."""
+
+    reference_id: str | None
+    reference: str | None
+    stratum: int | None
+    system_offset_s: float | None
+    leap_status: str | None
+    synchronized: bool | None
+
+
+def parse_chrony_tracking(text: str) -> ChronyTracking:
     """The fields of `chronyc -n tracking` that say whether and to what chrony is synchronised.
 
     `system_offset_s` follows this module's sign: positive when the system clock is behind
@@ -204,53 +236,63 @@ def parse_chrony_tracking(text: str) -> dict[str, object]:
     }
 
 
-def empty_sync(service: str | None = None) -> dict[str, object]:
-    return {
-        "service": service,
-        "available": None,
-        "enabled": None,
-        "synchronized": None,
-        "ntp_servers": [],
-        "source": None,
-        "offset_s": None,
-        "local_rtc": None,
-        "errors": [],
-    }
+def empty_sync(service: str | None = None, *, errors: Sequence[str] = ()) -> TimeService:
+    """A time service of which nothing is known (but its name, and why nothing is)."""
+    return TimeService(
+        service=service,
+        available=None,
+        enabled=None,
+        synchronized=None,
+        ntp_servers=(),
+        source=None,
+        offset_s=None,
+        local_rtc=None,
+        errors=tuple(errors),
+    )
 
 
 def linux_sync(
     timedatectl: Mapping[str, str] | None,
     timesync: Mapping[str, str] | None,
-    chrony: Mapping[str, object] | None,
-) -> dict[str, object]:
+    chrony: ChronyTracking | None,
+) -> TimeService:
     """The sync state from `timedatectl show`, `timedatectl show-timesync` and `chronyc -n
     tracking` (each None when that command did not answer)."""
     sync = empty_sync()
     if timedatectl:
-        sync["available"] = _yes(timedatectl.get("CanNTP"))
-        sync["enabled"] = _yes(timedatectl.get("NTP"))
-        sync["synchronized"] = _yes(timedatectl.get("NTPSynchronized"))
-        sync["local_rtc"] = _yes(timedatectl.get("LocalRTC"))
-        # With NTP off timedatectl cannot say which service it would start; it is the witness.
-        sync["service"] = "systemd-timesyncd" if timesync else "timedatectl"
+        sync = replace(
+            sync,
+            available=_yes(timedatectl.get("CanNTP")),
+            enabled=_yes(timedatectl.get("NTP")),
+            synchronized=_yes(timedatectl.get("NTPSynchronized")),
+            local_rtc=_yes(timedatectl.get("LocalRTC")),
+            # With NTP off timedatectl cannot say which service it would start; it is the witness.
+            service="systemd-timesyncd" if timesync else "timedatectl",
+        )
     if timesync:
         named = [timesync.get("ServerName", "")]
         named += timesync.get("SystemNTPServers", "").split()
         named += timesync.get("LinkNTPServers", "").split()
         if not any(named):
             named += timesync.get("FallbackNTPServers", "").split()
-        sync["ntp_servers"] = list(dict.fromkeys(n for n in named if n))
-        sync["source"] = timesync.get("ServerAddress") or timesync.get("ServerName") or None
+        sync = replace(
+            sync,
+            ntp_servers=tuple(dict.fromkeys(n for n in named if n)),
+            source=timesync.get("ServerAddress") or timesync.get("ServerName") or None,
+        )
     if chrony:
         # chronyd answering its monitoring port means it runs, whatever systemd reports.
-        sync["service"] = "chronyd"
-        sync["available"] = True
-        sync["enabled"] = True
-        sync["synchronized"] = chrony.get("synchronized")
-        sync["source"] = chrony.get("reference")
-        sync["offset_s"] = chrony.get("system_offset_s")
-        if chrony.get("reference"):
-            sync["ntp_servers"] = [chrony["reference"]]
+        reference = chrony["reference"]
+        sync = replace(
+            sync,
+            service="chronyd",
+            available=True,
+            enabled=True,
+            synchronized=chrony["synchronized"],
+            source=reference,
+            offset_s=chrony["system_offset_s"],
+            ntp_servers=(reference,) if reference else sync.ntp_servers,
+        )
     return sync
 
 
@@ -266,9 +308,9 @@ def parse_w32tm_source(text: str) -> str | None:
     return lines[0].split(",", 1)[0]
 
 
-def _w32_servers(value: object) -> list[str]:
+def _w32_servers(value: object) -> tuple[str, ...]:
     # "time.windows.com,0x9 pool.ntp.org,0x8": each name carries W32Time flags after a comma.
-    return [item.split(",", 1)[0] for item in str(value or "").split() if item.split(",", 1)[0]]
+    return tuple(n for item in str(value or "").split() if (n := item.split(",", 1)[0]))
 
 
 def windows_sync(
@@ -277,30 +319,38 @@ def windows_sync(
     *,
     start: int | None,
     source_output: str | None,
-) -> dict[str, object]:
+) -> TimeService:
     """The sync state from the W32Time registry values and `w32tm /query /source`.
 
     `parameters` is `HKLM\\SYSTEM\\CurrentControlSet\\Services\\W32Time\\Parameters`,
     `group_policy` the Group Policy key that overrides it, `start` the service's start type
     (4 = disabled).
     """
-    sync = empty_sync("W32Time")
     kind = str(group_policy.get("Type") or parameters.get("Type") or "") or None
-    sync["type"] = kind
-    sync["policy_override"] = bool(group_policy.get("Type") or group_policy.get("NtpServer"))
-    sync["ntp_servers"] = _w32_servers(group_policy.get("NtpServer") or parameters.get("NtpServer"))
-    sync["available"] = start is not None or bool(parameters)
+    enabled: bool | None = None
     if start == 4 or (kind or "").lower() == "nosync":
-        sync["enabled"] = False
+        enabled = False
     elif kind:
-        sync["enabled"] = True
+        enabled = True
     source = parse_w32tm_source(source_output) if source_output else None
-    sync["source"] = source
+    synchronized: bool | None = None
     if source is not None:
-        sync["synchronized"] = source.lower() not in _W32TM_UNSYNCED
-    elif sync["enabled"] is False:
-        sync["synchronized"] = False
-    return sync
+        synchronized = source.lower() not in _W32TM_UNSYNCED
+    elif enabled is False:
+        synchronized = False
+    return W32TimeService(
+        service="W32Time",
+        available=start is not None or bool(parameters),
+        enabled=enabled,
+        synchronized=synchronized,
+        ntp_servers=_w32_servers(group_policy.get("NtpServer") or parameters.get("NtpServer")),
+        source=source,
+        offset_s=None,
+        local_rtc=None,
+        errors=(),
+        type=kind,
+        policy_override=bool(group_policy.get("Type") or group_policy.get("NtpServer")),
+    )
 
 
 def parse_ntp_conf(text: str) -> list[str]:
@@ -313,7 +363,16 @@ def parse_ntp_conf(text: str) -> list[str]:
     return names
 
 
-def parse_sntp(text: str) -> dict[str, object] | None:
+class SntpReading(TypedDict):
+    """What `parse_sntp` reads of one `sntp` answer."""
+
+    offset_s: float
+    uncertainty_s: float
+    server: str
+    address: str | None
+
+
+def parse_sntp(text: str) -> SntpReading | None:
     """`sntp` output such as `+0.003529 +/- 0.020853 time.apple.com 17.253.34.253`."""
     for line in text.splitlines():
         words = line.split()
@@ -330,7 +389,7 @@ def parse_sntp(text: str) -> dict[str, object] | None:
     return None
 
 
-def _linux_read(cancel: threading.Event) -> dict[str, object]:
+def _linux_read(cancel: threading.Event) -> TimeService:
     commands = {
         "timedatectl": ["timedatectl", "show"],
         "timesync": ["timedatectl", "show-timesync"],
@@ -346,11 +405,10 @@ def _linux_read(cancel: threading.Event) -> dict[str, object]:
     timesync = parse_key_values(done["timesync"].stdout) if done["timesync"].ok else None
     chrony = parse_chrony_tracking(done["chrony"].stdout) if done["chrony"].ok else None
     sync = linux_sync(timedatectl, timesync, chrony)
-    sync["errors"] = [r.problem for r in done.values() if not r.ok]
-    return sync
+    return replace(sync, errors=tuple(p for r in done.values() if (p := r.problem) is not None))
 
 
-def _windows_read(cancel: threading.Event) -> dict[str, object]:
+def _windows_read(cancel: threading.Event) -> TimeService:
     base = r"SYSTEM\CurrentControlSet"
     parameters = system.registry_values(base + r"\Services\W32Time\Parameters")
     policy = system.registry_values(r"SOFTWARE\Policies\Microsoft\W32Time\Parameters")
@@ -366,31 +424,31 @@ def _windows_read(cancel: threading.Event) -> dict[str, object]:
         start=start if isinstance(start, int) else None,
         source_output=source.stdout if source.ok else None,
     )
-    sync["real_time_is_universal"] = zone.get("RealTimeIsUniversal") == 1
-    sync["errors"] = [] if source.ok else [source.problem]
-    return sync
+    return replace(
+        sync,
+        errors=() if source.problem is None else (source.problem,),
+        real_time_is_universal=zone.get("RealTimeIsUniversal") == 1,
+    )
 
 
-def _macos_read(offline: bool, cancel: threading.Event) -> dict[str, object]:
-    sync = empty_sync("timed")
+def _macos_read(offline: bool, cancel: threading.Event) -> TimeService:
     try:
-        sync["ntp_servers"] = parse_ntp_conf(Path("/etc/ntp.conf").read_text(encoding="utf-8"))
+        servers = parse_ntp_conf(Path("/etc/ntp.conf").read_text(encoding="utf-8"))
     except (OSError, UnicodeError) as exc:
-        sync["errors"] = [f"/etc/ntp.conf: {exc}"]
-    servers = sync["ntp_servers"]
-    if offline or not isinstance(servers, list) or not servers:
+        return empty_sync("timed", errors=(f"/etc/ntp.conf: {exc}",))
+    sync = replace(empty_sync("timed"), ntp_servers=tuple(servers))
+    if offline or not servers:
         return sync
     result = system.run_command(
-        ["sntp", "-t", "1", str(servers[0])], timeout=COMMAND_TIMEOUT_S, cancel=cancel
+        ["sntp", "-t", "1", servers[0]], timeout=COMMAND_TIMEOUT_S, cancel=cancel
     )
     measured = parse_sntp(result.stdout) if result.ok else None
     if measured:
-        sync["source"] = measured["server"]
-        sync["offset_s"] = measured["offset_s"]
+        sync = replace(sync, source=measured["server"], offset_s=measured["offset_s"])
     return sync
 
 
-def read_sync(*, offline: bool, cancel: threading.Event) -> dict[str, object]:
+def read_sync(*, offline: bool, cancel: threading.Event) -> TimeService:
     """What the OS's time service says, read without admin rights; unknowns stay None."""
     if sys.platform == "win32":
         return _windows_read(cancel)

@@ -9,15 +9,23 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from cryptography import x509
 
 from checks.core import policy
+from checks.core.facts.certificate import (
+    Anchor,
+    Judgement,
+    KnownBadListRecord,
+    PathEnd,
+    PathRecord,
+    StoreRecord,
+)
 from checks.lib.certinfo import (
     PEM_BLOCK,
     NameKey,
     display_name,
+    fingerprint,
     identity,
     is_self_signed,
     load_der,
@@ -25,8 +33,6 @@ from checks.lib.certinfo import (
     name_key,
     signed_by,
 )
-
-PathEnd = Literal["anchored", "self_signed", "missing_issuer", "loop", "too_long"]
 
 
 class TrustStore:
@@ -63,13 +69,11 @@ class TrustStore:
         """The store's copy of `cert` (same subject and key), if the store has it."""
         return self._by_identity.get(identity(cert))
 
-    def fact(self) -> dict[str, object]:
-        return {
-            "source": self.source,
-            "roots": len(self),
-            "skipped": self.skipped,
-            "error": self.error,
-        }
+    def record(self) -> StoreRecord:
+        """Where the store came from and what it holds, as the certificate check reports it."""
+        return StoreRecord(
+            source=self.source, roots=len(self), skipped=self.skipped, error=self.error
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes, *, name: str, source: str = "") -> TrustStore:
@@ -125,6 +129,21 @@ class ChainPath:
     @property
     def trusted(self) -> bool:
         return self.anchor is not None
+
+    def record(self, store: TrustStore) -> PathRecord:
+        """This path as the report shows it, built against `store`."""
+        anchor = self.anchor
+        return PathRecord(
+            store=store.name,
+            indices=self.indices,
+            end=self.end,
+            anchor=None
+            if anchor is None
+            else Anchor(subject=display_name(anchor.subject), sha256=fingerprint(anchor)),
+            missing_issuer=None
+            if self.missing_issuer is None
+            else self.missing_issuer.rfc4514_string(),
+        )
 
 
 def build_path(sent: Mapping[int, x509.Certificate], store: TrustStore) -> ChainPath:
@@ -243,15 +262,14 @@ def _shipped_known_bad() -> KnownBadList:
     return parse_known_bad(resource.read_text(encoding="utf-8"))
 
 
-@dataclass(frozen=True)
-class Judgement:
-    """One verifier's verdict on the chain: trusted, not trusted, or None when it could not say."""
-
-    trusted: bool | None
-    detail: str
-
-    def fact(self) -> dict[str, object]:
-        return {"trusted": self.trusted, "detail": self.detail}
+def shipped_known_bad() -> tuple[KnownBadList, KnownBadListRecord]:
+    """The shipped known-bad list and what the report says of it; an empty list when it
+    cannot be read, with the reason."""
+    try:
+        known = load_known_bad()
+    except (OSError, ValueError, KeyError) as exc:
+        return KnownBadList(0, {}), KnownBadListRecord(error=f"{type(exc).__name__}: {exc}")
+    return known, KnownBadListRecord(version=known.version, entries=len(known.entries))
 
 
 def judge(path: ChainPath, sent: Mapping[int, x509.Certificate], store: TrustStore) -> Judgement:
@@ -264,17 +282,50 @@ def judge(path: ChainPath, sent: Mapping[int, x509.Certificate], store: TrustSto
         prefix = ""
     top = sent[path.indices[-1]]
     if path.anchor is not None:
-        return Judgement(True, f"{prefix}trusted: ends in {display_name(path.anchor.subject)}")
+        anchor = display_name(path.anchor.subject)
+        return Judgement(trusted=True, detail=f"{prefix}trusted: ends in {anchor}")
     if path.end == "self_signed":
         what = "is self-signed" if len(path.indices) == 1 else "ends in a root"
-        return Judgement(
-            False,
-            f"{prefix}not trusted: the chain {what} ({display_name(top.subject)}) "
-            "that is not in this store",
-        )
-    if path.end == "missing_issuer" and path.missing_issuer is not None:
+        detail = f"the chain {what} ({display_name(top.subject)}) that is not in this store"
+    elif path.end == "missing_issuer" and path.missing_issuer is not None:
         issuer = display_name(path.missing_issuer)
-        return Judgement(
-            False, f"{prefix}not trusted: no certificate for the issuer {issuer} was sent or stored"
-        )
-    return Judgement(False, f"{prefix}not trusted: no path to a root ({path.end})")
+        detail = f"no certificate for the issuer {issuer} was sent or stored"
+    else:
+        detail = f"no path to a root ({path.end})"
+    return Judgement(trusted=False, detail=f"{prefix}not trusted: {detail}")
+
+
+def issuing_order(path: ChainPath, sent: Mapping[int, x509.Certificate]) -> list[int]:
+    """The sent indices in the order the certificates issue one another: the path, then any
+    sent copy of its anchor (unneeded, but where it was sent still shows disorder)."""
+    issuing = list(path.indices)
+    if path.anchor is not None:
+        anchor = identity(path.anchor)
+        issuing += [i for i in sorted(sent) if i not in issuing and identity(sent[i]) == anchor]
+    return issuing
+
+
+def top_root(
+    path: ChainPath, sent: Mapping[int, x509.Certificate], reference: TrustStore | None
+) -> tuple[str, str | None]:
+    """Name and fingerprint of the root an untrusted path leads to, as far as it is known:
+    the root of `reference` that issued a missing issuer, else the missing issuer's name, else
+    the last certificate of the path."""
+    top = sent[path.indices[-1]]
+    if path.end == "missing_issuer" and path.missing_issuer is not None:
+        for root in reference.named(path.missing_issuer) if reference is not None else ():
+            if signed_by(top, root) is not False:
+                return display_name(root.subject), fingerprint(root)
+        return display_name(path.missing_issuer), None
+    return display_name(top.subject), fingerprint(top)
+
+
+def knows_issuer_of(
+    path: ChainPath, sent: Mapping[int, x509.Certificate], store: TrustStore
+) -> bool:
+    """Whether `store` holds a root that issued the last certificate of a path whose issuer is
+    missing: then a root is missing from the deciding store, not an intermediate from the chain."""
+    if path.missing_issuer is None:
+        return False
+    top = sent[path.indices[-1]]
+    return any(signed_by(top, root) is not False for root in store.named(path.missing_issuer))

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict, cast
 
+from checks.core.facts import facts_of
+from checks.core.facts.dns import DnsFacts
 from checks.core.models import CheckResult, Finding, Report, Status
 from checks.core.redact import plain, redact, redact_data
 from checks.present.catalogue import (
@@ -19,6 +21,7 @@ from checks.present.catalogue import (
     ui,
     ui_texts,
 )
+from checks.present.words import schema1_params
 
 SCHEMA_VERSION = 1
 
@@ -116,7 +119,7 @@ def finding_data(
     return {
         "id": finding.id,
         "status": finding.status.value,
-        "params": plain(finding.params),
+        "params": plain(schema1_params(finding.id, finding.params, lang)),
         "title": text.title,
         "explanation": text.explanation,
         "fix": list(text.fix),
@@ -143,11 +146,8 @@ def check_data(
 
 
 def addresses(results: tuple[CheckResult, ...]) -> list[str]:
-    dns = next((r for r in results if r.check_id == "dns"), None)
-    found = dns.facts.get("addresses") if dns else None
-    if isinstance(found, list | tuple):
-        return [str(a) for a in found]
-    return []
+    dns = facts_of(results, DnsFacts)
+    return list(dns.addresses) if dns is not None else []
 
 
 def build(report: Report, lang: str, os_name: OSName | None, surface: Surface = "cli") -> Document:
@@ -267,21 +267,6 @@ def error_line(error: str) -> str:
 
 def worst(findings: list[FindingData]) -> FindingData | None:
     return max(findings, key=lambda f: Status(f["status"]).severity, default=None)
-
-
-def check_summary(doc: Document, check: CheckData) -> str:
-    """The one line that follows a check's name."""
-    lang = doc.lang
-    if check["status"] == "skip":
-        if "blocked_by" in check:
-            blocker = doc.finding(check["blocked_by"])
-            name = blocker["title"] if blocker else check["blocked_by"]
-            return ui("check.blocked_by", lang=lang, finding=name)
-        return ui("check.cancelled", lang=lang) if doc.data["cancelled"] else ""
-    if check["status"] == "error":
-        return ui("check.error", lang=lang)
-    headline = worst(check["findings"])
-    return headline["title"] if headline else ""
 
 
 def target_label(doc: Document) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from checks.present import catalogue
 
 _YEAR_S = 365 * 86400
@@ -51,3 +53,30 @@ def vendor_fix(value: object, lang: str) -> str:
     """A product's own way to stop intercepting (`vendor_fix.<product id>`), or nothing."""
     key = f"vendor_fix.{value}"
     return catalogue.ui(key, lang=lang) if key in catalogue.ui_texts("en") else ""
+
+
+def _after(
+    params: Mapping[str, object], anchor: str, added: Mapping[str, object]
+) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in params.items():
+        out[key] = value
+        if key == anchor:
+            out.update(added)
+    return out
+
+
+def schema1_params(
+    finding_id: str, params: Mapping[str, object], lang: str
+) -> Mapping[str, object]:
+    """`params` as JSON schema 1 reports them: with the words that earlier versions stored when
+    measuring (a clock finding's `human_offset` and `direction`, an interception's
+    `vendor_fix`), now worded in the report's language when it is written, at their old place."""
+    if finding_id.startswith("clock.") and "offset_s" in params:
+        offset = params["offset_s"]
+        added = {"human_offset": duration(offset, lang), "direction": direction(offset, lang)}
+        anchor = "uncertainty_s" if "uncertainty_s" in params else "offset_s"
+        return _after(params, anchor, added)
+    if finding_id == "interception.detected" and "product_id" in params:
+        return _after(params, "count", {"vendor_fix": vendor_fix(params["product_id"], lang)})
+    return params

@@ -8,9 +8,10 @@ import time
 import pytest
 
 from checks import captive_portal
-from checks.captive_portal import Probed, Reply
+from checks.captive_portal import Reply
 from checks.core.check import Context
 from checks.core.config import Resolve, Settings
+from checks.core.facts.captive_portal import Probed
 from checks.core.models import Status
 from tests.lab.servers import CannedServer, SilentServer, closed_port
 

@@ -22,7 +22,14 @@ from checks import certificate as cert_check
 from checks.core import policy
 from checks.core.check import Context
 from checks.core.config import Settings
+from checks.core.facts.certificate import (
+    Judgement,
+    Judgements,
+    ServerCertificateFacts,
+)
+from checks.core.facts.tls import TlsFacts
 from checks.core.models import CheckResult, Finding, Status
+from checks.core.redact import plain
 from checks.core.target import Target
 from checks.lib import certinfo, osverify, trust
 from checks.present import catalogue
@@ -55,6 +62,20 @@ def analyse(
         now=options.pop("now", NOW),  # type: ignore[arg-type]
         **options,  # type: ignore[arg-type]
     )
+
+
+def trusted_by(result: cert_check.Analysis, verifier: str) -> bool | None:
+    """What `verifier` (`os`, `mozilla`, `cacert`) said of the chain; it must have been asked."""
+    judgement = getattr(result.facts.judgements, verifier)
+    assert isinstance(judgement, Judgement), verifier
+    return judgement.trusted
+
+
+def path_of(result: cert_check.Analysis) -> tuple[tuple[int, ...], str]:
+    """The sent indices on the issuing path, and how the path ended."""
+    path = result.facts.path
+    assert path is not None
+    return path.indices, path.end
 
 
 def ids(result: cert_check.Analysis) -> list[str]:
@@ -108,12 +129,17 @@ def test_a_healthy_chain_gives_only_valid() -> None:
     assert valid.params["issuer"] == "Cert Check Intermediate"
     assert valid.params["days_left"] == 300
     assert str(valid.params["not_after"]).endswith("Z")
-    assert result.facts["judgements"] == {
-        "os": {"trusted": None, "detail": "the operating system was not asked"},
-        "mozilla": {"trusted": True, "detail": "trusted: ends in Cert Check Root"},
-        "cacert": None,
-    }
-    json.dumps(dict(result.facts))
+    assert result.facts.judgements == Judgements(
+        os=Judgement(trusted=None, detail="the operating system was not asked"),
+        mozilla=Judgement(trusted=True, detail="trusted: ends in Cert Check Root"),
+        cacert=None,
+    )
+    assert [(c.index, c.position, c.subject) for c in result.facts.certificates] == [
+        (0, "leaf", "a.test"),
+        (1, "intermediate", "Cert Check Intermediate"),
+    ]
+    assert result.facts.decided_by == "mozilla"
+    json.dumps(plain(result.facts))
 
 
 def test_load_chain_reads_pem_text_as_the_tls_check_sends_it() -> None:
@@ -278,7 +304,7 @@ def test_name_only_in_the_common_name_is_no_san_not_a_mismatch() -> None:
     legacy = pki.leaf("a.test", INTERMEDIATE, sans=())
     result = analyse([legacy.cert, INTERMEDIATE.cert])
     finding = only(result, "cert.no_san")
-    assert finding.params == {"host": "a.test", "cn": "a.test"}
+    assert finding.params == {"index": 0, "host": "a.test", "cn": "a.test"}
     assert "cert.hostname_mismatch" not in ids(result)
     other = analyse([legacy.cert, INTERMEDIATE.cert], "b.test")
     assert ids(other) == ["cert.hostname_mismatch"]
@@ -304,10 +330,11 @@ def test_untrusted_root_sent_by_the_server() -> None:
     assert ids(result) == ["cert.untrusted_root"]
     finding = result.findings[0]
     assert finding.params == {
+        "index": 2,
         "root": "Cert Check Root",
         "fingerprint": certinfo.fingerprint(ROOT.cert),
     }
-    assert result.facts["judgements"]["mozilla"]["trusted"] is False  # type: ignore[index]
+    assert trusted_by(result, "mozilla") is False
 
 
 def test_incomplete_chain_names_the_missing_intermediate_and_its_url() -> None:
@@ -340,7 +367,7 @@ def test_a_root_missing_from_cacert_is_untrusted_root_not_incomplete() -> None:
     assert finding.params["variant"] == "cacert"
     assert finding.params["root"] == "Cert Check Root"
     assert finding.params["fingerprint"] == certinfo.fingerprint(ROOT.cert)
-    assert result.facts["decided_by"] == "cacert"
+    assert result.facts.decided_by == "cacert"
 
 
 def test_chain_out_of_issuing_order() -> None:
@@ -351,7 +378,7 @@ def test_chain_out_of_issuing_order() -> None:
     assert finding.status is Status.WARN
     assert finding.params["variant"] == "order"
     assert finding.params["expected"] == ["a.test", "Lower Intermediate", "Cert Check Intermediate"]
-    assert result.facts["path"]["indices"] == [0, 2, 1]  # type: ignore[index]
+    assert path_of(result) == ((0, 2, 1), "anchored")
 
 
 def test_a_sent_root_is_unneeded_but_harmless() -> None:
@@ -361,7 +388,7 @@ def test_a_sent_root_is_unneeded_but_harmless() -> None:
     assert finding.params["variant"] == "unneeded"
     assert finding.params["unneeded"] == ["Cert Check Root"]
     assert finding.params["root_sent"] is True
-    assert result.facts["judgements"]["mozilla"]["trusted"] is True  # type: ignore[index]
+    assert trusted_by(result, "mozilla") is True
 
 
 def test_a_root_sent_before_its_intermediate_is_out_of_order_and_unneeded() -> None:
@@ -393,8 +420,13 @@ def test_sha1_signed_leaf_is_a_weak_signature() -> None:
     leaf = resign(pki.leaf("a.test", RSA_INTERMEDIATE).cert, RSA_INTERMEDIATE, "sha1")
     result = analyse([leaf, RSA_INTERMEDIATE.cert], mozilla=RSA_MOZILLA)
     finding = only(result, "cert.weak_signature")
-    assert finding.params == {"subject": "a.test", "position": "leaf", "algorithm": "sha1"}
-    assert result.facts["judgements"]["mozilla"]["trusted"] is True  # type: ignore[index]
+    assert finding.params == {
+        "index": 0,
+        "subject": "a.test",
+        "position": "leaf",
+        "algorithm": "sha1",
+    }
+    assert trusted_by(result, "mozilla") is True
 
 
 def test_md5_signed_intermediate_is_a_weak_signature() -> None:
@@ -411,7 +443,7 @@ def test_a_roots_own_sha1_self_signature_does_not_matter() -> None:
     store = trust.TrustStore([old_root_cert], name="mozilla")
     result = analyse([leaf.cert, RSA_INTERMEDIATE.cert, old_root_cert], mozilla=store)
     assert "cert.weak_signature" not in ids(result)
-    assert result.facts["judgements"]["mozilla"]["trusted"] is True  # type: ignore[index]
+    assert trusted_by(result, "mozilla") is True
 
 
 def test_pss_signatures_link_the_chain() -> None:
@@ -437,6 +469,7 @@ def test_short_rsa_key_is_weak() -> None:
     small = pki.leaf("a.test", INTERMEDIATE, key="rsa1024")
     finding = only(analyse([small.cert, INTERMEDIATE.cert]), "cert.weak_key")
     assert finding.params == {
+        "index": 0,
         "subject": "a.test",
         "position": "leaf",
         "key_type": "RSA",
@@ -495,11 +528,11 @@ def test_two_cross_signed_cas_do_not_loop() -> None:
     started = time.monotonic()
     result = analyse([leaf.cert, a_by_b, b_by_a], mozilla=EMPTY)
     assert time.monotonic() - started < 2
-    assert result.facts["path"]["end"] == "loop"  # type: ignore[index]
+    assert path_of(result)[1] == "loop"
     assert "cert.untrusted_root" in ids(result)
     trusting_b = trust.TrustStore([second.cert], name="mozilla")
     via_b = analyse([leaf.cert, a_by_b, b_by_a], mozilla=trusting_b)
-    assert via_b.facts["path"]["indices"] == [0, 1]  # type: ignore[index]
+    assert path_of(via_b)[0] == (0, 1)
     assert only(via_b, "cert.chain_order").params["unneeded"] == ["Cross B"]
 
 
@@ -516,27 +549,28 @@ def test_a_mesh_of_cross_signatures_stays_within_the_candidate_budget() -> None:
     started = time.monotonic()
     result = analyse([leaf.cert, *mesh], mozilla=EMPTY)
     assert time.monotonic() - started < 5
-    path = result.facts["path"]
-    assert len(path["indices"]) <= policy.MAX_CHAIN_DEPTH  # type: ignore[index]
-    assert path["end"] in ("loop", "too_long")  # type: ignore[index]
+    indices, end = path_of(result)
+    assert len(indices) <= policy.MAX_CHAIN_DEPTH
+    assert end in ("loop", "too_long")
 
 
 PRIVATE_ROOT = pki.root("Private Root")
 PRIVATE_LEAF = pki.leaf("a.test", PRIVATE_ROOT)
 PRIVATE_CACERT = trust.TrustStore([PRIVATE_ROOT.cert], name="cacert")
-TRUSTED = trust.Judgement(True, "trusted by the operating system (TLSv1.3)")
-REFUSED = trust.Judgement(False, "not trusted by the operating system: unable to get issuer")
-UNKNOWN = trust.Judgement(None, "could not ask the operating system: refused")
+TRUSTED = Judgement(trusted=True, detail="trusted by the operating system (TLSv1.3)")
+REFUSED = Judgement(
+    trusted=False, detail="not trusted by the operating system: unable to get issuer"
+)
+UNKNOWN = Judgement(trusted=None, detail="could not ask the operating system: refused")
 
 
 def test_cacert_alone_decides_and_mozilla_is_only_shown() -> None:
     result = analyse([PRIVATE_LEAF.cert], cacert=PRIVATE_CACERT, os_judgement=REFUSED)
     assert ids(result) == ["cert.valid"]
-    judgements = result.facts["judgements"]
-    assert judgements["cacert"]["trusted"] is True  # type: ignore[index]
-    assert judgements["mozilla"]["trusted"] is False  # type: ignore[index]
-    assert judgements["os"] == REFUSED.fact()  # type: ignore[index]
-    assert result.facts["decided_by"] == "cacert"
+    assert trusted_by(result, "cacert") is True
+    assert trusted_by(result, "mozilla") is False
+    assert result.facts.judgements.os == REFUSED
+    assert result.facts.decided_by == "cacert"
 
 
 def test_cacert_refuses_what_mozilla_and_the_os_trust() -> None:
@@ -551,10 +585,11 @@ def test_os_trusts_a_root_mozilla_lacks_is_trusted_locally_only() -> None:
     finding = result.findings[0]
     assert finding.status is Status.WARN
     assert finding.params == {
+        "index": 1,
         "root": "Private Root",
         "fingerprint": certinfo.fingerprint(PRIVATE_ROOT.cert),
     }
-    assert result.facts["decided_by"] == "os"
+    assert result.facts.decided_by == "os"
 
 
 def test_os_trusting_a_self_signed_leaf_is_trusted_locally_only() -> None:
@@ -586,10 +621,9 @@ def test_both_refusing_reports_why() -> None:
 def test_os_that_could_not_be_asked_leaves_the_verdict_to_mozilla() -> None:
     result = analyse([PRIVATE_LEAF.cert, PRIVATE_ROOT.cert], os_judgement=UNKNOWN)
     assert ids(result) == ["cert.untrusted_root"]
-    assert result.facts["decided_by"] == "mozilla"
-    assert analyse([LEAF.cert, INTERMEDIATE.cert], os_judgement=UNKNOWN).facts["decided_by"] == (
-        "mozilla"
-    )
+    assert result.facts.decided_by == "mozilla"
+    healthy = analyse([LEAF.cert, INTERMEDIATE.cert], os_judgement=UNKNOWN)
+    assert healthy.facts.decided_by == "mozilla"
 
 
 def test_os_that_fetched_a_missing_intermediate_still_gets_a_warning() -> None:
@@ -662,8 +696,60 @@ def test_an_unparsable_certificate_among_good_ones() -> None:
     finding = only(result, "cert.unparsable")
     assert finding.params["index"] == 1
     assert finding.status is Status.FAIL
-    assert result.facts["judgements"]["mozilla"]["trusted"] is True  # type: ignore[index]
-    assert result.facts["path"]["indices"] == [0, 2]  # type: ignore[index]
+    assert trusted_by(result, "mozilla") is True
+    assert path_of(result) == ((0, 2), "anchored")
+
+
+def test_a_finding_about_an_intermediate_names_it_by_its_sent_index() -> None:
+    stale = pki.intermediate("Stale Intermediate", ROOT, not_after=NOW - 10 * DAY)
+    leaf = pki.leaf("a.test", stale)
+    result = analyse([leaf.cert, ROOT.cert, stale.cert])
+    expired = only(result, "cert.expired")
+    assert expired.params["index"] == 2
+    assert expired.params["position"] == "intermediate"
+    named = result.facts.certificate(2)
+    assert named is not None
+    assert named.subject == expired.params["subject"] == "Stale Intermediate"
+    order = [f for f in result.findings if f.id == "cert.chain_order"]
+    assert order
+    assert all("index" not in f.params for f in order)  # about the whole chain
+
+
+def test_a_weak_key_of_the_stores_own_root_names_no_sent_certificate() -> None:
+    weak_root = pki.root("Weak Root", key="rsa1024")
+    intermediate = pki.intermediate("Under Weak Root", weak_root)
+    leaf = pki.leaf("a.test", intermediate)
+    store = trust.TrustStore([weak_root.cert], name="mozilla")
+    finding = only(analyse([leaf.cert, intermediate.cert], mozilla=store), "cert.weak_key")
+    assert "index" not in finding.params
+
+
+# Findings about one sent certificate; `cert.weak_key` and `cert.known_bad_root` may also be
+# about the trust store's root, which was not sent.
+_ABOUT_ONE_SENT = frozenset(
+    {
+        "cert.unparsable",
+        "cert.expired",
+        "cert.not_yet_valid",
+        "cert.expires_soon",
+        "cert.hostname_mismatch",
+        "cert.no_san",
+        "cert.self_signed",
+        "cert.untrusted_root",
+        "cert.incomplete_chain",
+        "cert.weak_signature",
+        "cert.trusted_locally_only",
+        "cert.os_store_missing_root",
+    }
+)
+
+
+def test_every_finding_about_one_certificate_carries_its_sent_index(tmp_path: Path) -> None:
+    findings = _scenario_findings(tmp_path)
+    assert {f.id for f in findings} >= _ABOUT_ONE_SENT
+    for finding in findings:
+        if finding.id in _ABOUT_ONE_SENT:
+            assert isinstance(finding.params.get("index"), int), finding
 
 
 def test_an_unparsable_leaf_still_grades_the_rest() -> None:
@@ -698,7 +784,9 @@ def test_store_files_skip_garbage_and_report_unreadable_files(tmp_path: Path) ->
     assert len(missing) == 0
     assert missing.error is not None
     result = analyse([LEAF.cert, INTERMEDIATE.cert], cacert=missing)
-    assert "could not be read" in str(result.facts["judgements"]["cacert"])  # type: ignore[index]
+    cacert = result.facts.judgements.cacert
+    assert cacert is not None
+    assert "could not be read" in cacert.detail
 
 
 @pytest.mark.parametrize("lang", catalogue.LANGUAGES)
@@ -869,12 +957,18 @@ def test_an_os_judge_facing_a_silent_server_gives_up_in_time() -> None:
 
 def _context(settings: Settings, port: int, chain: Sequence[pki.Issued]) -> Context:
     target = Target(input="127.0.0.1", host="127.0.0.1", port=port, sni=None, is_ip=True)
-    facts = {
-        "address": "127.0.0.1",
-        "port": port,
-        "sni": None,
-        "chain_pem": [item.pem.decode() for item in chain],
-    }
+    facts = TlsFacts(
+        address="127.0.0.1",
+        port=port,
+        sni=None,
+        outcome="ok",
+        version="TLSv1.3",
+        cipher="TLS_AES_256_GCM_SHA384",
+        alert=None,
+        chain_pem=tuple(item.pem.decode() for item in chain),
+        client_cert_requested=False,
+        client_ca_names=(),
+    )
     return Context(
         settings=settings,
         target=target,
@@ -893,17 +987,25 @@ def test_run_wires_the_judges_together(tmp_path: Path) -> None:
         known = Settings(connect_timeout=3, known_roots=roots)
         outcome = cert_check.run(_context(known, port, chain))
         assert [f.id for f in outcome.findings] == ["cert.os_store_missing_root"]
-        assert outcome.facts["decided_by"] == "os"
+        assert isinstance(outcome.facts, ServerCertificateFacts)
+        assert outcome.facts.decided_by == "os"
         # With --cacert the file alone decides.
         curl_like = Settings(connect_timeout=3, cacert=roots)
         outcome = cert_check.run(_context(curl_like, port, chain))
         assert [f.id for f in outcome.findings] == ["cert.valid"]
-    judgements = outcome.facts["judgements"]
-    assert judgements["cacert"]["trusted"] is True  # type: ignore[index]
-    assert judgements["mozilla"]["trusted"] is False  # type: ignore[index]
-    assert judgements["os"]["trusted"] is False  # type: ignore[index]
-    assert outcome.facts["known_bad_list"]["entries"] >= 10  # type: ignore[index]
-    json.dumps(dict(outcome.facts))
+    facts = outcome.facts
+    assert isinstance(facts, ServerCertificateFacts)
+    judgements = facts.judgements
+    assert judgements.cacert is not None
+    assert judgements.cacert.trusted is True
+    assert judgements.mozilla is not None
+    assert judgements.mozilla.trusted is False
+    assert judgements.os.trusted is False
+    assert (facts.known_bad_list.entries or 0) >= 10
+    assert facts.stores.cacert is not None
+    assert facts.stores.cacert.roots == 1
+    assert facts.clock is None  # the clock check did not run
+    json.dumps(plain(facts))
 
 
 def test_date_findings_say_whether_the_certificate_is_valid_at_network_time() -> None:
@@ -918,13 +1020,12 @@ def test_date_findings_say_whether_the_certificate_is_valid_at_network_time() ->
 
     local = at(NOW)
     assert [f.id for f in local.findings] == ["cert.not_yet_valid"]
-    clock_behind = CheckResult("clock", Status.FAIL, (), {"offset_s": 40 * 86400.0})
-    findings, fact = cert_check._at_network_time(local.findings, clock_behind, at)
+    findings, fact = cert_check._at_network_time(local.findings, 40 * 86400.0, at)
     assert findings[0].params["valid_at_network_time"] is True
     assert fact is not None
-    assert fact["dates_valid_at_network_time"] is True
-    clock_right = CheckResult("clock", Status.PASS, (), {"offset_s": 0.2})
-    findings, fact = cert_check._at_network_time(local.findings, clock_right, at)
+    assert fact.dates_valid_at_network_time is True
+    assert fact.dates_valid_at_local_time is False
+    findings, fact = cert_check._at_network_time(local.findings, 0.2, at)
     assert findings[0].params["valid_at_network_time"] is False
     assert cert_check._at_network_time(local.findings, None, at) == (local.findings, None)
 
@@ -944,13 +1045,12 @@ def test_a_certificate_wrong_at_network_time_too_is_judged_at_network_time() -> 
     local = at(NOW)
     assert [f.id for f in local.findings] == ["cert.not_yet_valid"]
     behind = (90 * DAY).total_seconds()
-    clock_behind = CheckResult("clock", Status.FAIL, (), {"offset_s": behind})
-    findings, fact = cert_check._at_network_time(local.findings, clock_behind, at)
+    findings, fact = cert_check._at_network_time(local.findings, behind, at)
     assert [(f.id, f.params["valid_at_network_time"]) for f in findings] == [
         ("cert.expired", False)
     ]
     assert fact is not None
-    assert fact["dates_valid_at_network_time"] is False
+    assert fact.dates_valid_at_network_time is False
 
 
 def test_a_chain_made_by_a_known_interception_product_names_the_product() -> None:

@@ -7,11 +7,13 @@ import time
 from pathlib import Path
 
 from checks import client_policy
-from checks.client_policy import Stack
 from checks.core.check import Context
 from checks.core.config import Settings
+from checks.core.facts.client_policy import ClientPolicyFacts
 from checks.core.models import Status
+from checks.core.redact import plain
 from checks.lib import clients
+from checks.lib.clients import Stack
 from checks.present import catalogue
 
 DEBIAN_CNF = """\
@@ -178,9 +180,19 @@ def test_the_check_reads_this_machine_without_failing() -> None:
         deadline=time.monotonic() + 30,
     )
     outcome = client_policy.run(ctx)
-    stacks = outcome.facts["stacks"]
+    facts = outcome.facts
+    assert isinstance(facts, ClientPolicyFacts)
+    assert "python" in facts.stacks
+    assert facts.versions
+    assert facts.versions == facts.stacks["python"].versions
+    written = plain(facts)
+    assert isinstance(written, dict)
+    assert list(written) == ["versions", "suites", "stacks"]
+    stacks = written["stacks"]
     assert isinstance(stacks, dict)
-    assert "python" in stacks
-    assert outcome.facts["versions"]
+    python = stacks["python"]
+    assert isinstance(python, dict)
+    assert list(python) == ["name", "versions", "suites", "settings", "source"]
+    assert isinstance(python["versions"], list)
     assert outcome.findings[0].id == "client.tls_policy"
     assert client_policy.CHECK.scope == "local"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import json
 import os
@@ -22,15 +23,21 @@ from checks import clock
 from checks.core import build_info
 from checks.core.check import Cancelled, Context
 from checks.core.config import Settings
+from checks.core.facts.clock import ClockFacts, TimeService, TimeZone
 from checks.core.models import Finding, Outcome, Status
-from checks.lib import http_date, ntp, timesync
+from checks.core.redact import plain
+from checks.lib import http_date, ntp, system, timesync
 from checks.present import catalogue, words
 from tests.lab import pki
 from tests.lab.ntp_server import NtpServer, free_udp_port
 
 YEAR = 365 * 86400.0
-UTC_ZONE = {"name": "Etc/UTC", "utc_offset": "+00:00", "utc_offset_s": 0}
-BERLIN_SUMMER = {"name": "Europe/Berlin", "utc_offset": "+02:00", "utc_offset_s": 7200}
+UTC_ZONE = TimeZone(
+    name="Etc/UTC", abbreviation="UTC", utc_offset="+00:00", utc_offset_s=0, dst=False
+)
+BERLIN_SUMMER = TimeZone(
+    name="Europe/Berlin", abbreviation="CEST", utc_offset="+02:00", utc_offset_s=7200, dst=True
+)
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
@@ -42,7 +49,7 @@ def _m(
 
 def _grade(offset: float, uncertainty: float = 0.02, **options: object) -> Finding:
     zone = options.pop("zone", UTC_ZONE)
-    sync = options.pop("sync", {})
+    sync = options.pop("sync", timesync.empty_sync())
     source = options.pop("source", "ntp")
     return clock.grade(
         _m(offset, uncertainty, source),  # type: ignore[arg-type]
@@ -181,9 +188,11 @@ def test_an_offset_equal_to_the_zones_utc_offset_points_at_dual_boot() -> None:
 
 
 def test_a_linux_rtc_in_local_time_points_at_dual_boot_too() -> None:
-    finding = _grade(-3600.0, sync={"local_rtc": True})
+    rtc_local = dataclasses.replace(timesync.empty_sync(), local_rtc=True)
+    finding = _grade(-3600.0, sync=rtc_local)
     assert finding.params.get("variant") == "dual_boot"
-    assert _grade(-3600.0, sync={"local_rtc": False}).params.get("variant") is None
+    rtc_utc = dataclasses.replace(timesync.empty_sync(), local_rtc=False)
+    assert _grade(-3600.0, sync=rtc_utc).params.get("variant") is None
 
 
 def test_http_date_measurements_say_they_are_coarser() -> None:
@@ -227,7 +236,12 @@ def test_bounds_come_from_the_build_stamp_and_certifi() -> None:
     assert bounds.certifi == datetime(2026, 10, 18, tzinfo=UTC)
     assert bounds.earliest == build - timedelta(days=2)
     assert bounds.latest == build + timedelta(days=365)
-    assert set(bounds.fact()) == {"earliest", "latest", "build_time", "certifi"}
+    assert plain(bounds.fact()) == {
+        "earliest": timesync.iso(bounds.earliest),
+        "latest": timesync.iso(bounds.latest),
+        "build_time": timesync.iso(build),
+        "certifi": "2026-10-18T00:00:00Z",
+    }
 
 
 def test_a_later_certifi_release_raises_the_floor() -> None:
@@ -289,10 +303,10 @@ def test_the_os_zone_is_named_with_its_utc_offset(monkeypatch: pytest.MonkeyPatc
     finally:
         monkeypatch.undo()
         time.tzset()
-    assert zone["name"] == "Asia/Kolkata"
-    assert zone["utc_offset"] == "+05:30"
-    assert zone["utc_offset_s"] == 19800
-    assert zone["dst"] is False
+    assert zone.name == "Asia/Kolkata"
+    assert zone.utc_offset == "+05:30"
+    assert zone.utc_offset_s == 19800
+    assert zone.dst is False
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -300,11 +314,13 @@ ZONEINFO = Path("/usr/share/zoneinfo")
 
 
 def _zone_in_a_process(tz: str) -> dict[str, object]:
-    """`local_zone()` on 2026-07-01 in a fresh process with TZ set: nothing cached."""
+    """`local_zone()` on 2026-07-01 in a fresh process with TZ set (nothing cached), as the
+    report holds it."""
     code = (
         "import json, datetime as d\n"
+        "from checks.core.redact import plain\n"
         "from checks.lib import timesync\n"
-        "print(json.dumps(timesync.local_zone(d.datetime(2026, 7, 1, tzinfo=d.UTC))))\n"
+        "print(json.dumps(plain(timesync.local_zone(d.datetime(2026, 7, 1, tzinfo=d.UTC)))))\n"
     )
     env = {**os.environ, "TZ": tz}
     done = subprocess.run(
@@ -338,14 +354,14 @@ def test_the_zone_set_in_tz_is_named_by_its_iana_name() -> None:
         "+02:00",
         True,
     )
-    assert set(berlin) == {"name", "abbreviation", "utc_offset", "utc_offset_s", "dst"}
+    assert list(berlin) == ["name", "abbreviation", "utc_offset", "utc_offset_s", "dst"]
 
 
 def test_without_tz_the_system_zone_comes_from_tzlocal(monkeypatch: pytest.MonkeyPatch) -> None:
     # As on Windows, whose own name ("China Standard Time") tzlocal maps to the IANA one.
     monkeypatch.delenv("TZ", raising=False)
     monkeypatch.setattr(tzlocal, "get_localzone_name", lambda: "Asia/Shanghai")
-    assert timesync.local_zone(datetime(2026, 1, 1, tzinfo=UTC))["name"] == "Asia/Shanghai"
+    assert timesync.local_zone(datetime(2026, 1, 1, tzinfo=UTC)).name == "Asia/Shanghai"
 
     def conflicting() -> str:
         raise LookupError("Multiple conflicting time zone configurations found")
@@ -353,7 +369,7 @@ def test_without_tz_the_system_zone_comes_from_tzlocal(monkeypatch: pytest.Monke
     # A zone tzlocal cannot name falls back to /etc/localtime or the abbreviation.
     monkeypatch.setattr(tzlocal, "get_localzone_name", conflicting)
     zone = timesync.local_zone(datetime(2026, 1, 1, tzinfo=UTC))
-    assert zone["name"] not in ("", "Asia/Shanghai")
+    assert zone.name not in ("", "Asia/Shanghai")
 
 
 @pytest.mark.parametrize(
@@ -451,10 +467,10 @@ Leap status     : Not synchronised
 
 def test_timedatectl_synced() -> None:
     sync = timesync.linux_sync(timesync.parse_key_values(TIMEDATECTL_SYNCED), None, None)
-    assert sync["enabled"] is True
-    assert sync["synchronized"] is True
-    assert sync["local_rtc"] is False
-    assert sync["service"] == "timedatectl"
+    assert sync.enabled is True
+    assert sync.synchronized is True
+    assert sync.local_rtc is False
+    assert sync.service == "timedatectl"
     assert clock.sync_finding(sync) is None
 
 
@@ -462,14 +478,14 @@ def test_timesyncd_names_its_server() -> None:
     sync = timesync.linux_sync(
         timesync.parse_key_values(TIMEDATECTL_SYNCED), timesync.parse_key_values(TIMESYNC), None
     )
-    assert sync["service"] == "systemd-timesyncd"
-    assert sync["ntp_servers"] == ["0.debian.pool.ntp.org"]
-    assert sync["source"] == "185.125.190.56"
+    assert sync.service == "systemd-timesyncd"
+    assert sync.ntp_servers == ("0.debian.pool.ntp.org",)
+    assert sync.source == "185.125.190.56"
 
 
 def test_timedatectl_turned_off_with_the_rtc_in_local_time() -> None:
     sync = timesync.linux_sync(timesync.parse_key_values(TIMEDATECTL_OFF_LOCAL_RTC), None, None)
-    assert (sync["enabled"], sync["synchronized"], sync["local_rtc"]) == (False, False, True)
+    assert (sync.enabled, sync.synchronized, sync.local_rtc) == (False, False, True)
     finding = clock.sync_finding(sync)
     assert finding is not None
     assert (finding.id, finding.status) == ("clock.not_synced", Status.WARN)
@@ -495,8 +511,8 @@ def test_chrony_tracking_synced() -> None:
     assert tracking["system_offset_s"] == pytest.approx(0.000123456)  # slow = behind = positive
     assert tracking["synchronized"] is True
     sync = timesync.linux_sync(timesync.parse_key_values(TIMEDATECTL_SYNCED), None, tracking)
-    assert sync["service"] == "chronyd"
-    assert sync["ntp_servers"] == ["162.159.200.1"]
+    assert sync.service == "chronyd"
+    assert sync.ntp_servers == ("162.159.200.1",)
     assert clock.sync_finding(sync) is None
 
 
@@ -514,7 +530,7 @@ def test_chrony_tracking_unsynchronised() -> None:
 
 def test_nothing_readable_means_no_finding() -> None:
     sync = timesync.linux_sync(None, None, None)
-    assert sync["service"] is None
+    assert sync.service is None
     assert clock.sync_finding(sync) is None
 
 
@@ -537,16 +553,16 @@ def test_w32tm_source_outputs() -> None:
 def test_windows_default_ntp_client() -> None:
     parameters = {"Type": "NTP", "NtpServer": "time.windows.com,0x9", "ServiceDll": "w32time.dll"}
     sync = timesync.windows_sync(parameters, {}, start=3, source_output=W32TM_SOURCE_NTP)
-    assert sync["service"] == "W32Time"
-    assert (sync["enabled"], sync["synchronized"]) == (True, True)
-    assert sync["ntp_servers"] == ["time.windows.com"]
+    assert sync.service == "W32Time"
+    assert (sync.enabled, sync.synchronized) == (True, True)
+    assert sync.ntp_servers == ("time.windows.com",)
     assert clock.sync_finding(sync) is None
 
 
 def test_windows_free_running_on_the_cmos_clock() -> None:
     parameters = {"Type": "NTP", "NtpServer": "time.windows.com,0x9"}
     sync = timesync.windows_sync(parameters, {}, start=3, source_output=W32TM_SOURCE_CMOS)
-    assert sync["synchronized"] is False
+    assert sync.synchronized is False
     finding = clock.sync_finding(sync)
     assert finding is not None
     assert "variant" not in finding.params
@@ -566,7 +582,7 @@ def test_windows_sync_turned_off_by_setting_service_or_policy(
     parameters: dict[str, object], policy: dict[str, object], start: int
 ) -> None:
     sync = timesync.windows_sync(parameters, policy, start=start, source_output=W32TM_SOURCE_ERROR)
-    assert sync["enabled"] is False
+    assert sync.enabled is False
     finding = clock.sync_finding(sync)
     assert finding is not None
     assert finding.params["variant"] == "disabled"
@@ -581,10 +597,59 @@ def test_a_domain_policy_overrides_the_local_server_list() -> None:
         start=2,
         source_output="dc1.corp.example\r\n",
     )
-    assert sync["type"] == "NT5DS"
-    assert sync["policy_override"] is True
-    assert sync["ntp_servers"] == ["dc1.corp.example", "dc2.corp.example"]
-    assert sync["synchronized"] is True
+    assert sync.type == "NT5DS"
+    assert sync.policy_override is True
+    assert sync.ntp_servers == ("dc1.corp.example", "dc2.corp.example")
+    assert sync.synchronized is True
+
+
+SYNC_KEYS = [
+    "service",
+    "available",
+    "enabled",
+    "synchronized",
+    "ntp_servers",
+    "source",
+    "offset_s",
+    "local_rtc",
+    "errors",
+]
+
+
+def test_the_time_service_keeps_the_reports_keys_on_every_system(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    linux = timesync.linux_sync(timesync.parse_key_values(TIMEDATECTL_SYNCED), None, None)
+    assert list(plain(linux)) == SYNC_KEYS  # type: ignore[arg-type]
+    # Windows adds its own keys after the common ones.
+    registry = {
+        r"SYSTEM\CurrentControlSet\Services\W32Time\Parameters": {"Type": "NTP"},
+        r"SYSTEM\CurrentControlSet\Services\W32Time": {"Start": 3},
+        r"SYSTEM\CurrentControlSet\Control\TimeZoneInformation": {"RealTimeIsUniversal": 1},
+    }
+    monkeypatch.setattr(system, "registry_values", lambda path, **_: registry.get(path, {}))
+    answer = system.CommandResult(0, W32TM_SOURCE_NTP)
+    monkeypatch.setattr(system, "run_command", lambda *_, **__: answer)
+    windows = timesync._windows_read(threading.Event())
+    assert plain(windows) == {
+        "service": "W32Time",
+        "available": True,
+        "enabled": True,
+        "synchronized": True,
+        "ntp_servers": [],
+        "source": "time.windows.com",
+        "offset_s": None,
+        "local_rtc": None,
+        "errors": [],
+        "type": "NTP",
+        "policy_override": False,
+        "real_time_is_universal": True,
+    }
+    failed = system.CommandResult(1, "", "The service has not been started. (0x80070426)")
+    monkeypatch.setattr(system, "run_command", lambda *_, **__: failed)
+    windows = timesync._windows_read(threading.Event())
+    assert windows.errors == ("The service has not been started. (0x80070426)",)
+    assert windows.synchronized is None
 
 
 def test_macos_ntp_conf_and_sntp() -> None:
@@ -654,7 +719,7 @@ class _DateServer:
         self._thread.join(5)
 
 
-SYNC_UNKNOWN: dict[str, object] = timesync.linux_sync(None, None, None)
+SYNC_UNKNOWN: TimeService = timesync.linux_sync(None, None, None)
 
 
 @pytest.fixture(autouse=True)
@@ -663,7 +728,7 @@ def _no_proxy_and_no_host_sync(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.lower().endswith("_proxy"):
             monkeypatch.delenv(name)
     # The host's own time service is not under test in whole runs; the parsers are, above.
-    monkeypatch.setattr(clock, "read_sync", lambda **_: dict(SYNC_UNKNOWN))
+    monkeypatch.setattr(clock, "read_sync", lambda **_: SYNC_UNKNOWN)
 
 
 def _closed_tcp_port() -> int:
@@ -690,6 +755,11 @@ def _run(
     return clock.run(context)
 
 
+def _facts(outcome: Outcome) -> ClockFacts:
+    assert isinstance(outcome.facts, ClockFacts), outcome.facts
+    return outcome.facts
+
+
 def _only(outcome: Outcome, finding_id: str) -> Finding:
     found = [f for f in outcome.findings if f.id == finding_id]
     assert len(found) == 1, outcome.findings
@@ -702,16 +772,32 @@ def test_a_right_clock_passes_with_offset_agreement_and_uncertainty() -> None:
     finding = _only(outcome, "clock.ok")
     assert finding.status is Status.PASS
     assert (finding.params["agreed"], finding.params["queried"]) == (3, 3)
-    facts = outcome.facts
-    assert facts["source"] == "ntp"
-    assert isinstance(facts["offset_s"], float)
-    assert abs(facts["offset_s"]) < 0.05
-    assert isinstance(facts["uncertainty_s"], float)
-    assert 0 <= facts["uncertainty_s"] < 0.05
-    assert (facts["agreed"], facts["queried"]) == (3, 3)
-    assert len(facts["servers"]) == 3  # type: ignore[arg-type]
-    for key in ("local_time", "network_time", "timezone", "sync", "bounds", "agreed_servers"):
-        assert key in facts
+    facts = _facts(outcome)
+    assert facts.source == "ntp"
+    assert isinstance(facts.offset_s, float)
+    assert abs(facts.offset_s) < 0.05
+    assert isinstance(facts.uncertainty_s, float)
+    assert 0 <= facts.uncertainty_s < 0.05
+    assert (facts.agreed, facts.queried) == (3, 3)
+    assert len(facts.servers) == 3
+    assert len(facts.agreed_servers) == 3
+    assert facts.network_time is not None
+    assert facts.http_date is None
+    assert list(plain(facts)) == [  # type: ignore[arg-type]
+        "source",
+        "offset_s",
+        "uncertainty_s",
+        "agreed",
+        "agreed_servers",
+        "queried",
+        "servers",
+        "local_time",
+        "network_time",
+        "timezone",
+        "sync",
+        "bounds",
+        "offline",
+    ]
     _renders_completely(finding)
 
 
@@ -729,7 +815,7 @@ def test_a_clock_three_years_behind_fails_with_a_positive_offset() -> None:
     finding = _only(outcome, "clock.skew")
     assert finding.status is Status.FAIL
     assert finding.params["variant"] == "years"
-    assert outcome.facts["offset_s"] == pytest.approx(3 * YEAR, abs=0.1)
+    assert _facts(outcome).offset_s == pytest.approx(3 * YEAR, abs=0.1)
     assert catalogue.render(finding, lang="en").title.startswith(
         "Your computer's clock is 3 years behind"
     )
@@ -751,16 +837,16 @@ def test_kiss_o_death_everywhere_falls_back_to_http_dates_without_outliers() -> 
     ):
         outcome = _run((a.spec, b.spec), canaries=(h1.url, h2.url, h3.url))
     assert (h1.requests, h2.requests, h3.requests) == (1, 1, 1)
-    facts = outcome.facts
-    assert facts["source"] == "http_date"
-    assert [s["kiss"] for s in facts["servers"]] == ["RATE", "DENY"]  # type: ignore[attr-defined]
+    facts = _facts(outcome)
+    assert facts.source == "http_date"
+    assert [s.kiss for s in facts.servers] == ["RATE", "DENY"]
     finding = _only(outcome, "clock.skew")
     assert (finding.status, finding.params["variant"]) == (Status.FAIL, "http_date")
     assert finding.params["offset_s"] == pytest.approx(400.5, abs=1.0)
     assert (finding.params["agreed"], finding.params["queried"]) == (2, 3)
-    assert facts["http_date"]["used"] is True  # type: ignore[index]
-    outliers = [d["outlier"] for d in facts["http_date"]["sites"]]  # type: ignore[index]
-    assert outliers == [False, False, True]
+    assert facts.http_date is not None
+    assert facts.http_date.used is True
+    assert [d.outlier for d in facts.http_date.sites] == [False, False, True]
     assert "one-second resolution" in catalogue.render(finding, lang="en").explanation
 
 
@@ -784,8 +870,9 @@ def test_https_canaries_are_read_whatever_their_certificate_dates(tmp_path: Path
     assert finding.params["variant"] == "http_date"
     assert finding.params["offset_s"] == pytest.approx(-599.5, abs=1.0)
     assert "ahead" in catalogue.render(finding, lang="en").title
-    sites = outcome.facts["http_date"]["sites"]  # type: ignore[index]
-    assert [site["url"] for site in sites] == [f"https://{h1.canary}/", f"https://{h2.canary}/"]
+    tried = _facts(outcome).http_date
+    assert tried is not None
+    assert [site.url for site in tried.sites] == [f"https://{h1.canary}/", f"https://{h2.canary}/"]
 
 
 def test_no_time_source_is_unverified_never_a_pass_and_answers_fast() -> None:
@@ -799,8 +886,14 @@ def test_no_time_source_is_unverified_never_a_pass_and_answers_fast() -> None:
     problems = finding.params["problems"]
     assert isinstance(problems, list)
     assert any(p.endswith(": refused") for p in problems)
-    assert outcome.facts["source"] == "none"
-    assert outcome.facts["offset_s"] is None
+    facts = _facts(outcome)
+    assert (facts.source, facts.offset_s, facts.network_time) == ("none", None, None)
+    # Nothing answered: each site asked says why, and leaves out what it could not measure.
+    assert facts.http_date is not None
+    assert facts.http_date.used is False
+    assert [list(plain(site)) for site in facts.http_date.sites] == [  # type: ignore[arg-type]
+        ["url", "host", "ok", "rejected", "elapsed_ms"]
+    ]
     _renders_completely(finding)
 
 
@@ -817,7 +910,10 @@ def test_without_dns_the_http_fallback_is_skipped_at_once(monkeypatch: pytest.Mo
     assert h.requests == 0
     assert elapsed < 1.0
     assert [f.id for f in outcome.findings] == ["clock.unverified"]
-    assert outcome.facts["http_date"]["skipped"]  # type: ignore[index]
+    tried = _facts(outcome).http_date
+    assert tried is not None
+    assert tried.skipped
+    assert tried.sites == ()
 
 
 def test_offline_contacts_nothing_and_says_unverified() -> None:
@@ -826,7 +922,8 @@ def test_offline_contacts_nothing_and_says_unverified() -> None:
     assert (a.requests, h.requests) == (0, 0)
     finding = _only(outcome, "clock.unverified")
     assert finding.params["variant"] == "offline"
-    assert outcome.facts["queried"] == 0
+    assert _facts(outcome).queried == 0
+    assert _facts(outcome).http_date is None
     _renders_completely(finding)
 
 
@@ -840,7 +937,7 @@ def test_offline_with_a_clock_before_the_build_fires_the_bound(
         ("clock.skew", Status.FAIL),
     ]
     assert outcome.findings[1].params["variant"] == "offline_bound"
-    assert outcome.facts["bounds"]["build_time"] == "2099-01-01T00:00:00Z"  # type: ignore[index]
+    assert _facts(outcome).bounds.build_time == "2099-01-01T00:00:00Z"
 
 
 def test_a_sync_service_that_is_off_is_reported_beside_the_measurement(
@@ -851,7 +948,7 @@ def test_a_sync_service_that_is_off_is_reported_beside_the_measurement(
     with NtpServer() as a:
         outcome = _run((a.spec,))
     assert [f.id for f in outcome.findings] == ["clock.ok", "clock.not_synced"]
-    assert outcome.facts["sync"]["local_rtc"] is True  # type: ignore[index]
+    assert _facts(outcome).sync.local_rtc is True
 
 
 def test_cancel_ends_the_run_quickly() -> None:

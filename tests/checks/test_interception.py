@@ -13,7 +13,9 @@ import pytest
 from checks import interception, security_software
 from checks.core.check import Context
 from checks.core.config import Canary, Settings, parse_canary
+from checks.core.facts.interception import InterceptionFacts, InterceptionNotChecked
 from checks.core.models import CheckResult, Finding, Status
+from checks.core.redact import plain
 from checks.interception import Fetched
 from checks.lib import certinfo, products, trust
 from checks.present import catalogue
@@ -127,8 +129,10 @@ def test_interception_of_some_canaries_names_the_product_and_the_clean_ones() ->
     assert detected.params["canaries"] == ["a.example:443"]
     assert detected.params["clean"] == ["b.example:443"]
     assert any("mitmproxy" in step for step in catalogue.render(detected).fix)
-    assert [p["verdict"] for p in facts] == ["intercepted", "public", "failed"]
-    assert facts[0]["anchor"]["sha256"] == certinfo.fingerprint(mitm.cert)  # type: ignore[index]
+    assert [p.verdict for p in facts] == ["intercepted", "public", "failed"]
+    anchor = facts[0].anchor
+    assert anchor is not None
+    assert anchor.sha256 == certinfo.fingerprint(mitm.cert)
 
 
 def test_the_vendor_fix_follows_the_language_the_text_is_shown_in() -> None:
@@ -181,6 +185,8 @@ def test_a_proxy_that_opens_no_tunnel_blocks_the_check(blocker: str) -> None:
     assert outcome.findings == ()
     assert outcome.blocked_by == blocker
     assert outcome.status is Status.SKIP
+    assert outcome.facts == InterceptionNotChecked(invalid_canaries=())
+    assert plain(outcome.facts) == {"invalid_canaries": []}
 
 
 def test_offline_contacts_nothing_and_says_so() -> None:
@@ -189,6 +195,7 @@ def test_offline_contacts_nothing_and_says_so() -> None:
     assert [(f.id, f.params["variant"], f.status) for f in outcome.findings] == [
         ("interception.not_checked", "offline", Status.WARN)
     ]
+    assert plain(outcome.facts) == {"offline": True, "invalid_canaries": []}
 
 
 # --- Fetching for real over loopback -----------------------------------------------------------
@@ -277,9 +284,28 @@ def test_the_check_end_to_end_on_loopback(
     )
     outcome = interception.run(Context(settings, None, threading.Event(), {}, deadline=1e12))
     assert [f.id for f in outcome.findings] == ["interception.none"]
-    probes = outcome.facts["probes"]
-    assert isinstance(probes, list)
-    assert [p["verdict"] for p in probes] == ["public", "failed"]
+    assert isinstance(outcome.facts, InterceptionFacts)
+    assert [p.verdict for p in outcome.facts.probes] == ["public", "failed"]
+    report = plain(outcome.facts)
+    assert isinstance(report, dict)
+    assert list(report) == ["public_roots", "trusted_roots", "probes", "invalid_canaries"]
+    assert list(report["probes"][0]) == [  # type: ignore[index]
+        "canary",
+        "via",
+        "address",
+        "verdict",
+        "issuer",
+        "anchor",
+        "product",
+        "trusted_here",
+        "chain",
+        "detail",
+        "elapsed_ms",
+    ]
+    assert report["probes"][0]["anchor"] == {  # type: ignore[index]
+        "subject": certinfo.display_name(PUBLIC_ROOT.cert.subject),
+        "sha256": certinfo.fingerprint(PUBLIC_ROOT.cert),
+    }
 
 
 # --- Security software -------------------------------------------------------------------------

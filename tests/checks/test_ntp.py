@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import socket
 import threading
 import time
@@ -10,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from checks.core.check import Cancelled
+from checks.core.redact import plain
 from checks.lib import ntp
 from tests.lab.ntp_server import NtpServer, free_udp_port
 from tests.lab.servers import ipv6_loopback_available
@@ -128,6 +131,16 @@ def test_kiss_codes_and_reference_ids_read_as_text() -> None:
     assert ntp.ref_id_text(3, bytes([162, 159, 200, 1])) == "162.159.200.1"
 
 
+def test_an_ipv6_servers_reference_id_is_a_hash_not_an_ipv4_address() -> None:
+    # Below stratum 1, over IPv6 the id is the first 4 bytes of the MD5 of the upstream's address.
+    upstream = ipaddress.IPv6Address("2001:db8::123").packed
+    ref_id = hashlib.md5(upstream, usedforsecurity=False).digest()[:4]
+    assert ntp.ref_id_text(2, ref_id, ipv6=True) == ref_id.hex().upper()
+    assert ntp.ref_id_text(2, bytes([162, 159, 200, 1]), ipv6=True) == "A29FC801"
+    assert ntp.ref_id_text(2, bytes([162, 159, 200, 1]), ipv6=False) == "162.159.200.1"
+    assert ntp.ref_id_text(1, b"GPS\0", ipv6=True) == "Global Position System"
+
+
 # --- one address against the loopback server -------------------------------------------------
 
 
@@ -233,7 +246,8 @@ def test_ipv6_loopback_server(cancel: threading.Event) -> None:
         sample = ntp.query("::1", v6.port, timeout=FAST, cancel=cancel)
     assert sample.ok, sample
     assert sample.offset_s == pytest.approx(5.0, abs=0.05)
-    assert sample.fact()["family"] == "IPv6"
+    assert sample.fact().family == "IPv6"
+    assert sample.ref_id == "7F000001"  # the test server's stratum-2 id, not "127.0.0.1"
 
 
 # --- every address of a server, and several servers ------------------------------------------
@@ -389,6 +403,39 @@ def test_one_vote_per_server_whatever_its_number_of_addresses() -> None:
 def test_sample_facts_are_json_types() -> None:
     sample = ntp.NtpSample("h", 123, "::1", rejected="kiss", kiss="DENY", stratum=0)
     fact = sample.fact()
-    assert fact["ok"] is False
-    assert fact["family"] == "IPv6"
-    assert (fact["rejected"], fact["kiss"]) == ("kiss", "DENY")
+    assert fact.ok is False
+    assert fact.family == "IPv6"
+    assert (fact.rejected, fact.kiss) == ("kiss", "DENY")
+    # The report's keys, in the report's order, every one present even when null.
+    assert plain(fact) == {
+        "host": "h",
+        "port": 123,
+        "address": "::1",
+        "family": "IPv6",
+        "ok": False,
+        "offset_s": None,
+        "delay_s": None,
+        "uncertainty_s": None,
+        "stratum": 0,
+        "leap": None,
+        "ref_id": None,
+        "rejected": "kiss",
+        "kiss": "DENY",
+        "detail": "",
+        "elapsed_ms": 0.0,
+    }
+
+
+def test_sample_facts_are_rounded() -> None:
+    sample = ntp.NtpSample(
+        "h",
+        123,
+        "192.0.2.1",
+        offset_s=0.123456,
+        delay_s=0.0101,
+        uncertainty_s=0.00506,
+        elapsed_ms=12.345,
+    )
+    fact = sample.fact()
+    assert (fact.offset_s, fact.delay_s, fact.uncertainty_s) == (0.1235, 0.0101, 0.0051)
+    assert (fact.ok, fact.family, fact.elapsed_ms) == (True, "IPv4", 12.3)

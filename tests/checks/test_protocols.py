@@ -13,12 +13,17 @@ from dataclasses import dataclass, field
 import pytest
 
 from checks import protocols
-from checks.core.check import Context
+from checks.core.check import Cancelled, Context
 from checks.core.config import Settings
+from checks.core.facts import NO_FACTS
+from checks.core.facts.client_policy import ClientPolicyFacts, StackPolicy
+from checks.core.facts.protocols import ProtocolsFacts
+from checks.core.facts.tcp import Attempt, TcpFacts
+from checks.core.facts.tls import TlsFacts
 from checks.core.models import CheckResult, Finding, Status
+from checks.core.redact import plain
 from checks.core.target import parse
 from checks.lib import cipher_suites, clients, tlswire
-from checks.lib.net import Cancelled
 from checks.present import catalogue
 from tests.checks.test_tlswire import (
     handshake,
@@ -237,7 +242,7 @@ def test_legacy_server_with_sslv2_and_weak_suites() -> None:
         "TLS_RSA_WITH_RC4_128_SHA",
     ]
     facts = protocols.facts(result, "127.0.0.1", 443, None)
-    assert facts["versions"] == {
+    assert facts.versions == {
         "SSLv2": True,
         "SSLv3": True,
         "TLSv1.0": True,
@@ -245,17 +250,30 @@ def test_legacy_server_with_sslv2_and_weak_suites() -> None:
         "TLSv1.2": False,
         "TLSv1.3": False,
     }
-    suites = facts["suites"]
-    assert isinstance(suites, dict)
-    assert set(suites) == {"SSLv2", "SSLv3", "TLSv1.0"}
-    assert suites["TLSv1.0"] == [
+    assert set(facts.suites) == {"SSLv2", "SSLv3", "TLSv1.0"}
+    assert facts.suites["TLSv1.0"] == (
         "TLS_RSA_WITH_RC4_128_SHA",
         "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
         "TLS_RSA_WITH_AES_128_CBC_SHA",
+    )
+    assert facts.strength["TLS_RSA_WITH_RC4_128_SHA"] == "insecure"
+    # The JSON report (schema 1) keeps its keys, in this order, with lists for tuples.
+    written = plain(facts)
+    assert isinstance(written, dict)
+    assert list(written) == [
+        "address",
+        "port",
+        "sni",
+        "versions",
+        "suites",
+        "strength",
+        "preference",
+        "groups",
+        "dh_bits",
+        "handshakes",
+        "errors",
     ]
-    strength = facts["strength"]
-    assert isinstance(strength, dict)
-    assert strength["TLS_RSA_WITH_RC4_128_SHA"] == "insecure"
+    assert written["suites"] == {v: list(names) for v, names in facts.suites.items()}
 
 
 def test_small_dh_is_a_weak_finding_of_its_own() -> None:
@@ -349,31 +367,82 @@ def test_summary_title_is_compact_in_both_languages() -> None:
     assert finding.evidence[0].startswith("TLS 1.2: ✔✔ TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384")
 
 
+def _tcp_facts(port: int, *connected: str) -> TcpFacts:
+    """What the TCP check records after connecting to `connected` (loopback by default)."""
+    addresses = connected or ("127.0.0.1",)
+    attempts = tuple(
+        Attempt(address=a, family="IPv4", result="connected", elapsed_ms=0.1) for a in addresses
+    )
+    return TcpFacts(port=port, attempts=attempts, connected=addresses)
+
+
+def _context(target: str, results: Mapping[str, CheckResult]) -> Context:
+    return Context(
+        settings=Settings(connect_timeout=2),
+        target=parse(target),
+        cancel=threading.Event(),
+        results=results,
+        deadline=time.monotonic() + 30,
+    )
+
+
+def test_the_address_probed_is_the_one_the_handshake_used() -> None:
+    tcp = CheckResult("tcp", Status.PASS, facts=_tcp_facts(443, "192.0.2.1", "192.0.2.2"))
+    assert protocols._address(_context("192.0.2.9", {"tcp": tcp})) == "192.0.2.1"
+    tls_facts = TlsFacts(
+        address="192.0.2.2",
+        port=443,
+        sni=None,
+        outcome="ok",
+        version="TLSv1.3",
+        cipher="TLS_AES_128_GCM_SHA256",
+        alert=None,
+        chain_pem=(),
+        client_cert_requested=False,
+        client_ca_names=(),
+    )
+    tls = CheckResult("tls", Status.PASS, facts=tls_facts)
+    assert protocols._address(_context("192.0.2.9", {"tcp": tcp, "tls": tls})) == "192.0.2.2"
+    broken = CheckResult("tls", Status.ERROR, error="boom")
+    assert protocols._address(_context("192.0.2.9", {"tcp": tcp, "tls": broken})) == "192.0.2.1"
+
+
+def test_the_stacks_come_from_client_policy_when_it_ran() -> None:
+    java = StackPolicy(
+        name="Java",
+        versions=("TLSv1.2",),
+        suites=None,
+        settings={"jdk.tls.disabledAlgorithms": "SSLv3"},
+        source="java.security",
+    )
+    policy_facts = ClientPolicyFacts(versions=(), suites=(), stacks={"java": java})
+    ran = CheckResult("client_policy", Status.PASS, facts=policy_facts)
+    (read,) = protocols._stacks(_context("192.0.2.9", {"client_policy": ran}))
+    assert read == clients.Stack(
+        "java", "Java", ("TLSv1.2",), None, {"jdk.tls.disabledAlgorithms": "SSLv3"}, "java.security"
+    )
+    assert read.fact() == java
+    broken = CheckResult("client_policy", Status.ERROR, error="boom")
+    here = protocols._stacks(_context("192.0.2.9", {"client_policy": broken}))
+    assert here[0].id == "python"
+
+
 def test_run_reads_the_address_from_tcp_and_the_policy_from_client_policy() -> None:
     with fake(ServerPolicy({"TLSv1.0": [RSA_CBC]})) as server:
-        target = parse(f"127.0.0.1:{server.port}")
-        policy_result = CheckResult(
-            "client_policy",
-            Status.PASS,
-            facts={
-                "stacks": {
-                    "python": {"name": "Python", "versions": ["TLSv1.2", "TLSv1.3"], "suites": []}
-                }
-            },
+        python = StackPolicy(
+            name="Python", versions=("TLSv1.2", "TLSv1.3"), suites=(), settings={}, source=""
         )
-        tcp = CheckResult("tcp", Status.PASS, facts={"connected": ["127.0.0.1"]})
-        ctx = Context(
-            settings=Settings(connect_timeout=2),
-            target=target,
-            cancel=threading.Event(),
-            results={"tcp": tcp, "client_policy": policy_result},
-            deadline=time.monotonic() + 30,
-        )
+        policy_facts = ClientPolicyFacts(versions=(), suites=(), stacks={"python": python})
+        policy_result = CheckResult("client_policy", Status.PASS, facts=policy_facts)
+        tcp = CheckResult("tcp", Status.PASS, facts=_tcp_facts(server.port))
+        ctx = _context(f"127.0.0.1:{server.port}", {"tcp": tcp, "client_policy": policy_result})
         outcome = protocols.run(ctx)
     ids = [f.id for f in outcome.findings]
     assert ids == ["protocol.summary", "protocol.legacy_only", "protocol.no_common_version"]
     assert outcome.status is Status.FAIL
-    assert outcome.facts["handshakes"] == outcome.findings[0].params["handshakes"]
+    assert isinstance(outcome.facts, ProtocolsFacts)
+    assert outcome.facts.address == "127.0.0.1"
+    assert outcome.facts.handshakes == outcome.findings[0].params["handshakes"]
     assert protocols.CHECK.requires == ("tcp",)
     assert protocols.CHECK.after == ("client_policy", "tls")
 
@@ -420,16 +489,9 @@ def test_registry_grades_follow_the_documented_rules() -> None:
 @pytest.mark.parametrize("moot", ["tls.not_tls", "tls.timeout"])
 def test_probing_is_moot_when_the_port_does_not_speak_tls(moot: str) -> None:
     tls = CheckResult("tls", Status.FAIL, (Finding(moot, Status.FAIL, {}),))
-    ctx = Context(
-        settings=Settings(connect_timeout=2),
-        target=parse("127.0.0.1:9"),
-        cancel=threading.Event(),
-        results={
-            "tcp": CheckResult("tcp", Status.PASS, facts={"connected": ["127.0.0.1"]}),
-            "tls": tls,
-        },
-        deadline=time.monotonic() + 30,
-    )
-    outcome = protocols.run(ctx)
+    tcp = CheckResult("tcp", Status.PASS, facts=_tcp_facts(9))
+    outcome = protocols.run(_context("127.0.0.1:9", {"tcp": tcp, "tls": tls}))
     assert outcome.status is Status.SKIP
     assert outcome.blocked_by == moot
+    assert outcome.facts is NO_FACTS
+    assert plain(outcome.facts) == {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from checks import proxy
+from checks.core.facts.proxy import RouteTaken
 from checks.core.models import Status
 from checks.lib import proxies
 from checks.lib.system import CommandResult
@@ -18,46 +20,50 @@ from tests.lab.servers import CannedServer, closed_port
 
 # --- Recorded outputs --------------------------------------------------------------------------
 
-# `reg query "HKCU\Software\Microsoft\Windows\CurrentVersion\Internet Settings"`, Windows 11.
-REG_INTERNET_SETTINGS = """
-HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings
-    DisableCachingOfSSLPages    REG_DWORD    0x0
-    IE5_UA_Backup_Flag    REG_SZ    5.0
-    PrivacyAdvanced    REG_DWORD    0x1
-    SecureProtocols    REG_DWORD    0xa80
-    User Agent    REG_SZ    Mozilla/4.0 (compatible; MSIE 8.0; Win32)
-    CertificateRevocation    REG_DWORD    0x1
-    ZonesSecurityUpgrade    REG_BINARY    E0B3ADBF2E46D801
-    ProxyEnable    REG_DWORD    0x1
-    ProxyServer    REG_SZ    http=proxy.corp.example:8080;https=proxy.corp.example:8080
-    ProxyOverride    REG_SZ    <local>;*.corp.example
-    AutoConfigURL    REG_SZ    http://wpad.corp.example/proxy.pac
-    MigrateProxy    REG_DWORD    0x1
-    EnableNegotiate    REG_DWORD    0x1
+# The Internet Settings key of a Windows 11 user, as `winreg.EnumValue` returns its values
+# (DWORDs are ints, REG_SZ str, REG_BINARY bytes): the same in every language of Windows.
+WININET_VALUES: dict[str, object] = {
+    "DisableCachingOfSSLPages": 0,
+    "IE5_UA_Backup_Flag": "5.0",
+    "PrivacyAdvanced": 1,
+    "SecureProtocols": 0xA80,
+    "User Agent": "Mozilla/4.0 (compatible; MSIE 8.0; Win32)",
+    "CertificateRevocation": 1,
+    "ZonesSecurityUpgrade": bytes.fromhex("E0B3ADBF2E46D801"),
+    "ProxyEnable": 1,
+    "ProxyServer": "http=proxy.corp.example:8080;https=proxy.corp.example:8080",
+    "ProxyOverride": "<local>;*.corp.example",
+    "AutoConfigURL": "http://wpad.corp.example/proxy.pac",
+    "AutoDetect": 0,
+    "MigrateProxy": 1,
+    "EnableNegotiate": 1,
+}
+WININET_VALUES_DIRECT: dict[str, object] = {
+    "CertificateRevocation": 1,
+    "ProxyEnable": 0,
+    "ProxyServer": "old-proxy.example:3128",
+}
+# What WinHttpGetDefaultProxyConfiguration answers (access type, proxy, bypass) after
+# `netsh winhttp set proxy proxy.corp.example:8080 "<local>;*.corp.example"`, and a direct
+# access answer that still carries a proxy list (the access type decides, not the list).
+# Access type 3 is WINHTTP_ACCESS_TYPE_NAMED_PROXY, 1 WINHTTP_ACCESS_TYPE_NO_PROXY.
+WINHTTP_NAMED = (3, "proxy.corp.example:8080", "<local>;*.corp.example")
+WINHTTP_NO_PROXY = (1, "proxy.corp.example:8080", None)
+# `netsh winhttp show proxy` worded as a German and a Chinese Windows word it (the labels are
+# translated; not byte-exact recordings): tests give it to every command to prove that no
+# command's text is read any more.
+NETSH_WINHTTP_GERMAN = """
+Aktuelle WinHTTP-Proxyeinstellungen:
 
-HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings\\5.0
-HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings\\Cache
-HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings\\Connections
+    Proxyserver         :  proxy.corp.example:8080
+    Umgehungsliste      :  <local>;*.corp.example
+
 """
-REG_INTERNET_SETTINGS_DIRECT = """
-HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings
-    CertificateRevocation    REG_DWORD    0x1
-    ProxyEnable    REG_DWORD    0x0
-    ProxyServer    REG_SZ    old-proxy.example:3128
+NETSH_WINHTTP_CHINESE = """
+当前的 WinHTTP 代理服务器设置:
 
-"""
-# `netsh winhttp show proxy`.
-WINHTTP_PROXY = """
-Current WinHTTP proxy settings:
-
-    Proxy Server(s) :  proxy.corp.example:8080
-    Bypass List     :  <local>;*.corp.example
-
-"""
-WINHTTP_DIRECT = """
-Current WinHTTP proxy settings:
-
-    Direct access (no proxy server).
+    代理服务器:  proxy.corp.example:8080
+    绕过列表     :  <local>;*.corp.example
 
 """
 # `scutil --proxy` on macOS 14 with a manual proxy and a PAC file (keys are sorted; the
@@ -150,11 +156,28 @@ ProxyType=2
 """
 
 
-def test_wininet_values_from_recorded_reg_query() -> None:
-    from checks.lib.system import parse_reg_query
+def _no_commands(argv: Sequence[str]) -> CommandResult:
+    raise AssertionError(f"no command should run to read Windows proxies: {list(argv)}")
 
-    setting = proxies.parse_wininet(parse_reg_query(REG_INTERNET_SETTINGS).values)
-    assert setting is not None
+
+def test_wininet_is_read_from_the_registry_values() -> None:
+    asked: list[str] = []
+
+    def user_registry(path: str) -> dict[str, object]:
+        asked.append(path)
+        return WININET_VALUES
+
+    found = proxies.system_settings(
+        "windows",
+        _no_commands,
+        home=Path("/nonexistent"),
+        user_registry=user_registry,
+        winhttp=lambda: None,
+    )
+    assert asked == [r"Software\Microsoft\Windows\CurrentVersion\Internet Settings"]
+    assert len(found) == 1
+    setting = found[0]
+    assert setting.source == "wininet"
     assert setting.servers == {
         "http": "proxy.corp.example:8080",
         "https": "proxy.corp.example:8080",
@@ -162,15 +185,58 @@ def test_wininet_values_from_recorded_reg_query() -> None:
     assert setting.pac_url == "http://wpad.corp.example/proxy.pac"
     assert setting.bypass == ("<local>", "*.corp.example")
     # ProxyEnable 0: a ProxyServer left behind is not in use.
-    assert proxies.parse_wininet(parse_reg_query(REG_INTERNET_SETTINGS_DIRECT).values) is None
+    assert proxies.parse_wininet(WININET_VALUES_DIRECT) is None
 
 
-def test_winhttp_from_recorded_netsh_output() -> None:
-    setting = proxies.parse_winhttp(WINHTTP_PROXY)
-    assert setting is not None
-    assert setting.servers == {"all": "proxy.corp.example:8080"}
-    assert setting.bypass == ("<local>", "*.corp.example")
-    assert proxies.parse_winhttp(WINHTTP_DIRECT) is None
+def test_winhttp_from_the_api_answer() -> None:
+    setting = proxies.parse_winhttp(WINHTTP_NAMED)
+    assert setting == proxies.ProxySetting(
+        "winhttp", {"all": "proxy.corp.example:8080"}, None, ("<local>", "*.corp.example")
+    )
+    per_scheme = proxies.parse_winhttp((3, "http=p1.example:80 https=p2.example:443", None))
+    assert per_scheme is not None
+    assert per_scheme.servers == {"http": "p1.example:80", "https": "p2.example:443"}
+    assert per_scheme.bypass == ()
+    assert proxies.parse_winhttp(WINHTTP_NO_PROXY) is None
+    assert proxies.parse_winhttp((3, "", None)) is None
+    assert proxies.parse_winhttp(None) is None  # the call failed
+
+
+@pytest.mark.parametrize(
+    "netsh_output", [NETSH_WINHTTP_GERMAN, NETSH_WINHTTP_CHINESE], ids=["german", "chinese"]
+)
+def test_winhttp_needs_no_english_output(tmp_path: Path, netsh_output: str) -> None:
+    # Every command answers in German or Chinese, as on such a Windows; nothing may run.
+    calls: list[list[str]] = []
+
+    def run(argv: Sequence[str]) -> CommandResult:
+        calls.append(list(argv))
+        return CommandResult(0, netsh_output)
+
+    found = proxies.system_settings(
+        "windows",
+        run,
+        home=tmp_path,
+        user_registry=lambda path: WININET_VALUES,
+        winhttp=lambda: WINHTTP_NAMED,
+    )
+    assert calls == []
+    assert [s.source for s in found] == ["wininet", "winhttp"]
+    assert found[1].servers == {"all": "proxy.corp.example:8080"}
+    assert found[1].bypass == ("<local>", "*.corp.example")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="off Windows there is no WinHTTP to ask")
+def test_the_windows_readers_do_nothing_off_windows(tmp_path: Path) -> None:
+    calls: list[list[str]] = []
+
+    def run(argv: Sequence[str]) -> CommandResult:
+        calls.append(list(argv))
+        return CommandResult(0, NETSH_WINHTTP_GERMAN)
+
+    assert proxies.winhttp_default_proxy() is None
+    assert proxies.system_settings("windows", run, home=tmp_path) == []
+    assert calls == []
 
 
 def test_scutil_from_recorded_output_ignores_the_scoped_copies() -> None:
@@ -238,8 +304,6 @@ def test_environment_proxies_without_credentials() -> None:
 
 def test_system_settings_per_os_through_the_command_boundary(tmp_path: Path) -> None:
     outputs = {
-        ("reg", "query"): CommandResult(0, REG_INTERNET_SETTINGS),
-        ("netsh", "winhttp"): CommandResult(0, WINHTTP_PROXY),
         ("scutil", "--proxy"): CommandResult(0, SCUTIL_PROXY),
         ("gsettings", "list-recursively"): CommandResult(0, GSETTINGS_MANUAL),
     }
@@ -247,7 +311,13 @@ def test_system_settings_per_os_through_the_command_boundary(tmp_path: Path) -> 
     def run(argv: Sequence[str]) -> CommandResult:
         return outputs[(argv[0], argv[1])]
 
-    windows = proxies.system_settings("windows", run, home=tmp_path)
+    windows = proxies.system_settings(
+        "windows",
+        run,
+        home=tmp_path,
+        user_registry=lambda path: WININET_VALUES,
+        winhttp=lambda: WINHTTP_NAMED,
+    )
     assert [s.source for s in windows] == ["wininet", "winhttp"]
     assert [s.source for s in proxies.system_settings("macos", run, home=tmp_path)] == ["macos"]
     (tmp_path / ".config").mkdir()
@@ -280,7 +350,7 @@ def test_findings_none_configured_pac_and_environment_override() -> None:
     assert override.status is Status.WARN
     assert override.params["variables"] == "HTTPS_PROXY"
     assert "macOS network settings" in str(override.params["system"])
-    only_system = proxy.analyse(None, [proxies.parse_winhttp(WINHTTP_PROXY)])  # type: ignore[list-item]
+    only_system = proxy.analyse(None, [proxies.parse_winhttp(WINHTTP_NAMED)])  # type: ignore[list-item]
     assert only_system[0].params["variant"] == "system"
 
 
@@ -424,19 +494,19 @@ def test_the_proxy_check_tries_the_tunnel_a_program_here_would_take(
         environment = proxies.environment_proxies(os.environ)
         found, _, _ = proxy.routes(settings, environment, [], timeout=2, cancel=threading.Event())
         assert [r.fact() for r in found] == [
-            {"site": s, "via": f"http://127.0.0.1:{port}", "by": "environment"}
+            RouteTaken(site=s, via=f"http://127.0.0.1:{port}", by="environment")
             for s in ("www.example.test:443", "www.example.org:443")
         ]
         failure, fact = proxy.try_tunnel(settings, found[0], timeout=2, cancel=threading.Event())
     assert fact is not None
-    assert fact["proxy"] == f"http://127.0.0.1:{port}"
-    assert fact["site"] == "www.example.test:443"
+    assert fact.proxy == f"http://127.0.0.1:{port}"
+    assert fact.site == "www.example.test:443"
     assert (failure.id if failure else None) == finding
     if failure is not None:
         assert failure.status is Status.FAIL
         assert failure.params.get("variant") == variant
     else:
-        assert fact["result"] == "open"
+        assert fact.result == "open"
     offline = proxy.try_tunnel(
         Settings(offline=True), found[0], timeout=2, cancel=threading.Event()
     )

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import plistlib
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import certifi
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
 from checks import trust_store
 from checks.core import policy
+from checks.core.facts.trust_store import (
+    PendingAnchor,
+    TrustStoreFacts,
+    TrustStoreUnreadable,
+    WindowsTrustStoreFacts,
+)
 from checks.core.models import Status
 from checks.lib import bundles, certinfo, products, roots, trust
 from checks.lib.roots import Enumeration
@@ -34,8 +42,24 @@ def _public(*, without: Sequence[str] = ()) -> list[x509.Certificate]:
     return [c for c in MOZILLA.certificates if certinfo.spki_sha256(c) not in dropped]
 
 
+NO_RECORD = bundles.BundleCheck("certifi/cacert.pem", None)
+
+
 def _analyse(found: Enumeration, known_bad: trust.KnownBadList = KNOWN_BAD):
-    return trust_store.analyse(found, MOZILLA, known_bad=known_bad, catalogue=CATALOGUE, now=NOW)
+    return trust_store.analyse(
+        found,
+        MOZILLA,
+        known_bad=known_bad,
+        catalogue=CATALOGUE,
+        now=NOW,
+        overrides=(),
+        bundle=NO_RECORD,
+    )
+
+
+def _compared(analysis: trust_store.Analysis) -> TrustStoreFacts:
+    assert isinstance(analysis.facts, TrustStoreFacts)
+    return analysis.facts
 
 
 def _ids(findings) -> list[str]:
@@ -51,7 +75,7 @@ def test_a_store_equal_to_mozillas_is_ok() -> None:
     ok = analysis.findings[0]
     assert ok.status is Status.PASS
     assert ok.params["count"] == len(MOZILLA)
-    assert analysis.facts["differing_roots"] == []
+    assert _compared(analysis).differing_roots == ()
 
 
 def test_a_root_added_locally_is_listed_with_subject_fingerprint_and_why() -> None:
@@ -67,10 +91,9 @@ def test_a_root_added_locally_is_listed_with_subject_fingerprint_and_why() -> No
     ]
     assert "Example Corp Internal Root CA" in str(local.params["roots_text"])
     assert fingerprint in local.evidence[0]
-    differing = analysis.facts["differing_roots"]
-    assert isinstance(differing, list)
-    assert differing[0]["why"] == "not_public"
-    assert differing[0]["sha256"] == fingerprint
+    differing = _compared(analysis).differing_roots
+    assert differing[0].why == "not_public"
+    assert differing[0].sha256 == fingerprint
     assert "truststore.ok" not in _ids(analysis.findings)
 
 
@@ -95,7 +118,7 @@ def test_roots_the_os_vendor_ships_are_not_local_even_when_mozilla_dropped_them(
     )
     analysis = _analyse(found)
     assert "truststore.local_root" not in _ids(analysis.findings)
-    assert analysis.facts["program_roots_not_in_public_set"] == 1
+    assert _compared(analysis).program_roots_not_in_public_set == 1
 
 
 def test_a_known_bad_root_is_a_failure_matched_by_public_key_hash() -> None:
@@ -204,13 +227,13 @@ def test_linux_reads_the_bundle_and_tells_shipped_from_locally_added(tmp_path: P
         "Corp Root",
     }
     assert found.program == frozenset({certinfo.fingerprint(shipped)})
-    assert found.facts["family"] == "Debian/Ubuntu/Alpine"
-    assert found.facts["anchors_not_in_bundle"] == [
-        {
-            "subject": "Added But Not Activated Root",
-            "file": "/usr/local/share/ca-certificates/new.crt",
-        }
-    ]
+    assert found.facts.family == "Debian/Ubuntu/Alpine"
+    assert found.facts.anchors_not_in_bundle == (
+        PendingAnchor(
+            subject="Added But Not Activated Root",
+            file="/usr/local/share/ca-certificates/new.crt",
+        ),
+    )
 
 
 @pytest.mark.parametrize(
@@ -225,7 +248,7 @@ def test_linux_reads_the_bundle_and_tells_shipped_from_locally_added(tmp_path: P
 def test_linux_finds_each_distributions_bundle(tmp_path: Path, path: str, family: str) -> None:
     _write(tmp_path / path, [pki.root("Some Root").cert])
     found = roots.enumerate_linux(tmp_path)
-    assert found.facts["family"] == family
+    assert found.facts.family == family
     assert len(found.trusted) == 1
 
 
@@ -238,43 +261,129 @@ def test_linux_without_a_bundle_or_with_an_empty_one(tmp_path: Path) -> None:
 
 # --- macOS -------------------------------------------------------------------------------------
 
-# Recorded from `security dump-trust-settings` (user domain) on macOS 14, certificate names kept.
-MAC_USER_TRUST = """\
-Number of trusted certs = 3
-Cert 0: Charles Proxy CA (7 Mar 2023, MacBook-Pro.local)
-   Number of trust settings : 10
-   Trust Setting 0:
-      Policy OID            : Apple X509 Basic
-      Allowed Error         : CSSMERR_TP_CERT_EXPIRED
-      Result Type           : kSecTrustSettingsResultTrustRoot
-   Trust Setting 1:
-      Policy OID            : SSL
-      Allowed Error         : CSSMERR_TP_CERT_EXPIRED
-      Result Type           : kSecTrustSettingsResultTrustRoot
-   Trust Setting 2:
-      Policy OID            : SMIME
-      Allowed Error         : CSSMERR_TP_CERT_EXPIRED
-      Result Type           : kSecTrustSettingsResultTrustRoot
-Cert 1: mitmproxy
-   Number of trust settings : 0
-Cert 2: ISRG Root X1
-   Number of trust settings : 1
-   Trust Setting 0:
-      Policy OID            : SSL
-      Result Type           : kSecTrustSettingsResultDeny
-"""
-# `security dump-trust-settings -d` when nothing was set in the admin domain (stderr, exit 1).
-MAC_NO_ADMIN_TRUST = "SecTrustSettingsCopyCertificates: No Trust Settings were found.\n"
+# kSecTrustSettingsPolicy values: the DER content of Apple's policy OIDs.
+SSL_POLICY = bytes.fromhex("2a864886f763640103")  # 1.2.840.113635.100.1.3, "sslServer"
+BASIC_POLICY = bytes.fromhex("2a864886f763640102")  # 1.2.840.113635.100.1.2, "basicX509"
+SMIME_POLICY = bytes.fromhex("2a864886f763640108")  # 1.2.840.113635.100.1.8, "SMIME"
+CERT_EXPIRED = -2147409654  # CSSMERR_TP_CERT_EXPIRED, the usual kSecTrustSettingsAllowedError
+# `security trust-settings-export -d FILE` when nothing was set in the admin domain (exit 1).
+MAC_NO_ADMIN_TRUST = "SecTrustSettingsCreateExternalRepresentation: No Trust Settings were found.\n"
 
 
-def test_mac_trust_settings_parser_on_recorded_output() -> None:
-    settings = roots.parse_trust_settings(MAC_USER_TRUST)
-    assert [(s.name, s.decision) for s in settings] == [
-        ("Charles Proxy CA (7 Mar 2023, MacBook-Pro.local)", "trust"),
-        ("mitmproxy", "trust"),
-        ("ISRG Root X1", "deny"),
-    ]
-    assert roots.parse_trust_settings("") == []
+def _setting(policy_oid: bytes, name: str, result: int) -> dict[str, object]:
+    return {
+        "kSecTrustSettingsAllowedError": CERT_EXPIRED,
+        "kSecTrustSettingsPolicy": policy_oid,
+        "kSecTrustSettingsPolicyName": name,
+        "kSecTrustSettingsResult": result,
+    }
+
+
+def _sha1(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA1()).hex().upper()
+
+
+def _trust_export(entries: Sequence[tuple[x509.Certificate, list[dict[str, object]]]]) -> bytes:
+    """The XML plist `security trust-settings-export` writes: `trustList` keyed by SHA-1."""
+    trust_list: dict[str, object] = {
+        _sha1(cert): {
+            "issuerName": cert.issuer.public_bytes(serialization.Encoding.DER),
+            "modDate": datetime(2024, 3, 7, 9, 12, 44),
+            "serialNumber": cert.serial_number.to_bytes(20, "big").lstrip(b"\0") or b"\0",
+            "trustSettings": settings,
+        }
+        for cert, settings in entries
+    }
+    return plistlib.dumps({"trustList": trust_list, "trustVersion": 1}, fmt=plistlib.FMT_XML)
+
+
+def _public_root(name: str) -> x509.Certificate:
+    return next(c for c in MOZILLA.certificates if certinfo.display_name(c.subject) == name)
+
+
+def _impersonator(real: x509.Certificate) -> x509.Certificate:
+    """A self-signed CA with exactly the subject of `real`, as interception products make."""
+    key = pki.new_key()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(real.subject)
+        .issuer_name(real.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - timedelta(days=30))
+        .not_valid_after(NOW + timedelta(days=300))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    )
+    return builder.sign(key, hashes.SHA256())  # type: ignore[arg-type]
+
+
+def _pem(certs: Sequence[x509.Certificate]) -> str:
+    return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certs)
+
+
+def _mac_runner(
+    keychains: dict[str, list[x509.Certificate]],
+    exports: dict[str, bytes],
+    calls: list[list[str]],
+) -> roots.Runner:
+    """`security` as macOS runs it: PEM for find-certificate, and trust-settings-export
+    writing its plist to the file named last (a domain without settings fails)."""
+
+    def run(argv: Sequence[str]) -> CommandResult:
+        calls.append(list(argv))
+        if argv[1] == "find-certificate":
+            return CommandResult(0, _pem(keychains[argv[-1]]))
+        assert argv[1] == "trust-settings-export"
+        domain = "admin" if "-d" in argv else "user"
+        if domain not in exports:
+            return CommandResult(1, "", MAC_NO_ADMIN_TRUST)
+        Path(argv[-1]).write_bytes(exports[domain])
+        return CommandResult(0, "")
+
+    return run
+
+
+def test_mac_trust_settings_plist_is_read_by_sha1() -> None:
+    charles = pki.root("Charles Proxy CA (7 Mar 2023, MacBook-Pro.local)").cert
+    mitm = pki.root("mitmproxy", org="mitmproxy").cert
+    mail_only = pki.root("Example Corp Mail CA").cert
+    isrg = _public_root("ISRG Root X1")
+    data = _trust_export(
+        [
+            (
+                charles,
+                [
+                    _setting(BASIC_POLICY, "basicX509", 1),
+                    _setting(SSL_POLICY, "sslServer", 1),
+                    _setting(SMIME_POLICY, "SMIME", 1),
+                ],
+            ),
+            (mitm, []),  # no constraints: trusted for everything
+            (mail_only, [_setting(SMIME_POLICY, "SMIME", 3), _setting(SSL_POLICY, "sslServer", 4)]),
+            (isrg, [_setting(SSL_POLICY, "sslServer", 3)]),
+        ]
+    )
+    assert data.startswith(b"<?xml")
+    settings = roots.parse_trust_settings(data)
+    assert {s.sha1: s.decision for s in settings} == {
+        _sha1(charles): "trust",
+        _sha1(mitm): "trust",
+        _sha1(mail_only): "unspecified",  # denied for mail only: HTTPS is not decided
+        "CABD2A79A1076A31F21D253635CB039D4329A5E8": "deny",  # ISRG Root X1's SHA-1
+    }
+    assert len(settings) == 4
+
+
+def test_mac_trust_settings_plist_edges() -> None:
+    # The default setting for all system roots is keyed by name, not by a certificate.
+    default = {"kSecTrustSettingsDefaultRootCertSetting": {"trustSettings": []}}
+    assert roots.parse_trust_settings(plistlib.dumps({"trustList": default})) == []
+    assert roots.parse_trust_settings(plistlib.dumps({"trustVersion": 1})) == []
+    for garbage in (b"", b"Number of trusted certs = 3\nCert 0: mitmproxy\n", b"bplist00"):
+        with pytest.raises(ValueError, match="not a trust settings plist"):
+            roots.parse_trust_settings(garbage)
+    with pytest.raises(ValueError, match="not a trust settings plist"):
+        roots.parse_trust_settings(plistlib.dumps(["trustList"]))
 
 
 def test_macos_trusts_keychain_roots_only_with_a_trust_setting(tmp_path: Path) -> None:
@@ -282,41 +391,88 @@ def test_macos_trusts_keychain_roots_only_with_a_trust_setting(tmp_path: Path) -
     charles = pki.root("Charles Proxy CA (7 Mar 2023, MacBook-Pro.local)").cert
     mitm = pki.root("mitmproxy", org="mitmproxy").cert
     imported = pki.root("Imported But Never Trusted").cert
-
-    def pem(certs: Sequence[x509.Certificate]) -> str:
-        from cryptography.hazmat.primitives import serialization
-
-        return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certs)
-
-    outputs = {
-        roots.MAC_SYSTEM_ROOTS: pem(system_roots),
-        roots.MAC_SYSTEM_KEYCHAIN: pem([charles]),
-        str(tmp_path / "Library/Keychains/login.keychain-db"): pem([mitm, imported]),
+    isrg = _public_root("ISRG Root X1")
+    keychains = {
+        roots.MAC_SYSTEM_ROOTS: system_roots,
+        roots.MAC_SYSTEM_KEYCHAIN: [charles],
+        str(tmp_path / "Library/Keychains/login.keychain-db"): [mitm, imported],
     }
+    user = _trust_export(
+        [
+            (charles, [_setting(SSL_POLICY, "sslServer", 1)]),
+            (mitm, []),
+            (isrg, [_setting(SSL_POLICY, "sslServer", 3)]),
+        ]
+    )
     calls: list[list[str]] = []
 
-    def run(argv: Sequence[str]) -> CommandResult:
-        calls.append(list(argv))
-        if argv[1] == "find-certificate":
-            return CommandResult(0, outputs[argv[-1]])
-        if argv[-1] == "-d":
-            return CommandResult(1, "", MAC_NO_ADMIN_TRUST)
-        return CommandResult(0, MAC_USER_TRUST)
-
-    found = roots.enumerate_macos(run, home=tmp_path)
+    found = roots.enumerate_macos(_mac_runner(keychains, {"user": user}, calls), home=tmp_path)
     names = {certinfo.display_name(c.subject) for c in found.trusted}
     assert "mitmproxy" in names
     assert "Charles Proxy CA (7 Mar 2023, MacBook-Pro.local)" in names
     assert "Imported But Never Trusted" not in names  # being in a keychain is not being trusted
     assert "ISRG Root X1" not in names
     assert [certinfo.display_name(c.subject) for c in found.distrusted] == ["ISRG Root X1"]
-    assert found.facts["in_keychain_but_not_trusted"] == ["Imported But Never Trusted"]
-    assert ["security", "dump-trust-settings", "-d"] in calls
+    assert found.facts.in_keychain_but_not_trusted == ("Imported But Never Trusted",)
+    assert found.facts.trust_settings == {"user": 3, "admin": 0}
+    exports = [argv for argv in calls if argv[1] == "trust-settings-export"]
+    assert [argv[2:-1] for argv in exports] == [[], ["-d"]]
+    assert not any(Path(argv[-1]).exists() for argv in exports)  # the temporary files are gone
     analysis = _analyse(found)
     local = next(f for f in analysis.findings if f.id == "truststore.local_root")
     assert local.params["products"] == "Charles Proxy, mitmproxy"
     missing = next(f for f in analysis.findings if f.id == "truststore.missing_root")
     assert missing.params["variant"] == "distrusted"
+
+
+def test_a_root_that_copies_a_public_roots_name_changes_nothing_of_its_decision(
+    tmp_path: Path,
+) -> None:
+    digicert = _public_root("DigiCert Global Root G2")
+    isrg = _public_root("ISRG Root X1")
+    fake_digicert = _impersonator(digicert)
+    fake_isrg = _impersonator(isrg)
+    assert fake_digicert.subject == digicert.subject
+    assert fake_isrg.subject == isrg.subject
+    keychains = {
+        roots.MAC_SYSTEM_ROOTS: _public(),
+        roots.MAC_SYSTEM_KEYCHAIN: [fake_digicert],
+        str(tmp_path / "Library/Keychains/login.keychain-db"): [fake_isrg],
+    }
+    exports = {
+        # The user distrusts the real ISRG Root X1 and trusts an interception root named so.
+        "user": _trust_export([(isrg, [_setting(SSL_POLICY, "sslServer", 3)]), (fake_isrg, [])]),
+        # An administrator marked the copy of DigiCert's name "Never Trust".
+        "admin": _trust_export([(fake_digicert, [_setting(SSL_POLICY, "sslServer", 3)])]),
+    }
+
+    found = roots.enumerate_macos(_mac_runner(keychains, exports, []), home=tmp_path)
+    trusted = {certinfo.fingerprint(c) for c in found.trusted}
+    distrusted = {certinfo.fingerprint(c) for c in found.distrusted}
+    assert certinfo.fingerprint(digicert) in trusted  # the real root keeps its trust
+    assert certinfo.fingerprint(fake_digicert) in distrusted
+    assert certinfo.fingerprint(isrg) in distrusted
+    assert certinfo.fingerprint(fake_isrg) in trusted  # its own setting decides, not the name's
+    assert certinfo.fingerprint(digicert) not in distrusted
+    assert certinfo.fingerprint(isrg) not in trusted
+
+
+def test_an_unreadable_export_is_no_setting_and_is_told(tmp_path: Path) -> None:
+    isrg = _public_root("ISRG Root X1")
+    keychains = {
+        roots.MAC_SYSTEM_ROOTS: _public(),
+        roots.MAC_SYSTEM_KEYCHAIN: [],
+        str(tmp_path / "Library/Keychains/login.keychain-db"): [],
+    }
+    exports = {
+        "user": b"<?xml version='1.0'?><plist><dict><key>trustList",
+        "admin": _trust_export([(isrg, [_setting(SSL_POLICY, "sslServer", 3)])]),
+    }
+
+    found = roots.enumerate_macos(_mac_runner(keychains, exports, []), home=tmp_path)
+    assert found.facts.trust_settings_unreadable == ("user",)
+    assert found.facts.trust_settings == {"user": 0, "admin": 1}
+    assert [certinfo.display_name(c.subject) for c in found.distrusted] == ["ISRG Root X1"]
 
 
 def test_macos_without_the_security_tool_is_a_finding() -> None:
@@ -396,8 +552,8 @@ def test_windows_reads_root_ca_disallowed_stores_and_the_policies() -> None:
     names = {certinfo.display_name(c.subject) for c in found.trusted}
     assert "Email Only Root" not in names  # trusted for e-mail only, not for websites
     assert found.auto_update_disabled is True
-    assert found.facts["protected_roots_flags"] == 1
-    assert found.facts["disallowed_store"] == 1
+    assert found.facts.protected_roots_flags == 1
+    assert found.facts.disallowed_store == 1
     analysis = _analyse(found)
     local = next(f for f in analysis.findings if f.id == "truststore.local_root")
     assert [r["subject"] for r in local.params["roots"]] == ["Contoso Enterprise Root"]  # type: ignore[attr-defined]
@@ -496,10 +652,10 @@ def test_linux_prefers_the_file_openssl_reads(tmp_path: Path) -> None:
     (tmp_path / "usr/lib/ssl/cert.pem").symlink_to(tmp_path / "etc/ssl/certs/ca-certificates.crt")
     found = roots.enumerate_linux(tmp_path, openssl_cafile="/usr/lib/ssl/cert.pem")
     assert found.sources == ("/etc/ssl/certs/ca-certificates.crt",)
-    assert found.facts["family"] == "Debian/Ubuntu/Alpine"
+    assert found.facts.family == "Debian/Ubuntu/Alpine"
     _write(tmp_path / "opt/custom/roots.pem", [pki.root("Custom Build Root").cert])
     custom = roots.enumerate_linux(tmp_path, openssl_cafile="/opt/custom/roots.pem")
-    assert custom.facts["family"] == "OpenSSL default"
+    assert custom.facts.family == "OpenSSL default"
     assert [certinfo.display_name(c.subject) for c in custom.trusted] == ["Custom Build Root"]
 
 
@@ -513,3 +669,176 @@ def test_variables_set_by_the_frozen_apps_runtime_hook_are_not_the_users_overrid
     assert {o.variable for o in env_overrides(environ)} == {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"}
     marked = {**environ, RUNTIME_HOOK_MARKER: "1"}
     assert {o.variable for o in env_overrides(marked)} == {"REQUESTS_CA_BUNDLE"}
+
+
+# --- The report (schema 1 keys, in order) -------------------------------------------------------
+
+HEAD = ["os", "sources", "trusted", "distrusted", "public_set"]
+COMPARED = [
+    "differing_roots",
+    "expired_roots",
+    "program_roots_not_in_public_set",
+    "auto_update_disabled",
+]
+ENVIRONMENT = ["env_overrides", "certifi", "known_bad_list_version", "catalogue_version"]
+
+
+def _report(found: Enumeration) -> dict[str, object]:
+    from checks.core.redact import plain
+
+    report = plain(_analyse(found).facts)
+    assert isinstance(report, dict)
+    return report
+
+
+def test_the_report_of_a_linux_bundle_keeps_its_keys_and_their_order(tmp_path: Path) -> None:
+    corporate = pki.root("Corp Root").cert
+    _write(tmp_path / "etc/ssl/certs/ca-certificates.crt", [*_public(), corporate])
+    _write(tmp_path / "usr/local/share/ca-certificates/corp.crt", [corporate])
+    report = _report(roots.enumerate_linux(tmp_path))
+    linux = ["bundles_found", "bundle", "family", "local_anchor_files", "anchors_not_in_bundle"]
+    assert list(report) == [*HEAD, *linux, *COMPARED, *ENVIRONMENT]
+    assert report["auto_update_disabled"] is None
+    assert report["local_anchor_files"] == [
+        {
+            "file": str(tmp_path / "usr/local/share/ca-certificates/corp.crt"),
+            "update_command": "update-ca-certificates",
+        }
+    ]
+    assert report["anchors_not_in_bundle"] == []
+    [root] = report["differing_roots"]  # type: ignore[misc]
+    assert list(root) == [
+        "subject",
+        "subject_dn",
+        "sha256",
+        "spki_sha256",
+        "not_after",
+        "product",
+        "why",
+    ]
+    assert report["certifi"] == {
+        "path": "certifi/cacert.pem",
+        "verified": None,
+        "expected": None,
+        "actual": None,
+    }
+    assert report["env_overrides"] == []
+    assert report["public_set"] == {
+        "source": MOZILLA.source,
+        "roots": len(MOZILLA),
+        "skipped": 0,
+        "error": None,
+    }
+
+
+def test_an_unreadable_store_reports_what_was_found_and_why(tmp_path: Path) -> None:
+    found = roots.enumerate_linux(tmp_path)
+    assert isinstance(_analyse(found).facts, TrustStoreUnreadable)
+    report = _report(found)
+    assert list(report) == [*HEAD, "bundles_found", "error", *ENVIRONMENT]
+    assert report["error"] == "no CA bundle found at any known path"
+    (tmp_path / "etc/ssl/certs").mkdir(parents=True)
+    (tmp_path / "etc/ssl/certs/ca-certificates.crt").write_text("")
+    empty = _report(roots.enumerate_linux(tmp_path))
+    assert list(empty) == [*HEAD, "bundles_found", "bundle", "family", "error", *ENVIRONMENT]
+
+    def no_tool(argv: Sequence[str]) -> CommandResult:
+        return CommandResult(None, "", "", "FileNotFoundError: security")
+
+    mac = _report(roots.enumerate_macos(no_tool, home=Path("/nonexistent")))
+    assert list(mac) == [*HEAD, "error", *ENVIRONMENT]
+
+
+def test_the_report_of_macos_keychains_keeps_its_keys(tmp_path: Path) -> None:
+    keychains = {
+        roots.MAC_SYSTEM_ROOTS: _public(),
+        roots.MAC_SYSTEM_KEYCHAIN: [],
+        str(tmp_path / "Library/Keychains/login.keychain-db"): [],
+    }
+    found = roots.enumerate_macos(_mac_runner(keychains, {}, []), home=tmp_path)
+    report = _report(found)
+    mac = [
+        "keychains",
+        "trust_settings",
+        "trust_settings_unreadable",
+        "in_keychain_but_not_trusted",
+    ]
+    assert list(report) == [*HEAD, *mac, *COMPARED, *ENVIRONMENT]
+    assert report["trust_settings_unreadable"] == []
+
+
+def test_windows_policies_that_are_not_set_are_reported_as_null() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    roots_der = [(c.public_bytes(serialization.Encoding.DER), "x509_asn", True) for c in _public()]
+    stores = {"ROOT": roots_der, "CA": [], "Disallowed": []}
+
+    def run(argv: Sequence[str]) -> CommandResult:
+        return CommandResult(1, "", REG_MISSING)
+
+    found = roots.enumerate_windows(lambda name: stores[name], run)
+    assert isinstance(_analyse(found).facts, WindowsTrustStoreFacts)
+    report = _report(found)
+    windows = [
+        "root_store",
+        "intermediate_store",
+        "disallowed_store",
+        "authroot_entries",
+        "disable_root_auto_update",
+        "protected_roots_flags",
+    ]
+    assert list(report) == [*HEAD, *windows, *COMPARED, *ENVIRONMENT]
+    assert report["disable_root_auto_update"] is None
+    assert report["protected_roots_flags"] is None
+    assert report["auto_update_disabled"] is False
+    # An enumeration without the stores' details (a test's, say) reports none of them.
+    assert list(_report(Enumeration("windows", tuple(_public())))) == [
+        *HEAD,
+        *COMPARED,
+        *ENVIRONMENT,
+    ]
+
+
+def test_a_known_bad_root_is_reported_with_its_name_and_reason() -> None:
+    leaked = pki.root("Superfish, Inc.")
+    spki = certinfo.spki_sha256(leaked.cert)
+    bad_list = trust.parse_known_bad(
+        f'version = 9\n[[roots]]\nname = "Superfish, Inc."\nspki_sha256 = "{spki}"\n'
+        'reason = "private key extracted"\n'
+    )
+    facts = _compared(_analyse(Enumeration("linux", (*_public(), leaked.cert)), bad_list))
+    [bad] = facts.differing_roots
+    assert (bad.why, bad.name, bad.reason) == (
+        "known_bad",
+        "Superfish, Inc.",
+        "private key extracted",
+    )
+    assert facts.known_bad_list_version == 9
+
+
+def test_a_must_have_root_the_public_set_lacks_is_known_by_its_key() -> None:
+    isrg = next(spki for name, spki in policy.MUST_HAVE_ROOTS if name == "ISRG Root X1")
+    without = trust.TrustStore(
+        [c for c in MOZILLA.certificates if certinfo.spki_sha256(c) != isrg], name="mozilla"
+    )
+    found = Enumeration("linux", tuple(_public(without=["ISRG Root X1"])))
+    analysis = trust_store.analyse(
+        found,
+        without,
+        known_bad=KNOWN_BAD,
+        catalogue=CATALOGUE,
+        now=NOW,
+        overrides=(),
+        bundle=NO_RECORD,
+    )
+    from checks.core.redact import plain
+
+    [missing] = [plain(r) for r in _compared(analysis).differing_roots]
+    assert missing == {
+        "subject": "ISRG Root X1",
+        "sha256": "",
+        "spki_sha256": isrg,
+        "product": None,
+        "why": "missing_public",
+    }
+    assert f"key {isrg}" in analysis.findings[-1].evidence[0]

@@ -6,10 +6,16 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 
 from checks import certificate, clock, diagnosis
+from checks.core.facts import NO_FACTS, Facts
+from checks.core.facts.client_policy import ClientPolicyFacts, StackPolicy
+from checks.core.facts.clock import ClockFacts, TimeZone
+from checks.core.facts.dns import DnsFacts
+from checks.core.facts.protocols import ProtocolsFacts
+from checks.core.facts.tls import TlsFacts
 from checks.core.models import CheckResult, Finding, Report, Status
 from checks.core.target import parse
 from checks.core.version import __version__
-from checks.lib import certinfo, http_date, products, trust
+from checks.lib import certinfo, http_date, ntp, products, timesync, trust
 from tests.lab import pki
 
 HOST = "shop.example.com"
@@ -40,31 +46,59 @@ STRENGTH = {
 
 
 def _ok(
-    check_id: str, finding_id: str, params: Mapping[str, object], **facts: object
+    check_id: str, finding_id: str, params: Mapping[str, object], facts: Facts = NO_FACTS
 ) -> CheckResult:
     finding = Finding(finding_id, Status.PASS, params)
     return CheckResult(check_id, Status.PASS, (finding,), facts, duration_s=0.12)
 
 
-def _result(check_id: str, *findings: Finding, **facts: object) -> CheckResult:
+def _result(check_id: str, *findings: Finding, facts: Facts = NO_FACTS) -> CheckResult:
     status = Status.worst(f.status for f in findings)
     return CheckResult(check_id, status, findings, facts, duration_s=0.34)
+
+
+UTC_ZONE = TimeZone(
+    name="Etc/UTC", abbreviation="UTC", utc_offset="+00:00", utc_offset_s=0, dst=False
+)
 
 
 def _clock(offset_s: float, lang: str) -> CheckResult:
     measured = http_date.Measurement("ntp", offset_s, 0.05, tuple(NTP), 4)
     local_now = NOW - dt.timedelta(seconds=offset_s)
-    finding = clock.grade(measured, zone={}, sync={}, now=local_now)
-    facts = {"source": "ntp", "offset_s": offset_s, "uncertainty_s": 0.05, "servers": NTP}
-    return _result("clock", finding, **facts)
+    sync = timesync.empty_sync()
+    finding = clock.grade(measured, zone=UTC_ZONE, sync=sync, now=local_now)
+    answers = [ntp.NtpSample(h, 123, None, offset_s=offset_s, uncertainty_s=0.05) for h in NTP]
+    facts = ClockFacts(
+        source="ntp",
+        offset_s=offset_s,
+        uncertainty_s=0.05,
+        agreed=len(NTP),
+        agreed_servers=tuple(NTP),
+        queried=4,
+        servers=tuple(a.fact() for a in answers),
+        local_time=timesync.iso(local_now),
+        network_time=timesync.iso(NOW),
+        timezone=UTC_ZONE,
+        sync=sync,
+        bounds=timesync.offline_bounds().fact(),
+        offline=False,
+    )
+    return _result("clock", finding, facts=facts)
 
 
 def _policy() -> CheckResult:
     params = {"versions": ["TLS 1.2", "TLS 1.3"], "suites": 17, "stacks": ["Python 3.11"]}
-    suites = SUITES_13 + SUITES_12[:4]
-    return _ok(
-        "client_policy", "client.tls_policy", params, versions=["TLSv1.2", "TLSv1.3"], suites=suites
+    versions, suites = ("TLSv1.2", "TLSv1.3"), (*SUITES_13, *SUITES_12[:4])
+    python = StackPolicy(
+        name="Python 3.11",
+        versions=versions,
+        suites=suites,
+        settings={},
+        source="ssl.create_default_context()",
     )
+    facts = ClientPolicyFacts(versions=versions, suites=suites, stacks={"python": python})
+    finding = Finding("client.tls_policy", Status.PASS, params)
+    return CheckResult("client_policy", Status.PASS, (finding,), facts, duration_s=0.12)
 
 
 def local_results(lang: str, *, clock_offset: float = 0.02) -> list[CheckResult]:
@@ -72,7 +106,7 @@ def local_results(lang: str, *, clock_offset: float = 0.02) -> list[CheckResult]
     return [
         _ok("captive_portal", "captive_portal.none", {}),
         _clock(clock_offset, lang),
-        _ok("trust_store", "truststore.ok", {"count": 146}, roots=146),
+        _ok("trust_store", "truststore.ok", {"count": 146}),
         _ok("proxy", "proxy.none", {}),
         _ok("interception", "interception.none", {"count": 4, "canaries": CANARIES}),
         _ok("security_software", "security_software.none", {}),
@@ -119,21 +153,25 @@ def target_results(
             "dns",
             "dns.resolved",
             {"host": HOST, "addresses": [address]},
-            addresses=[address],
-            host=HOST,
+            DnsFacts(host=HOST, addresses=(address,)),
         ),
         _ok("tcp", "tcp.connected", {"host": HOST, "port": 443, "addresses": [address]}),
         _ok(
             "tls",
             "tls.ok",
             tls_params,
-            address=address,
-            port=443,
-            sni=HOST,
-            outcome="ok",
-            version="TLSv1.3",
-            cipher="TLS_AES_256_GCM_SHA384",
-            chain_pem=pems,
+            TlsFacts(
+                address=address,
+                port=443,
+                sni=HOST,
+                outcome="ok",
+                version="TLSv1.3",
+                cipher="TLS_AES_256_GCM_SHA384",
+                alert=None,
+                chain_pem=tuple(pems),
+                client_cert_requested=False,
+                client_ca_names=(),
+            ),
         ),
         CheckResult(
             "cert",
@@ -142,20 +180,31 @@ def target_results(
             analysis.facts,
             duration_s=0.41,
         ),
-        _ok(
+        CheckResult(
             "protocols",
-            "protocol.summary",
-            protocols_params,
-            versions={
-                "SSLv2": False,
-                "SSLv3": False,
-                "TLSv1.0": False,
-                "TLSv1.1": False,
-                "TLSv1.2": True,
-                "TLSv1.3": True,
-            },
-            suites={"TLSv1.2": SUITES_12, "TLSv1.3": SUITES_13},
-            strength=STRENGTH,
+            Status.PASS,
+            (Finding("protocol.summary", Status.PASS, protocols_params),),
+            ProtocolsFacts(
+                address=address,
+                port=443,
+                sni=HOST,
+                versions={
+                    "SSLv2": False,
+                    "SSLv3": False,
+                    "TLSv1.0": False,
+                    "TLSv1.1": False,
+                    "TLSv1.2": True,
+                    "TLSv1.3": True,
+                },
+                suites={"TLSv1.2": tuple(SUITES_12), "TLSv1.3": tuple(SUITES_13)},
+                strength=STRENGTH,
+                preference={"TLSv1.2": "server", "TLSv1.3": "client"},
+                groups=("x25519", "secp256r1"),
+                dh_bits=None,
+                handshakes=32,
+                errors={},
+            ),
+            duration_s=0.12,
         ),
     ]
 
@@ -221,9 +270,9 @@ def interception(lang: str = "en") -> Report:
     )
     local = local_results(lang)
     swapped = {
-        "trust_store": _result("trust_store", local_root, roots=147),
-        "interception": _result("interception", detected, probes=CANARIES[:3]),
-        "security_software": _result("security_software", running, processes=["avp.exe"]),
+        "trust_store": _result("trust_store", local_root),
+        "interception": _result("interception", detected),
+        "security_software": _result("security_software", running),
     }
     local = [swapped.get(r.check_id, r) for r in local]
     chain = _chain(expired=False, issuer_org="AO Kaspersky Lab")

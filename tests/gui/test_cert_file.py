@@ -14,8 +14,13 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from checks import inspect as cert_file
+from checks.core.facts.certificate import CertificateFacts
+from checks.core.models import Finding, Status
+from checks.lib.certinfo import describe, display_name
+from gui.chain_view import CertNode, attach_findings
 from gui.main_window import MainWindow
 from tests.gui.helpers import GuiLab
+from tests.lab import pki
 
 
 def _open(qtbot: QtBot, window: MainWindow, path: Path) -> None:
@@ -25,6 +30,10 @@ def _open(qtbot: QtBot, window: MainWindow, path: Path) -> None:
 
 def _chain_pem(gui_lab: GuiLab, name: str) -> bytes:
     return b"".join(issued.pem for issued in gui_lab.chains[name])
+
+
+def inter_name(gui_lab: GuiLab) -> str:
+    return display_name(gui_lab.chains["good"][1].cert.subject)
 
 
 def test_a_pem_chain_file_shows_its_tree_and_findings(
@@ -45,6 +54,50 @@ def test_a_pem_chain_file_shows_its_tree_and_findings(
     saved = tmp_path / "leaf.pem"
     assert view.save_pem(0, saved).startswith("Certificate saved to")
     assert saved.read_bytes() == gui_lab.chains["expired"][0].pem
+
+
+def test_a_finding_about_an_intermediate_marks_that_certificate_in_the_tree(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    # Sent out of order: the root second, the expired intermediate third.
+    root = pki.root("Tree Root")
+    stale = pki.intermediate("Tree Stale CA", root, not_after=pki.NOW - 10 * pki.DAY)
+    leaf = pki.leaf("tree.lab.test", stale)
+    path = tmp_path / "stale-intermediate.pem"
+    path.write_bytes(leaf.pem + root.pem + stale.pem)
+    _open(qtbot, window, path)
+    view = window.chain_view()
+    nodes: dict[int, CertNode] = {}
+    for index in view._all_indexes():
+        node = view.model.node(index)
+        assert node is not None
+        if node.sent_index is not None:
+            nodes[node.sent_index] = node
+    expired = [f for f in nodes[2].findings if f.id == "cert.expired"]
+    assert len(expired) == 1
+    assert expired[0].params["index"] == 2
+    assert nodes[2].subject == "Tree Stale CA"
+    assert nodes[2].status == "fail"
+    assert not any(f.id == "cert.expired" for i in (0, 1) for f in nodes[i].findings)
+    # The tree shows the issuing path: root, then the intermediate, then the leaf.
+    assert nodes[2].parent is nodes[1]
+    assert nodes[0].parent is nodes[2]
+    view.select_certificate(2)
+    assert "Tree Stale CA" in view.details_text()
+    assert "FAIL" in view.details_text()
+
+
+def test_findings_attach_by_sent_index_even_between_namesakes() -> None:
+    root = pki.root("Twin Root")
+    first, second = pki.intermediate("Twin CA", root), pki.intermediate("Twin CA", root)
+    records = [
+        describe(first.cert, index=1, position="intermediate"),
+        describe(second.cert, index=2, position="intermediate"),
+    ]
+    params = {"index": 2, "subject": "Twin CA", "position": "intermediate", "days": 3}
+    expired = Finding("cert.expired", Status.FAIL, params)
+    unsent = Finding("cert.weak_key", Status.FAIL, {"subject": "Twin CA", "position": "root"})
+    assert attach_findings([expired, unsent], records) == {2: [expired]}
 
 
 def test_der_and_pkcs7_files_are_read(
@@ -182,7 +235,9 @@ def test_the_analysis_itself_needs_no_window(gui_lab: GuiLab, tmp_path: Path) ->
     assert len(loaded.pems) == 2
     ids = {f.id for f in loaded.result.findings}
     assert "cert.hostname_mismatch" not in ids  # checked against its own name
-    assert loaded.result.facts["certificates"]
+    facts = loaded.result.facts
+    assert isinstance(facts, CertificateFacts)
+    assert [c.subject for c in facts.certificates] == ["other.lab.test", inter_name(gui_lab)]
 
 
 def test_a_password_protected_pkcs12_file_asks_for_its_password(

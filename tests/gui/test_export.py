@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
+from checks.core.facts.proxy import ProxyFacts, ProxySource
 from checks.core.models import CheckResult, Status
 from checks.present import report as renderers
 from gui.main_window import MainWindow
@@ -79,12 +80,17 @@ def test_exports_hide_proxy_passwords_and_the_home_folder(
 ) -> None:
     home = str(Path.home())
     report = samples.all_green()
-    leaky = CheckResult(
-        "proxy",
-        Status.PASS,
-        (),
-        {"proxy": "http://alice:s3cret@proxy.corp:3128", "pac_file": f"{home}/corp/proxy.pac"},
+    setting = ProxySource(
+        source="environment",
+        servers={"https": "http://alice:s3cret@proxy.corp:3128"},
+        pac_url=f"{home}/corp/proxy.pac",
+        bypass=(),
+        variables=("https_proxy",),
     )
+    facts = ProxyFacts(
+        environment=setting, system=(), python_uses={}, pac=None, routes=(), tunnel=None
+    )
+    leaky = CheckResult("proxy", Status.PASS, (), facts)
     results = tuple(leaky if r.check_id == "proxy" else r for r in report.results)
     window.show_report(dataclasses.replace(report, results=results))
     for suffix in (".html", ".md", ".json"):

@@ -6,6 +6,9 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 
+from checks.core.facts.certificate import CertificateFacts
+from checks.core.facts.client_policy import ClientPolicyFacts
+from checks.core.facts.protocols import ProtocolsFacts
 from checks.core.models import CheckResult, Finding, Status
 from gui.chain_view import ChainModel, build_tree
 from gui.models import ResultRole, ResultsModel
@@ -40,9 +43,10 @@ def test_chain_model(qtmodeltester: Any) -> None:
     report = samples.expired_certificate()
     cert = next(r for r in report.results if r.check_id == "cert")
     facts = cert.facts
+    assert isinstance(facts, CertificateFacts)
     model = ChainModel()
     qtmodeltester.check(model)
-    model.set_nodes(build_tree(facts["certificates"], facts["path"], cert.findings))  # type: ignore[arg-type]
+    model.set_nodes(build_tree(facts.certificates, facts.path, cert.findings))
     qtmodeltester.check(model)
     top = model.index(0, 0)
     assert model.rowCount(top) == 1
@@ -63,6 +67,8 @@ def test_protocols_model(qtmodeltester: Any) -> None:
     report = samples.all_green()
     protocols = next(r for r in report.results if r.check_id == "protocols")
     policy = next(r for r in report.results if r.check_id == "client_policy")
+    assert isinstance(protocols.facts, ProtocolsFacts)
+    assert isinstance(policy.facts, ClientPolicyFacts)
     model = ProtocolsModel()
     qtmodeltester.check(model)
     model.set_facts(protocols.facts, policy.facts)
@@ -75,8 +81,9 @@ def test_protocols_model(qtmodeltester: Any) -> None:
     assert model.data(model.index(0, 3), Qt.ItemDataRole.AccessibleTextRole) == (
         "not offered with TLSv1.3"
     )
-    model.set_facts({})
+    model.set_facts(None)
     assert model.rowCount() == 0
+    assert model.columnCount() == 2  # no client column without the client_policy facts
     qtmodeltester.check(model)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import plistlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -61,13 +63,11 @@ TEXT_PARSERS: dict[str, tuple[Callable[[str], object], tuple[type[BaseException]
     "build time": (timesync.parse_build_time, ()),
     "NTP server setting": (ntp.parse_server, (ValueError,)),
     "reg query": (system.parse_reg_query, ()),
-    "netsh winhttp show proxy": (proxies.parse_winhttp, ()),
     "scutil --proxy": (proxies.parse_scutil, ()),
     "gsettings list-recursively": (proxies.parse_gsettings, ()),
     "kioslaverc": (proxies.parse_kioslaverc, ()),
     "proxy URL": (proxies.parse_proxy, (ValueError,)),
     "canary setting": (config.parse_canary, (ValueError,)),
-    "security dump-trust-settings": (roots.parse_trust_settings, ()),
     "java.security": (clients.parse_java_security, ()),
     "PEM file": (certinfo.load_pem, (ValueError,)),
 }
@@ -78,7 +78,86 @@ BYTE_PARSERS: dict[str, tuple[Callable[[bytes], object], tuple[type[BaseExceptio
     "PEM bytes": (certinfo.load_pem, (ValueError,)),
     "portal probe reply": (captive_portal.parse_reply, (ValueError,)),
     "proxy CONNECT reply": (proxies.parse_connect_reply, (proxies.TunnelError,)),
+    "security trust-settings-export plist": (roots.parse_trust_settings, (ValueError,)),
 }
+
+# Plist values shaped like a trust-settings export (certificate keys, policy OIDs, results),
+# mixed with anything a plist can hold, so the parser gets past plistlib as well.
+_PLIST_TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=12)
+PLIST_VALUES = st.recursive(
+    st.one_of(
+        st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        st.booleans(),
+        _PLIST_TEXT,
+        st.binary(max_size=16),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(_PLIST_TEXT, inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+_TRUST_SETTING = st.dictionaries(
+    st.sampled_from(
+        [
+            "kSecTrustSettingsPolicy",
+            "kSecTrustSettingsPolicyName",
+            "kSecTrustSettingsResult",
+            "kSecTrustSettingsAllowedError",
+        ]
+    ),
+    st.one_of(
+        st.sampled_from([bytes.fromhex("2a864886f763640103"), bytes.fromhex("2a864886f763640108")]),
+        st.integers(min_value=0, max_value=5),
+        PLIST_VALUES,
+    ),
+    max_size=4,
+)
+_TRUST_ENTRY = st.fixed_dictionaries(
+    {
+        "trustSettings": st.lists(
+            st.one_of(_TRUST_SETTING, _TRUST_SETTING, PLIST_VALUES), max_size=4
+        )
+    },
+    optional={"issuerName": st.binary(max_size=32), "serialNumber": st.binary(max_size=20)},
+)
+_TRUST_KEY = st.sampled_from(
+    [
+        "CABD2A79A1076A31F21D253635CB039D4329A5E8",
+        "cabd2a79a1076a31f21d253635cb039d4329a5e8 ",
+        "kSecTrustSettingsDefaultRootCertSetting",
+        "CABD2A79",
+    ]
+)
+_TRUST_LIST = st.dictionaries(_TRUST_KEY, st.one_of(_TRUST_ENTRY, _TRUST_ENTRY, PLIST_VALUES))
+TRUST_PLISTS = st.one_of(
+    st.fixed_dictionaries({"trustList": _TRUST_LIST}, optional={"trustVersion": PLIST_VALUES}),
+    st.fixed_dictionaries({"trustList": PLIST_VALUES}),
+    PLIST_VALUES,
+)
+# What the Windows registry and WinHTTP can hand over: any value type under any name.
+REGISTRY_VALUES = st.dictionaries(
+    st.one_of(
+        st.sampled_from(["ProxyEnable", "ProxyServer", "ProxyOverride", "AutoConfigURL"]),
+        st.text(max_size=8),
+    ),
+    st.one_of(
+        st.sampled_from([0, 1, "1"]),
+        st.integers(),
+        st.text(),
+        st.binary(max_size=16),
+        st.lists(st.text(), max_size=3),
+        st.none(),
+    ),
+    max_size=8,
+)
+WINHTTP_ANSWERS = st.one_of(
+    st.none(),
+    st.tuples(
+        st.one_of(st.sampled_from([0, 1, 3, 4]), st.integers(min_value=0, max_value=2**32 - 1)),
+        st.one_of(st.none(), st.text()),
+        st.one_of(st.none(), st.text()),
+    ),
+)
 
 
 @pytest.mark.parametrize("name", sorted(TEXT_PARSERS))
@@ -103,6 +182,52 @@ def test_byte_parsers_survive_anything(name: str) -> None:
     def run(data: bytes) -> None:
         with contextlib.suppress(*allowed):
             parse(data)
+
+    run()
+
+
+def test_the_trust_settings_parser_finds_nothing_in_arbitrary_bytes() -> None:
+    @FUZZ
+    @given(st.binary(max_size=4096))
+    def run(data: bytes) -> None:
+        with contextlib.suppress(ValueError):
+            assert roots.parse_trust_settings(data) == []
+
+    run()
+
+
+def test_the_trust_settings_parser_survives_any_plist() -> None:
+    @FUZZ
+    @given(TRUST_PLISTS, st.sampled_from([plistlib.FMT_XML, plistlib.FMT_BINARY]))
+    def run(value: object, fmt: plistlib.PlistFormat) -> None:
+        try:
+            data = plistlib.dumps(value, fmt=fmt, sort_keys=False)
+        except (TypeError, ValueError, OverflowError):
+            # Not every tree is a plist: XML has no control characters, binary no huge integers.
+            return
+        with contextlib.suppress(ValueError):
+            for setting in roots.parse_trust_settings(data):
+                assert setting.sha1 == "CABD2A79A1076A31F21D253635CB039D4329A5E8"
+                assert setting.decision in ("trust", "deny", "unspecified")
+
+    run()
+
+
+def test_the_windows_proxy_readers_survive_any_registry_value_and_winhttp_answer() -> None:
+    def no_commands(argv: Sequence[str]) -> system.CommandResult:
+        raise AssertionError(f"no command should run: {list(argv)}")
+
+    @FUZZ
+    @given(REGISTRY_VALUES, WINHTTP_ANSWERS)
+    def run(values: dict[str, object], answer: proxies.WinHttpProxyInfo | None) -> None:
+        found = proxies.system_settings(
+            "windows",
+            no_commands,
+            home=Path("/nonexistent"),
+            user_registry=lambda path: values,
+            winhttp=lambda: answer,
+        )
+        assert {s.source for s in found} <= {"wininet", "winhttp"}
 
     run()
 

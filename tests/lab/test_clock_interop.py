@@ -18,6 +18,7 @@ import pytest
 from checks import clock
 from checks.core.check import Context
 from checks.core.config import Settings
+from checks.core.facts.clock import ClockFacts
 from checks.lib import ntp
 from tests.lab.ntp_server import NtpServer, free_udp_port
 
@@ -118,9 +119,9 @@ def test_the_clock_check_passes_against_chronyd(chronyd: int) -> None:
     ok = next(f for f in outcome.findings if f.id in ("clock.ok", "clock.skew"))
     assert ok.id == "clock.ok", outcome.findings
     assert (ok.params["agreed"], ok.params["queried"]) == (1, 1)
-    servers = outcome.facts["servers"]
-    assert isinstance(servers, list)
-    assert servers[0]["stratum"] == 1
+    facts = outcome.facts
+    assert isinstance(facts, ClockFacts)
+    assert [(s.ok, s.stratum, s.family) for s in facts.servers] == [(True, 1, "IPv4")]
 
 
 # --- the whole CLI with a wrong clock --------------------------------------------------------

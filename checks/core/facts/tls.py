@@ -1,0 +1,43 @@
+"""What the TLS check measured: the handshake, the chain sent, and a second try without SNI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from checks.core.facts import Facts, absent_when_none
+
+
+@dataclass(frozen=True, kw_only=True)
+class WithoutSni:
+    """The same handshake without a server name: how it ended and which certificate came."""
+
+    outcome: str
+    alert: str | None
+    leaf_sha256: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TlsFacts(Facts):
+    """The handshake with the target.
+
+    Attributes:
+        outcome: `ok`, or how it failed (`alert`, `closed`, `timeout`, `not_tls`, `malformed`).
+        chain_pem: the certificates the server sent, its own first.
+        first_bytes: what a port that is not TLS answered, for `not_tls` only.
+        without_sni: only when a server name was sent and a chain came back.
+    """
+
+    check_id = "tls"
+
+    address: str
+    port: int
+    sni: str | None
+    outcome: str
+    version: str | None
+    cipher: str | None
+    alert: str | None
+    chain_pem: tuple[str, ...]
+    client_cert_requested: bool
+    client_ca_names: tuple[str, ...]
+    first_bytes: str | None = absent_when_none()
+    without_sni: WithoutSni | None = absent_when_none()
