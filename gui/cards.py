@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QMouseEvent, QPalette
@@ -19,9 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from checks.core.models import CheckResult, Status
-from checks.core.redact import redact_data
 from checks.present import catalogue, measured
-from gui.models import ResultRole, ResultsModel, worst_finding
+from gui.models import ResultRole, ResultsModel
 from gui.widgets import (
     Doc,
     RichView,
@@ -33,7 +32,6 @@ from gui.widgets import (
 )
 
 _Index = QModelIndex | QPersistentModelIndex
-_PROBLEMS = (Status.FAIL, Status.WARN, Status.ERROR)
 _SCROLL_SETTLE_MS = 400
 # Cards built per turn of the event loop: a few milliseconds each, then the window paints.
 _CARDS_PER_TURN = 1
@@ -41,12 +39,10 @@ _CARDS_PER_TURN = 1
 _TURN_MS = 1
 
 
-def facts_html(check_id: str, facts: Mapping[str, object], lang: str) -> str:
-    """What a check measured, labelled and in words as the reports show it, and redacted."""
-    data = redact_data(facts)
-    assert isinstance(data, dict)
+def facts_html(lines: Sequence[measured.Line]) -> str:
+    """What a check measured, labelled and in words as the reports show it."""
     rows = []
-    for line in measured.lines(check_id, data, lang):
+    for line in lines:
         pad = f"padding-left:{16 * line.depth}px; padding-right:12px"
         if line.label:
             rows.append(
@@ -236,49 +232,35 @@ class CheckCard(QFrame):
     def document(self, result: CheckResult) -> Doc:
         """Everything the card says when opened, as one document."""
         lang = self.lang
+        view = self._model.view(result)
         doc = Doc(lang)
-        if result.status is Status.ERROR and result.error:
-            first = result.error.strip().splitlines()[0] if result.error.strip() else ""
+        if view.error:
             doc.heading(catalogue.ui("report.error_detail", lang=lang))
-            doc.copyable(result.error, first)
-        problems = sorted(
-            (f for f in result.findings if f.status in _PROBLEMS),
-            key=lambda f: -f.status.severity,
-        )
-        shown = problems or [f for f in (worst_finding(result),) if f is not None]
-        for finding in shown:
-            text = catalogue.render(finding, lang=lang, surface="window")
-            if len(shown) > 1:
-                symbol = catalogue.ui(f"status_symbol.{finding.status.value}", lang=lang)
-                word = catalogue.ui(f"status.{finding.status.value}", lang=lang)
-                doc.heading(f"{symbol} {word}: {text.title}")
-            if text.explanation:
+            doc.copyable(view.error, view.error_line)
+        for finding in view.told:
+            if len(view.told) > 1:
+                symbol = catalogue.ui(f"status_symbol.{finding['status']}", lang=lang)
+                word = catalogue.ui(f"status.{finding['status']}", lang=lang)
+                doc.heading(f"{symbol} {word}: {finding['title']}")
+            if finding["explanation"]:
                 doc.heading(catalogue.ui("gui_card.why", lang=lang))
-                doc.para(text.explanation)
-            if text.fix:
+                doc.para(finding["explanation"])
+            if finding["fix"]:
                 doc.heading(catalogue.ui("report.what_to_do", lang=lang))
-                doc.steps(text.fix)
-            if text.fix_admin:
+                doc.steps(finding["fix"])
+            if finding["fix_admin"]:
                 doc.heading(catalogue.ui("report.fix_admin", lang=lang))
-                doc.steps(text.fix_admin)
-        others = [f for f in result.findings if f not in shown]
-        if others:
-            doc.heading(catalogue.ui("gui_card.also_found", lang=lang))
-            doc.para(
-                "\n".join(
-                    f"{catalogue.ui(f'status_symbol.{f.status.value}', lang=lang)} "
-                    f"{catalogue.render(f, lang=lang, surface='window').title}"
-                    for f in others
-                )
-            )
-        evidence = [e for f in shown for e in f.evidence]
-        if evidence:
+                doc.steps(finding["fix_admin"])
+        if view.others:
+            doc.heading(catalogue.ui("check.also_found", lang=lang))
+            doc.para("\n".join(view.others))
+        if view.evidence:
             doc.heading(catalogue.ui("report.evidence", lang=lang))
-            items = "".join(f"<li><code>{html.escape(e)}</code></li>" for e in evidence)
+            items = "".join(f"<li><code>{html.escape(e)}</code></li>" for e in view.evidence)
             doc.raw(f"<ul style='margin-top:0'>{items}</ul>")
         doc.heading(catalogue.ui("gui_card.measured", lang=lang))
-        if result.facts:
-            doc.raw(facts_html(result.check_id, result.facts, lang))
+        if view.measured:
+            doc.raw(facts_html(view.measured))
         else:
             doc.para(catalogue.ui("report.no_facts", lang=lang))
         return doc

@@ -38,12 +38,14 @@ from PySide6.QtWidgets import (
 
 from checks.core.certfile import CertFile, CertFileError
 from checks.core.config import Settings
+from checks.core.facts.certificate import CertificateFacts
+from checks.core.facts.tls import TlsFacts
 from checks.core.models import CheckResult, Report
 from checks.core.redact import redact
 from checks.core.target import Target, TargetError, parse
 from checks.core.version import __version__
 from checks.present import catalogue
-from gui import icons, preferences
+from gui import icons, preferences, qt_translation
 from gui.banner import VerdictBanner
 from gui.cards import CardsPanel
 from gui.models import ResultsModel
@@ -180,6 +182,7 @@ class MainWindow(QMainWindow):
         self.runner.run_failed.connect(self._on_run_failed)
         self.runner.task_done.connect(self._on_task_done)
         self.runner.run_cancelled.connect(self._on_run_cancelled)
+        qt_translation.use(self.lang)
         self.retranslate()
 
     # -- actions and texts ------------------------------------------------------------------
@@ -287,6 +290,7 @@ class MainWindow(QMainWindow):
     def set_language(self, lang: str) -> None:
         """Switch every text to `lang` ("en" or "zh_CN") now; no restart."""
         self.lang = catalogue.normalise_language(lang)
+        qt_translation.use(self.lang)
         self.model.set_language(self.lang)
         self.retranslate()
 
@@ -520,13 +524,16 @@ class MainWindow(QMainWindow):
 
     def _show_chain_from_results(self, view: ChainView) -> None:
         cert = self.model.result("cert")
-        if cert is None or not cert.facts.get("certificates"):
+        if (
+            cert is None
+            or not isinstance(cert.facts, CertificateFacts)
+            or not cert.facts.certificates
+        ):
             if self.cert_file is None:
                 view.clear()
             return
         tls = self.model.result("tls")
-        raw = tls.facts.get("chain_pem") if tls is not None else None
-        pems = [str(p) for p in raw] if isinstance(raw, list | tuple) else []
+        pems = tls.facts.chain_pem if tls is not None and isinstance(tls.facts, TlsFacts) else ()
         target = self.last_report.target if self.last_report else self.last_target
         self.cert_file = None
         view.show_result(

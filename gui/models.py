@@ -7,8 +7,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt
 
-from checks.core.models import CheckResult, Finding, Status
-from checks.present import catalogue
+from checks.core.models import CheckResult, Finding
+from checks.present import catalogue, check_view
 from gui import icons
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -24,17 +24,13 @@ class ResultRole(enum.IntEnum):
     NAME = enum.auto()
 
 
-def worst_finding(result: CheckResult) -> Finding | None:
-    """The finding whose title sums up a result: the most severe one, the first among equals."""
-    return max(result.findings, key=lambda f: f.status.severity, default=None)
-
-
 class ResultsModel(QAbstractListModel):
     """One row per finished check, in arrival order; a rerun of a check replaces its row."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._results: list[CheckResult] = []
+        self._views: dict[tuple[str, str], check_view.CheckView] = {}
         self.lang = catalogue.DEFAULT_LANGUAGE
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt's names
@@ -43,10 +39,13 @@ class ResultsModel(QAbstractListModel):
     def clear(self) -> None:
         self.beginResetModel()
         self._results.clear()
+        self._views.clear()
         self.endResetModel()
 
     def add(self, result: CheckResult) -> None:
         """Append `result`, or replace the row of an earlier result of the same check."""
+        # A result may name another check's finding as its blocker: every view may change.
+        self._views.clear()
         for row, old in enumerate(self._results):
             if old.check_id == result.check_id:
                 self._results[row] = result
@@ -72,22 +71,22 @@ class ResultsModel(QAbstractListModel):
     def _finding(self, finding_id: str) -> Finding | None:
         return next((f for r in self._results if (f := r.finding(finding_id)) is not None), None)
 
+    def view(self, result: CheckResult) -> check_view.CheckView:
+        """How `result` reads in the current language, as the exported reports word it."""
+        key = (result.check_id, self.lang)
+        kept = any(r is result for r in self._results)
+        found = self._views.get(key) if kept else None
+        if found is None:
+            blocker = self._finding(result.blocked_by) if result.blocked_by else None
+            title = check_view.title(blocker, self.lang) if blocker is not None else None
+            found = check_view.live(result, self.lang, blocker=title)
+            if kept:
+                self._views[key] = found
+        return found
+
     def title(self, result: CheckResult) -> str:
         """The one-line summary of a result: its worst finding's title, or why it did not run."""
-        if result.status is Status.SKIP:
-            if result.blocked_by is None:
-                return catalogue.ui("check.cancelled", lang=self.lang)
-            blocker = self._finding(result.blocked_by)
-            name = (
-                catalogue.render(blocker, lang=self.lang, surface="window").title
-                if blocker
-                else result.blocked_by
-            )
-            return catalogue.ui("check.blocked_by", lang=self.lang, finding=name)
-        if result.status is Status.ERROR:
-            return catalogue.ui("check.error", lang=self.lang)
-        worst = worst_finding(result)
-        return catalogue.render(worst, lang=self.lang, surface="window").title if worst else ""
+        return self.view(result).summary
 
     def name(self, check_id: str) -> str:
         key = f"check_name.{check_id}"

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import html
-from typing import Any
 
 from checks.core.models import Report
-from checks.present import measured
+from checks.present import check_view
 from checks.present.catalogue import (
     OSName,
     Surface,
@@ -17,9 +16,6 @@ from checks.present.document import (
     Document,
     FindingData,
     build,
-    check_name,
-    check_summary,
-    error_line,
     printable,
     seconds,
     status_tag,
@@ -97,9 +93,9 @@ def _html_list(tag: str, items: list[str]) -> str:
     return f"<{tag}>{inner}</{tag}>"
 
 
-def _html_facts(check_id: str, facts: dict[str, Any], lang: str) -> str:
+def _html_facts(view: check_view.CheckView) -> str:
     rows = []
-    for line in measured.lines(check_id, facts, lang):
+    for line in view.measured:
         pad = f' style="padding-left:{0.5 + 1.2 * line.depth:.1f}rem"'
         if line.label:
             rows.append(f"<tr><th{pad}>{_h(line.label)}</th><td>{_h(line.value)}</td></tr>")
@@ -129,28 +125,27 @@ def _html_finding(doc: Document, finding: FindingData) -> list[str]:
 
 def _html_check(doc: Document, check: CheckData) -> list[str]:
     lang = doc.lang
-    status = check["status"]
-    opened = "" if status == "pass" else " open"
-    summary = check_summary(doc, check)
+    view = check_view.of_document(doc, check)
+    opened = "" if view.status == "pass" else " open"
     out = [
-        f'<details class="check s-{_h(status)}"{opened}>',
-        f"<summary>{_html_badge(status, lang)} "
-        f'<span class="name">{_h(check_name(check["id"], lang))}</span>'
-        + (f' <span class="summary">— {_h(summary)}</span>' if summary else "")
-        + f' <span class="duration">({_h(seconds(check["duration_s"], lang))})</span></summary>',
+        f'<details class="check s-{_h(view.status)}"{opened}>',
+        f"<summary>{_html_badge(view.status, lang)} "
+        f'<span class="name">{_h(view.name)}</span>'
+        + (f' <span class="summary">— {_h(view.summary)}</span>' if view.summary else "")
+        + f' <span class="duration">({_h(view.duration)})</span></summary>',
         '<div class="body">',
     ]
-    if "error" in check:
+    if view.error:
         out.append(
             f"<p><strong>{_h(ui('report.error_detail', lang=lang))}"
             f"{_h(ui('report.colon', lang=lang).rstrip())}</strong> "
-            f"<code>{_h(error_line(check['error']))}</code></p>"
+            f"<code>{_h(view.error_line)}</code></p>"
         )
     for finding in check["findings"]:
         out += _html_finding(doc, finding)
     out.append(f"<h5>{_h(ui('report.facts', lang=lang))}</h5>")
-    if check["facts"]:
-        out.append(_html_facts(check["id"], check["facts"], lang))
+    if view.measured:
+        out.append(_html_facts(view))
     else:
         out.append(f"<p>{_h(ui('report.no_facts', lang=lang))}</p>")
     out += ["</div>", "</details>"]

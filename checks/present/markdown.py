@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from checks.core.models import Report
-from checks.present import measured
+from checks.present import check_view
 from checks.present.catalogue import (
     OSName,
     Surface,
@@ -15,9 +15,6 @@ from checks.present.document import (
     Document,
     FindingData,
     build,
-    check_name,
-    check_summary,
-    error_line,
     printable,
     seconds,
     status_tag,
@@ -102,31 +99,24 @@ def to_markdown(
     out += [f"## {_md(ui('report.checks', lang=lang))}", ""]
     columns = [ui(f"report.{k}", lang=lang) for k in ("status", "check", "result", "duration")]
     out += ["| " + " | ".join(_md(c) for c in columns) + " |", "|---|---|---|---:|"]
-    for check in data["checks"]:
-        row = (
-            status_tag(check["status"], lang),
-            check_name(check["id"], lang),
-            check_summary(doc, check),
-            seconds(check["duration_s"], lang),
-        )
+    views = [(check, check_view.of_document(doc, check)) for check in data["checks"]]
+    for _, shown in views:
+        row = (status_tag(shown.status, lang), shown.name, shown.summary, shown.duration)
         out.append("| " + " | ".join(_md(cell) for cell in row) + " |")
     out.append("")
 
-    for check in data["checks"]:
-        tag = status_tag(check["status"], lang)
-        out += [f"### {_md(tag)} — {_md(check_name(check['id'], lang))}", ""]
-        summary = check_summary(doc, check)
-        if summary and not check["findings"]:
-            out += [_md(summary), ""]
-        if "error" in check:
+    for check, shown in views:
+        out += [f"### {_md(status_tag(shown.status, lang))} — {_md(shown.name)}", ""]
+        if shown.summary and not check["findings"]:
+            out += [_md(shown.summary), ""]
+        if shown.error:
             label = _md(ui("report.error_detail", lang=lang))
-            out += [f"**{label}{colon}** {_md(error_line(check['error']))}", ""]
+            out += [f"**{label}{colon}** {_md(shown.error_line)}", ""]
         for finding in check["findings"]:
             out += _md_finding(doc, finding)
-        found = measured.lines(check["id"], check["facts"], lang)
-        if found:
+        if shown.measured:
             out += ["<details>", f"<summary>{_md(ui('report.facts', lang=lang))}</summary>", ""]
-            for line in found:
+            for line in shown.measured:
                 lead = "  " * line.depth + "- "
                 if line.label and line.value:
                     out.append(f"{lead}**{_md(line.label)}**{colon} {_md(line.value)}")

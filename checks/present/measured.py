@@ -72,6 +72,9 @@ def value_text(key: str, value: object, lang: str) -> str:
             return f"{number} s"
         return number
     text = str(value)
+    if key == "ref_id":
+        # A stratum-1 server's clock, by the English name ntplib gives it.
+        return ui_texts(lang).get(f"ntp_clock.{text}") or text
     if text.startswith("-----BEGIN"):
         return ui("fact_value.pem", lang=lang, count=text.count("-----BEGIN"))
     if _WORD.match(text) and f"fact_value.{text}" in ui_texts(lang):

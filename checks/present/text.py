@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from checks.core.models import Report, Status
-from checks.present import measured
+from checks.present import check_view
 from checks.present.catalogue import (
     OSName,
     Surface,
@@ -16,15 +16,11 @@ from checks.present.document import (
     Document,
     FindingData,
     build,
-    check_name,
-    check_summary,
-    error_line,
     printable,
     seconds,
     status_tag,
     target_label,
     view_of,
-    worst,
 )
 
 _WIDTH = 100
@@ -143,30 +139,24 @@ class _Terminal:
 
     def check(self, check: CheckData) -> None:
         """One line; with `verbose`, why, what to do, the evidence and what was measured."""
-        lang = self.doc.lang
-        name = check_name(check["id"], lang)
-        summary = check_summary(self.doc, check)
-        self.headed(check["status"], summary, name)
+        view = check_view.of_document(self.doc, check)
+        self.headed(view.status, view.summary, view.name)
         if not self.verbose:
             return
         indent = self.tag_width + 1
-        if check["status"] == "error" and "error" in check:
-            self.para(error_line(check["error"]), indent)
-        problems = [f for f in check["findings"] if f["status"] not in ("pass", "skip")]
-        headline = worst(check["findings"])
-        for finding in problems:
-            self.finding(
-                finding, titled=len(problems) > 1 or finding is not headline, indent=indent
-            )
-        self.measured(check, indent)
+        if view.error:
+            self.para(view.error_line, indent)
+        for finding in view.told:
+            self.finding(finding, titled=len(view.told) > 1, indent=indent)
+        self.bullets(ui("check.also_found", lang=self.doc.lang), list(view.others), indent)
+        self.measured(view, indent)
 
-    def measured(self, check: CheckData, indent: int) -> None:
-        found = measured.lines(check["id"], check["facts"], self.doc.lang)
-        if not found:
+    def measured(self, view: check_view.CheckView, indent: int) -> None:
+        if not view.measured:
             return
         self.heading(ui("report.facts", lang=self.doc.lang), indent)
         colon = ui("report.colon", lang=self.doc.lang)
-        for line in found:
+        for line in view.measured:
             lead = " " * (indent + 2 + 2 * line.depth)
             if not line.label:
                 self.lines.extend(_wrap(printable(line.value), f"{lead}- ", f"{lead}  "))

@@ -319,3 +319,8 @@ def test_the_frozen_window_survives_a_working_day_of_diagnoses(tmp_path: Path) -
     assert len(samples) == 50
     assert soak.problems(samples) == []
     assert code == 0
+
+
+def test_the_frozen_app_carries_qts_chinese_words_and_no_other_qt_translation() -> None:
+    shipped = sorted(p.name for p in ONEDIR.parent.rglob("*.qm"))
+    assert shipped == ["qtbase_zh_CN.qm"]

@@ -6,7 +6,8 @@ import copy
 import html
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -15,6 +16,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+from checks.core.facts import Facts
+from checks.core.facts.dns import DnsFacts
 from checks.core.models import CheckResult, Finding, Report, Status
 from checks.core.redact import redact
 from checks.core.target import Target
@@ -37,12 +40,35 @@ def _home(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("USERPROFILE", HOME)
 
 
+@dataclass(frozen=True, kw_only=True)
+class OddFacts(Facts):
+    """Facts of every type a check may hold, and values a report must redact and escape."""
+
+    check_id = "tcp"
+
+    proxy: str
+    config: str
+    banner: str
+    when: datetime
+    raw: bytes
+    file: Path
+    nested: Mapping[str, object]
+    other: Status
+
+
+@dataclass(frozen=True, kw_only=True)
+class FilesFacts(Facts):
+    check_id = "trust_store"
+
+    files: Mapping[str, str]
+
+
 def _results() -> tuple[CheckResult, ...]:
     dns = CheckResult(
         "dns",
         Status.PASS,
         (Finding("dns.resolved", Status.PASS, {"host": "example.com"}),),
-        {"addresses": ("192.0.2.10", "2001:db8::1")},
+        DnsFacts(host="example.com", addresses=("192.0.2.10", "2001:db8::1")),
         0.0123,
     )
     refused = Finding(
@@ -59,16 +85,16 @@ def _results() -> tuple[CheckResult, ...]:
         "tcp",
         Status.FAIL,
         (refused,),
-        {
-            "proxy": PROXY,
-            "config": f"{HOME}/.config/hd.toml",
-            "banner": "<script>alert(2)</script>",
-            "when": datetime(2025, 3, 1, 9, 30, 1, tzinfo=UTC),
-            "raw": b"\x01\xff",
-            "file": Path("/etc/ssl/cert.pem"),
-            "nested": MappingProxyType({"pair": (1, 2), "set": frozenset({3})}),
-            "other": Status.WARN,
-        },
+        OddFacts(
+            proxy=PROXY,
+            config=f"{HOME}/.config/hd.toml",
+            banner="<script>alert(2)</script>",
+            when=datetime(2025, 3, 1, 9, 30, 1, tzinfo=UTC),
+            raw=b"\x01\xff",
+            file=Path("/etc/ssl/cert.pem"),
+            nested=MappingProxyType({"pair": (1, 2), "set": frozenset({3})}),
+            other=Status.WARN,
+        ),
         1.5,
     )
     tls = CheckResult("tls", Status.SKIP, blocked_by="tcp.refused")
@@ -231,7 +257,10 @@ def test_json_params_and_facts_are_plain_types() -> None:
     assert facts["file"] == "/etc/ssl/cert.pem"
     assert facts["nested"] == {"pair": [1, 2], "set": [3]}
     assert facts["other"] == "warn"
-    assert data["checks"][0]["facts"] == {"addresses": ["192.0.2.10", "2001:db8::1"]}
+    assert data["checks"][0]["facts"] == {
+        "host": "example.com",
+        "addresses": ["192.0.2.10", "2001:db8::1"],
+    }
     # Exactly the types json produces, so a round trip changes nothing.
     assert json.loads(json.dumps(data)) == data
 
@@ -341,7 +370,7 @@ def test_redaction_covers_target_input_and_windows_home(monkeypatch: pytest.Monk
             "truststore",
             Status.WARN,
             (Finding("truststore.extra", Status.WARN, evidence=("C:\\Users\\Hd Tester\\ca.pem",)),),
-            {"C:\\Users\\Hd Tester\\key": "c:/users/hd tester/x"},
+            FilesFacts(files={"C:\\Users\\Hd Tester\\key": "c:/users/hd tester/x"}),
         ),
     )
     target = Target(f"{PROXY}/x", "proxy", 3128, "proxy", False)
@@ -370,7 +399,7 @@ def test_text_control_characters_from_data_are_neutralised() -> None:
             "tcp",
             Status.FAIL,
             (Finding("tcp.refused", Status.FAIL, evidence=("evil \x1b[2J banner",)),),
-            {"banner": "\x1b]0;title\x07"},
+            FilesFacts(files={"banner": "\x1b]0;title\x07"}),
         ),
     )
     for fmt in ("text", "markdown", "html"):
@@ -617,3 +646,43 @@ def test_measured_numbers_read_as_plain_numbers_with_their_units() -> None:
         "Time taken": "12.5 ms",
         "count": "3",
     }
+
+
+@pytest.mark.parametrize(
+    ("lang", "human", "direction"), [("en", "3 years", "behind"), ("zh_CN", "3 年", "慢")]
+)
+def test_schema_1_params_keep_the_words_earlier_versions_stored(
+    lang: str, human: str, direction: str
+) -> None:
+    offset = 3 * 365 * 86400 + 3600
+    skew = Finding(
+        "clock.skew",
+        Status.FAIL,
+        {"offset_s": offset, "uncertainty_s": 0.01, "agreed": 2, "variant": "years"},
+    )
+    clock = CheckResult("clock", Status.FAIL, (skew,))
+    data = rep.to_dict(_report((clock,)), lang=lang)
+    params = data["checks"][0]["findings"][0]["params"]
+    # Worded when the report is written, in its language, where schema 1 always had them.
+    assert list(params) == [
+        "offset_s",
+        "uncertainty_s",
+        "human_offset",
+        "direction",
+        "agreed",
+        "variant",
+    ]
+    assert params["human_offset"] == human
+    assert params["direction"] == direction
+
+
+def test_every_reference_clock_ntplib_names_reads_in_the_reports_language() -> None:
+    import ntplib
+
+    from checks.present import measured
+
+    for name in set(ntplib.NTP.REF_ID_TABLE.values()):
+        chinese = measured.value_text("ref_id", name, "zh_CN")
+        assert chinese != name, name
+        assert measured.value_text("ref_id", name, "en") == name
+    assert measured.value_text("ref_id", "C0A80001", "zh_CN") == "C0A80001"
