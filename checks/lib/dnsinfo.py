@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import select
 import socket
 import threading
 import time
@@ -11,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from checks.core.check import Cancelled
 from checks.core.target import to_ascii
+from checks.lib import net
 
 # dnspython takes 30-40 ms to import: it is imported by the functions that ask a server, which
 # the dns check calls only after the system's lookup failed.
@@ -28,7 +27,6 @@ EDNS_PAYLOAD = 1232
 _RECV_SIZE = 65535
 # The server's own words (EXTRA-TEXT) are kept only this long.
 _MAX_TEXT = 200
-_SLICE_S = 0.1
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
 
 
@@ -192,29 +190,19 @@ def _exchange(
         except OSError as exc:
             raise _NoAnswer(_failure(exc)) from exc
         last = "timeout"
-        while True:
-            if cancel.is_set():
-                raise Cancelled
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _NoAnswer(last)
-            readable, _, _ = select.select([sock], [], [], min(_SLICE_S, left))
-            if not readable:
-                continue
-            try:
-                data = sock.recv(_RECV_SIZE)
-            except BlockingIOError:
-                continue
-            except OSError as exc:
-                raise _NoAnswer(_failure(exc)) from exc
-            try:
-                response = dns.message.from_wire(data)
-            except (dns.exception.DNSException, ValueError):
+        try:
+            for data in net.datagrams(sock, _RECV_SIZE, deadline=deadline, cancel=cancel):
+                try:
+                    response = dns.message.from_wire(data)
+                except (dns.exception.DNSException, ValueError):
+                    last = "malformed"
+                    continue
+                if query.is_response(response):
+                    return response
                 last = "malformed"
-                continue
-            if query.is_response(response):
-                return response
-            last = "malformed"
+        except OSError as exc:
+            raise _NoAnswer(_failure(exc)) from exc
+        raise _NoAnswer(last)
 
 
 def _failure(exc: OSError) -> str:

@@ -8,7 +8,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Literal, TypeVar
 
 from checks.core.check import Cancelled
@@ -123,3 +123,24 @@ def recv(sock: socket.socket, size: int, *, timeout: float, cancel: threading.Ev
     if not _wait(sock, write=False, timeout=timeout, cancel=cancel):
         raise TimeoutError(f"no data within {timeout:g} s")
     return sock.recv(size)
+
+
+def datagrams(
+    sock: socket.socket, size: int, *, deadline: float, cancel: threading.Event
+) -> Iterator[bytes]:
+    """Every datagram that reaches the non-blocking `sock` until the monotonic `deadline`;
+    raises `Cancelled`, and the `OSError` of a failed read (an ICMP refusal on a connected
+    socket). The caller decides which datagram is its answer and stops reading there."""
+    while True:
+        if cancel.is_set():
+            raise Cancelled
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        readable, _, _ = select.select([sock], [], [], min(_SLICE_S, left))
+        if not readable:
+            continue
+        try:
+            yield sock.recv(size)
+        except BlockingIOError:
+            continue

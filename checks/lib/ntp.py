@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import ipaddress
 import secrets
-import select
 import socket
 import statistics
 import struct
@@ -19,7 +18,6 @@ from typing import Protocol
 import ntplib
 
 from checks.core import policy
-from checks.core.check import Cancelled
 from checks.core.facts.clock import NtpQueried
 from checks.lib import net
 
@@ -43,7 +41,6 @@ KISS_STRATUM = 0
 QUERY_TIMEOUT_S = policy.CLOCK_NTP_TIMEOUT_S
 LOOKUP_TIMEOUT_S = policy.CLOCK_NTP_LOOKUP_TIMEOUT_S
 MAX_ADDRESSES_PER_FAMILY = policy.CLOCK_NTP_ADDRESSES_PER_FAMILY
-_SLICE_S = 0.1
 _RECV_SIZE = 1024
 
 # Seconds from 1900-01-01 (NTP era 0) to 1970-01-01 (Unix epoch).
@@ -352,31 +349,21 @@ def _receive(
     `_NoAnswer`, or "timeout" when nothing came at all.
     """
     last = _NoAnswer("timeout", "no answer in time")
-    while True:
-        if cancel.is_set():
-            raise Cancelled
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise last
-        readable, _, _ = select.select([sock], [], [], min(_SLICE_S, left))
-        if not readable:
-            continue
-        try:
-            data = sock.recv(_RECV_SIZE)
-        except BlockingIOError:
-            continue
-        except OSError as exc:
-            raise _NoAnswer(*_failure(exc)) from exc
-        arrived = time.monotonic()
-        try:
-            reply = decode(data)
-        except ValueError as exc:
-            last = _NoAnswer("malformed", str(exc))
-            continue
-        if reply.origin != transmit:
-            last = _NoAnswer("origin_mismatch", f"origin {reply.origin:016x} is not ours")
-            continue
-        return reply, arrived
+    try:
+        for data in net.datagrams(sock, _RECV_SIZE, deadline=deadline, cancel=cancel):
+            arrived = time.monotonic()
+            try:
+                reply = decode(data)
+            except ValueError as exc:
+                last = _NoAnswer("malformed", str(exc))
+                continue
+            if reply.origin != transmit:
+                last = _NoAnswer("origin_mismatch", f"origin {reply.origin:016x} is not ours")
+                continue
+            return reply, arrived
+    except OSError as exc:
+        raise _NoAnswer(*_failure(exc)) from exc
+    raise last
 
 
 def query(
