@@ -13,10 +13,18 @@
 #   sslyze      sslyze 127.0.0.1:PORT   (in /tmp/sslyze-venv, pinned by bench/requirements.txt)
 #   --version   .venv/bin/handshake-doctor --version
 #
+# Set-up, not measured: the bytecode of checks/, gui/ and resources/ is compiled first, as
+# installing the app does (pip, the packages), so that no run compiles sources; this matters
+# where PYTHONDONTWRITEBYTECODE is set and nothing else would write it.
+#
 # The tools alternate run by run (each tool's run 1, then each tool's run 2, ...); the first
 # round is a warm-up and is discarded. Every run has a 60 s timeout and its exit status and
 # output are checked: a tool that fails is reported as failed, never timed. Missing peers are
 # installed first (apt-get, pip: set-up, not measured); only 127.0.0.1 is contacted while timing.
+#
+# Then where our time goes: the same command run in-process with marks at each phase
+# (interpreter start-up, importing the CLI, importing the checks the plan runs, the checks,
+# the JSON, the interpreter's exit), median of the same number of runs.
 
 from __future__ import annotations
 
@@ -183,6 +191,18 @@ def pinned_sslyze() -> str:
     return "not pinned"
 
 
+def compile_bytecode() -> None:
+    """Compile our sources as an installation does, so that no timed run compiles them."""
+    python = OURS.parent / "python"
+    subprocess.run(
+        [str(python), "-m", "compileall", "-q", "checks", "gui", "resources"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+
+
 # --- the measurement ----------------------------------------------------------------------------
 
 
@@ -224,6 +244,106 @@ def measure(tools: list[Tool], runs: int) -> None:
                 tool.times.append(elapsed)
         label = "warm-up" if round_number == 0 else f"run {round_number}/{runs}"
         sys.stderr.write(f"{label} done\n")
+
+
+# --- where our time goes -----------------------------------------------------------------------
+
+# Runs `handshake-doctor check ... --json` exactly as the command does (gui.launcher.main with
+# the process's own arguments), wrapping the plan, each check and the JSON rendering to note
+# when they start and end (time.time(), comparable with the parent's clock). The wrappers
+# import checks.registry and checks.present.document up front: about 2 ms moves from "the
+# checks" and "JSON" into "the CLI".
+_PHASES_CODE = """
+import time
+marks = {"started": time.time()}
+import json, sys, threading
+from gui.launcher import main
+import checks.cli
+from checks import engine, registry
+from checks.present import document
+marks["cli imported"] = time.time()
+_plan, _execute, _to_json = registry.plan, engine._execute, document.to_json
+lock, ends = threading.Lock(), []
+def plan(*args, **kwargs):
+    marks["plan begins"] = time.time()
+    try:
+        return _plan(*args, **kwargs)
+    finally:
+        marks["plan imported"] = time.time()
+def execute(*args, **kwargs):
+    try:
+        return _execute(*args, **kwargs)
+    finally:
+        with lock:
+            ends.append(time.time())
+def to_json(*args, **kwargs):
+    marks["json begins"] = time.time()
+    try:
+        return _to_json(*args, **kwargs)
+    finally:
+        marks["json ends"] = time.time()
+registry.plan, engine._execute, document.to_json = plan, execute, to_json
+code = main()
+marks["checks end"] = max(ends)
+sys.stdout.flush()
+sys.stderr.write("\\nPHASES " + json.dumps(marks) + "\\n")
+sys.exit(code)
+"""
+
+PHASES = (
+    ("interpreter start-up (with site)", "spawned", "started"),
+    ("import the CLI (argparse, core, catalogue)", "started", "cli imported"),
+    ("parse the options and the target", "cli imported", "plan begins"),
+    ("import the checks the plan runs", "plan begins", "plan imported"),
+    ("run the checks (wall)", "plan imported", "checks end"),
+    ("verdict, until the JSON begins", "checks end", "json begins"),
+    ("render the JSON", "json begins", "json ends"),
+    ("write it, exit the interpreter", "json ends", "exited"),
+)
+
+
+def breakdown(port: int, runs: int) -> dict[str, float] | str:
+    """Median seconds of each phase of our command over `runs` runs (after a warm-up), or why
+    it could not be measured."""
+    python = OURS.parent / "python"
+    argv = [str(python), "-c", _PHASES_CODE, "check", f"127.0.0.1:{port}", "--only", "target"]
+    samples: dict[str, list[float]] = {label: [] for label, _, _ in PHASES}
+    totals: list[float] = []
+    for run in range(runs + 1):
+        spawned = time.time()
+        done = subprocess.run(
+            [*argv, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            check=False,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+        )
+        exited = time.time()
+        if problem := check_ours(done):
+            return problem
+        line = next((x for x in done.stderr.splitlines() if x.startswith("PHASES ")), None)
+        if line is None:
+            return "no phase marks in the output"
+        marks = {**json.loads(line.removeprefix("PHASES ")), "spawned": spawned, "exited": exited}
+        if run == 0:
+            continue
+        for label, begin, end in PHASES:
+            samples[label].append(marks[end] - marks[begin])
+        totals.append(exited - spawned)
+    result = {label: statistics.median(values) for label, values in samples.items()}
+    result["total (median of the runs, not the sum)"] = statistics.median(totals)
+    return result
+
+
+def breakdown_table(phases: dict[str, float] | str, runs: int) -> str:
+    lines = ["", f"Where our time goes (median of {runs} runs, in-process marks):", ""]
+    if isinstance(phases, str):
+        return "\n".join([*lines, f"not measured: {phases}", ""])
+    lines += ["| phase | median (ms) |", "|---|---:|"]
+    lines += [f"| {label} | {seconds * 1000:.0f} |" for label, seconds in phases.items()]
+    return "\n".join(lines) + "\n"
 
 
 # --- the report ---------------------------------------------------------------------------------
@@ -352,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"{OURS} is missing: run `make lint` (or `make test`) first\n")
         return 2
 
+    compile_bytecode()
     why_missing = ensure_apt(["nmap", "sslscan"])
     sslyze_python, why = ensure_sslyze()
     if sslyze_python is None:
@@ -406,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, reason in why_missing.items():
                 tools[name].skipped = reason
             measure(list(tools.values()), args.runs)
+            phases = breakdown(port, args.runs)
         finally:
             server.stop()
 
@@ -416,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
         "sslyze": "sslyze: `sslyze 127.0.0.1:PORT`",
         "version": "ours: `handshake-doctor --version`",
     }
-    table = report(tools, labels)
+    table = report(tools, labels) + breakdown_table(phases, args.runs)
     sys.stdout.write(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(header(versions, args.runs) + "\n" + table, encoding="utf-8")

@@ -2,51 +2,72 @@
 
 from __future__ import annotations
 
-from checks import (
-    captive_portal,
-    certificate,
-    client_policy,
-    clock,
-    dns,
-    interception,
-    protocols,
-    proxy,
-    security_software,
-    tcp,
-    tls,
-    trust_store,
-)
-from checks.core.check import Check
-from checks.core.config import Settings
+import functools
+import importlib
+from typing import NamedTuple
 
-CHECKS: tuple[Check, ...] = (
-    captive_portal.CHECK,
-    clock.CHECK,
-    trust_store.CHECK,
-    proxy.CHECK,
-    interception.CHECK,
-    security_software.CHECK,
-    client_policy.CHECK,
-    dns.CHECK,
-    tcp.CHECK,
-    tls.CHECK,
-    certificate.CHECK,
-    protocols.CHECK,
+from checks.core.check import Check
+from checks.core.config import Scope, Settings
+
+
+class Entry(NamedTuple):
+    """A check as the plan knows it before its module is imported (the module pulls in OpenSSL,
+    cryptography and friends: a run imports only the checks it runs)."""
+
+    id: str
+    scope: Scope
+    module: str  # checks.<module> defines CHECK
+
+
+# Report order. A test asserts each module's CHECK has this id and scope.
+ENTRIES: tuple[Entry, ...] = (
+    Entry("captive_portal", "local", "captive_portal"),
+    Entry("clock", "local", "clock"),
+    Entry("trust_store", "local", "trust_store"),
+    Entry("proxy", "local", "proxy"),
+    Entry("interception", "local", "interception"),
+    Entry("security_software", "local", "security_software"),
+    Entry("client_policy", "local", "client_policy"),
+    Entry("dns", "target", "dns"),
+    Entry("tcp", "target", "tcp"),
+    Entry("tls", "target", "tls"),
+    Entry("cert", "target", "certificate"),
+    Entry("protocols", "target", "protocols"),
 )
+
+
+def load(entry: Entry) -> Check:
+    """The `Check` of `entry`, importing its module on first use."""
+    check: Check = importlib.import_module(f"checks.{entry.module}").CHECK
+    if (check.id, check.scope) != (entry.id, entry.scope):
+        raise RuntimeError(
+            f"checks.{entry.module} registers {check.id!r} ({check.scope}), "
+            f"the registry expects {entry.id!r} ({entry.scope})"
+        )
+    return check
+
+
+@functools.cache
+def all_checks() -> tuple[Check, ...]:
+    """Every check, in report order (imports every check module: for docs, tests, the window)."""
+    return tuple(load(entry) for entry in ENTRIES)
 
 
 def plan(settings: Settings, *, has_target: bool) -> tuple[Check, ...]:
-    """The checks to run: local ones unless `--only target`, target ones when there is a target."""
+    """The checks to run: local ones unless `--only target`, target ones when there is a target.
+
+    Only the modules of these checks are imported.
+    """
     wanted = {"local", "target"} if settings.only is None else {settings.only}
     if not has_target:
         wanted.discard("target")
-    return tuple(check for check in CHECKS if check.scope in wanted)
+    return tuple(load(entry) for entry in ENTRIES if entry.scope in wanted)
 
 
 def emitted_findings() -> dict[str, tuple[str, ...]]:
     """Every finding id any check can emit, with its variants (the catalogue must cover them)."""
     ids: dict[str, tuple[str, ...]] = dict(INPUT_FINDINGS)
-    for check in CHECKS:
+    for check in all_checks():
         ids.update(check.findings)
     return ids
 

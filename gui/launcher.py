@@ -22,10 +22,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # In a frozen app the diagnosis process is this executable again; this runs it.
         multiprocessing.freeze_support()
     args = list(sys.argv[1:] if argv is None else argv)
-    if args:
-        from checks import cli  # every check module: only the CLI needs them at once
+    if args == ["--version"]:
+        # What `handshake-doctor --version` prints, without loading the CLI (scripts ask often).
+        from checks.core.version import __version__
 
-        return cli.main(args)
+        sys.stdout.write(f"handshake-doctor {__version__}\n")
+        return 0
+    if args:
+        from checks import cli  # the checks are imported by the CLI as a run needs them
+
+        # Called as the command (no `argv`), this process ends when the CLI returns.
+        return cli.main(args, own_process=argv is None)
     if not has_display():
         from checks import cli
 
@@ -33,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "handshake-doctor: no display found (DISPLAY and WAYLAND_DISPLAY are unset); "
             "running the headless check instead.\n"
         )
-        code = cli.main(["check"])
+        code = cli.main(["check"], own_process=argv is None)
         # Asked for the window, the user gets the report instead: that is a success whatever
         # it found (`make run` must not end in "Error 1"); usage errors and crashes are not.
         return 0 if code in (cli.EXIT_OK, cli.EXIT_WARN, cli.EXIT_FAIL) else code

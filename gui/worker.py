@@ -64,10 +64,10 @@ def planned_checks(
 
 
 def check_scopes() -> dict[str, str]:
-    """Check id -> `local` or `target`, as the registry declares them (imports every check)."""
+    """Check id -> `local` or `target`, as the registry declares them (imports no check)."""
     from checks import registry
 
-    return {check.id: check.scope for check in registry.CHECKS}
+    return {entry.id: entry.scope for entry in registry.ENTRIES}
 
 
 def finding_owners() -> dict[str, tuple[str, str]]:
@@ -75,7 +75,7 @@ def finding_owners() -> dict[str, tuple[str, str]]:
     from checks import registry
 
     owners: dict[str, tuple[str, str]] = {}
-    for check in registry.CHECKS:
+    for check in registry.all_checks():
         for finding_id in check.findings:
             owners.setdefault(finding_id, (check.id, check.scope))
     return owners

@@ -36,12 +36,23 @@ def _strip_credentials(text: str) -> str:
     return _BARE_USERINFO.sub(f"{MASK}@", text)
 
 
+# Where Path.home() looks, on every OS: the candidates change only when these do.
+_HOME_VARIABLES = ("HOME", "USERPROFILE", "HOMEDRIVE", "HOMEPATH")
+
+
 def _home_candidates() -> tuple[tuple[str, bool], ...]:
     """Every spelling of the home directory a report might contain, and whether it is Windows'."""
+    return _candidates_for(tuple(os.environ.get(name) for name in _HOME_VARIABLES))
+
+
+@functools.lru_cache(maxsize=8)
+def _candidates_for(environment: tuple[str | None, ...]) -> tuple[tuple[str, bool], ...]:
+    # A report redacts hundreds of strings: the home is worked out once per environment.
     raw: list[str] = []
     with contextlib.suppress(RuntimeError):
         raw.append(str(Path.home()))
-    raw.extend(os.environ.get(name, "") for name in ("HOME", "USERPROFILE"))
+    home, profile = environment[:2]  # HOME, USERPROFILE
+    raw.extend((home or "", profile or ""))
     spellings: set[tuple[str, bool]] = set()
     for spelled in raw:
         home = spelled.rstrip("/\\")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from checks.core import compiled
 
 Strength = Literal["insecure", "weak", "secure", "recommended"]
 STRENGTHS: tuple[Strength, ...] = ("insecure", "weak", "secure", "recommended")
@@ -149,7 +150,11 @@ def _suite(entry: Mapping[str, object]) -> Suite:
 
 def parse(text: str) -> Registry:
     """Read the data file's TOML text."""
-    data = tomllib.loads(text)
+    return from_data(tomllib.loads(text))
+
+
+def from_data(data: Mapping[str, Any]) -> Registry:
+    """The registry from the data file's parsed tables."""
     suites = tuple(_suite(entry) for entry in data["suites"])
     if len({s.code for s in suites}) != len(suites):
         raise ValueError("a code point is listed twice")
@@ -160,8 +165,7 @@ def parse(text: str) -> Registry:
 @functools.cache
 def registry() -> Registry:
     """The registry shipped in `resources/cipher_suites.toml`."""
-    text = importlib.resources.files("resources").joinpath("cipher_suites.toml").read_text("utf-8")
-    return parse(text)
+    return from_data(compiled.load_toml("cipher_suites.toml"))
 
 
 def summarise(names: Iterable[str]) -> dict[str, int]:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from checks.core import compiled
 from checks.core.platform import OS_NAMES, OSName
 
 KINDS = ("antivirus", "enterprise", "firewall", "debugging")
@@ -100,7 +101,11 @@ def _patterns(raw: object, where: str) -> tuple[re.Pattern[str], ...]:
 
 def parse(text: str) -> Catalogue:
     """Parse the catalogue's TOML; raise `ValueError` when it is malformed."""
-    data = tomllib.loads(text)
+    return from_data(tomllib.loads(text))
+
+
+def from_data(data: Mapping[str, Any]) -> Catalogue:
+    """The catalogue from its parsed tables; raise `ValueError` when they are malformed."""
     version = data.get("version")
     if not isinstance(version, int):
         raise ValueError("the product catalogue has no integer `version`")
@@ -130,8 +135,7 @@ def parse(text: str) -> Catalogue:
 @functools.cache
 def load() -> Catalogue:
     """The catalogue shipped in resources/ (read once)."""
-    resource = importlib.resources.files("resources").joinpath("interception_products.toml")
-    return parse(resource.read_text(encoding="utf-8"))
+    return from_data(compiled.load_toml("interception_products.toml"))
 
 
 __all__ = ["KINDS", "Catalogue", "Product", "load", "parse"]

@@ -150,6 +150,6 @@ def test_offline_contacts_nothing() -> None:
 def test_the_check_runs_first_in_the_plan() -> None:
     from checks import registry
 
-    assert registry.CHECKS[0] is captive_portal.CHECK
+    assert registry.all_checks()[0] is captive_portal.CHECK
     local = registry.plan(Settings(), has_target=False)
     assert local[0].id == "captive_portal"

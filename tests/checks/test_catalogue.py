@@ -133,7 +133,7 @@ def test_no_language_has_ids_english_lacks() -> None:
 
 def test_every_check_has_a_name_in_every_language() -> None:
     for lang in catalogue.LANGUAGES:
-        for check in registry.CHECKS:
+        for check in registry.all_checks():
             assert f"check_name.{check.id}" in catalogue.ui_texts(lang)
 
 
@@ -170,3 +170,96 @@ def test_findings_doc_is_current() -> None:
     assert current == findings_doc.markdown(), (
         "run: python -m checks.findings_doc > docs/findings.md"
     )
+
+
+def _eager(folder: str, lang: str) -> dict[str, object]:
+    """Every file of `resources/<folder>/<lang>` parsed and merged at once, as a reference."""
+    import tomllib
+
+    merged: dict[str, object] = {}
+    for path in sorted((ROOT / "resources" / folder / lang).glob("*.toml")):
+        catalogue._merge(merged, tomllib.loads(path.read_text(encoding="utf-8")), path.name)
+    return merged
+
+
+@pytest.mark.parametrize("lang", catalogue.LANGUAGES)
+def test_each_text_read_lazily_is_the_text_read_eagerly(lang: str) -> None:
+    import tomllib
+
+    for folder in ("findings", "ui"):
+        tables = catalogue._Tables(catalogue._folder(folder, lang), f"{folder}/{lang}")
+        tables.need("")  # reads and indexes the files, parses none
+        assert not tables.parsed
+        # The header index must lead to every file that defines a part of each top-level key.
+        for path in sorted((ROOT / "resources" / folder / lang).glob("*.toml")):
+            for key in tomllib.loads(path.read_text(encoding="utf-8")):
+                led_to = {*tables._index.get(key, ()), *tables._always}
+                assert path.name in led_to, (folder, lang, key)
+        eager = _eager(folder, lang)
+        assert dict(tables) == eager
+    words = catalogue._flatten(_eager("ui", lang))
+    for top in {key.split(".")[0] for key in words}:
+        fresh = catalogue._Flat(catalogue._Tables(catalogue._folder("ui", lang), "ui"))
+        for key in (k for k in words if k.split(".")[0] == top):
+            assert fresh.get(key) == words[key], key
+    assert dict(catalogue.ui_texts(lang)) == words
+
+
+def test_a_finding_is_read_from_its_own_files_only() -> None:
+    table = catalogue._Tables(catalogue._folder("findings", "en"), "findings/en")
+    assert table.get("tcp.refused") is not None
+    assert table.get("no.such_id") is None
+    assert table.parsed == {"tcp.toml"}
+    words = catalogue._Flat(catalogue._Tables(catalogue._folder("ui", "en"), "ui/en"))
+    assert words["status.fail"]
+    assert "decoder.toml" not in words._tables.parsed
+
+
+def test_a_file_whose_keys_the_index_cannot_tell_is_always_read(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text('["a.one"]\ntitle = "A"\n', encoding="utf-8")
+    # A key before the first table, and a quoted key with an escape the index does not read.
+    (tmp_path / "b.toml").write_text('loose = "L"\n["b.two"]\ntitle = "B"\n', encoding="utf-8")
+    (tmp_path / "c.toml").write_text('["c\\u002Ethree"]\ntitle = "C"\n', encoding="utf-8")
+    (tmp_path / "d.toml").write_text(
+        '["d.four"]\ntitle = "D"\n["a.one".variants.x]\ntitle = "AX"\n', encoding="utf-8"
+    )
+    table = catalogue._Tables(tmp_path, "test")
+    assert table["a.one"] == {"title": "A", "variants": {"x": {"title": "AX"}}}
+    assert table.parsed == {"a.toml", "b.toml", "c.toml", "d.toml"}
+    fresh = catalogue._Tables(tmp_path, "test")
+    assert fresh["c.three"] == {"title": "C"}
+    assert fresh["loose"] == "L"
+    assert "d.toml" not in fresh.parsed
+
+
+def test_a_text_defined_twice_is_an_error_at_every_use(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text('["x.y"]\ntitle = "A"\n', encoding="utf-8")
+    (tmp_path / "b.toml").write_text('["x.y"]\ntitle = "B"\n', encoding="utf-8")
+    table = catalogue._Tables(tmp_path, "test")
+    for _ in range(2):
+        with pytest.raises(ValueError, match=r"test/b.toml repeats x.y.title"):
+            table.get("x.y")
+
+
+def test_compiled_texts_are_used_only_for_the_files_they_were_made_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a.toml").write_text('["a.one"]\ntitle = "A"\n', encoding="utf-8")
+    sources = catalogue._checksums(catalogue._sources(tmp_path))
+    ahead = {"a.one": {"title": "A, parsed ahead"}}
+    stale = {**sources, "a.toml": sources["a.toml"] + 1}
+    assert catalogue._Tables(tmp_path, "test", (stale, ahead))["a.one"] == {"title": "A"}
+    assert catalogue._Tables(tmp_path, "test", ({}, ahead))["a.one"] == {"title": "A"}
+    monkeypatch.setattr(catalogue.tomllib, "loads", lambda text: pytest.fail("parsed"))
+    current = catalogue._Tables(tmp_path, "test", (sources, ahead))
+    assert current["a.one"] == {"title": "A, parsed ahead"}
+    assert dict(current) == ahead
+
+
+def test_the_shipped_texts_are_read_from_their_compiled_form(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(catalogue.tomllib, "loads", lambda text: pytest.fail("parsed"))
+    for lang in catalogue.LANGUAGES:
+        assert catalogue._tables("findings", lang)["tcp.refused"]["title"]
+        assert catalogue._Flat(catalogue._tables("ui", lang))["status.fail"]

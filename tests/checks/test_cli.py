@@ -192,3 +192,49 @@ def test_launcher_without_a_display_runs_the_headless_check() -> None:
     # A report a person reads: the verdict and one line per check, no raw JSON.
     assert done.stdout.count("\n") < 40
     assert "{" not in done.stdout
+
+
+def test_the_command_answers_version_without_loading_the_cli() -> None:
+    code = (
+        "import sys\n"
+        "from gui.launcher import main\n"
+        "code = main(['--version'])\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('checks.'))\n"
+        "sys.stderr.write(f'{code} {loaded}')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout == _cli("--version").stdout
+    assert done.stderr == "0 ['checks.core', 'checks.core.version']"
+
+
+def test_only_the_command_s_own_process_spares_the_garbage_collector() -> None:
+    code = (
+        "import gc, io, sys, contextlib\n"
+        "from checks import cli\n"
+        f"argv = ['check', '127.0.0.1:{_closed_port()}', '--only', 'target', '--json']\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    cli.main(argv)\n"
+        "print(gc.isenabled(), gc.get_freeze_count() == 0)\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as own:\n"
+        "    cli.main(argv, own_process=True)\n"
+        "print(gc.isenabled(), gc.get_freeze_count() > 0)\n"
+        "import json\n"
+        "a, b = json.loads(out.getvalue()), json.loads(own.getvalue())\n"
+        "print(a['verdict'] == b['verdict'] and len(a['checks']) == len(b['checks']) > 2)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == ["True", "True", "True", "True", "True"]

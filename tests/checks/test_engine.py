@@ -214,3 +214,42 @@ def test_after_waits_for_a_check_without_being_blocked_by_its_failure() -> None:
     }
     assert results["reader"].status is Status.PASS
     assert "clock" in seen
+
+
+def test_the_registry_table_names_each_check_module_s_own_check() -> None:
+    import importlib
+
+    from checks import registry
+
+    for entry in registry.ENTRIES:
+        check = importlib.import_module(f"checks.{entry.module}").CHECK
+        assert (check.id, check.scope) == (entry.id, entry.scope)
+    assert [c.id for c in registry.all_checks()] == [e.id for e in registry.ENTRIES]
+    assert len({e.id for e in registry.ENTRIES}) == len(registry.ENTRIES)
+
+
+def test_a_plan_imports_only_the_checks_it_runs() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "from checks import registry\n"
+        "from checks.core.config import Settings\n"
+        "plan = registry.plan(Settings(only='target'), has_target=True)\n"
+        "print(','.join(c.id for c in plan))\n"
+        "local = [e.module for e in registry.ENTRIES if e.scope == 'local']\n"
+        "print(','.join(m for m in local if 'checks.' + m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    planned, imported = done.stdout.splitlines()
+    assert planned == "dns,tcp,tls,cert,protocols"
+    assert imported == ""

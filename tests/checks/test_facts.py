@@ -35,7 +35,7 @@ def _all_facts_classes() -> list[type[Facts]]:
 
 def test_every_facts_class_is_frozen_and_names_a_registered_check() -> None:
     kinds = _all_facts_classes()
-    ids = {check.id for check in registry.CHECKS}
+    ids = {check.id for check in registry.all_checks()}
     assert {kind.check_id for kind in kinds} == ids
     for kind in kinds:
         assert dataclasses.is_dataclass(kind)

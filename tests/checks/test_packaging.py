@@ -12,9 +12,17 @@ from checks.present import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 DUMP = (
-    "import json; from checks import catalogue as c; "
-    "print(json.dumps({l: [c.finding_texts(l), c.ui_texts(l)] for l in c.LANGUAGES}, "
+    "import json; from checks.present import catalogue as c; "
+    "print(json.dumps({l: [dict(c.finding_texts(l)), dict(c.ui_texts(l))] for l in c.LANGUAGES}, "
     "sort_keys=True))"
+)
+# Every module of the engine imports from the wheel (the window's need Qt, present here too).
+IMPORT_ALL = (
+    "import importlib, pkgutil, checks, gui\n"
+    "for package in (checks, gui):\n"
+    "    for m in pkgutil.walk_packages(package.__path__, package.__name__ + '.'):\n"
+    "        if not m.name.endswith('__main__'): importlib.import_module(m.name)\n"
+    "print('ok')\n"
 )
 
 
@@ -40,9 +48,22 @@ def test_wheel_ships_every_resource_and_loads_the_same_texts(tmp_path: Path) -> 
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(site)
-    shipped = {p.relative_to(site).as_posix() for p in (site / "resources").rglob("*.toml")}
-    in_tree = {p.relative_to(ROOT).as_posix() for p in (ROOT / "resources").rglob("*.toml")}
-    assert shipped == in_tree
+    for pattern in ("*.toml", "*.json"):
+        shipped = {p.relative_to(site).as_posix() for p in (site / "resources").rglob(pattern)}
+        in_tree = {p.relative_to(ROOT).as_posix() for p in (ROOT / "resources").rglob(pattern)}
+        assert shipped == in_tree
+    packages = {p.parent.relative_to(ROOT) for p in ROOT.glob("[cg]*/**/__init__.py")}
+    assert packages == {p.parent.relative_to(site) for p in site.glob("[cg]*/**/__init__.py")}
+    imported = subprocess.run(
+        [sys.executable, "-c", IMPORT_ALL],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(site), "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert imported.stdout.strip() == "ok", imported.stderr
     done = subprocess.run(
         [sys.executable, "-c", DUMP],
         cwd=tmp_path,
@@ -56,7 +77,7 @@ def test_wheel_ships_every_resource_and_loads_the_same_texts(tmp_path: Path) -> 
     from_source = json.loads(
         json.dumps(
             {
-                lang: [catalogue.finding_texts(lang), catalogue.ui_texts(lang)]
+                lang: [dict(catalogue.finding_texts(lang)), dict(catalogue.ui_texts(lang))]
                 for lang in catalogue.LANGUAGES
             },
             sort_keys=True,
