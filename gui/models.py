@@ -44,8 +44,14 @@ class ResultsModel(QAbstractListModel):
 
     def add(self, result: CheckResult) -> None:
         """Append `result`, or replace the row of an earlier result of the same check."""
-        # A result may name another check's finding as its blocker: every view may change.
-        self._views.clear()
+        # Its own view is new; a skipped result's view names another check's finding, which
+        # this result may bring or replace. Every other view stays as it was worded.
+        waiting = {r.check_id for r in self._results if r.blocked_by is not None}
+        self._views = {
+            key: view
+            for key, view in self._views.items()
+            if key[0] != result.check_id and key[0] not in waiting
+        }
         for row, old in enumerate(self._results):
             if old.check_id == result.check_id:
                 self._results[row] = result

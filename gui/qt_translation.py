@@ -7,7 +7,7 @@ from pathlib import Path
 import PySide6
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QTranslator
 
-_installed: dict[str, QTranslator] = {}
+_installed: list[QTranslator] = []  # the one in use, if any
 
 
 def _folders() -> tuple[Path, ...]:
@@ -24,15 +24,14 @@ def use(lang: str) -> bool:
     app = QCoreApplication.instance()
     if app is None:
         return False
-    for old in _installed.values():
-        app.removeTranslator(old)
-    _installed.clear()
+    while _installed:
+        app.removeTranslator(_installed.pop())
     if lang == "en":
         return True
     translator = QTranslator(app)
     for folder in _folders():
         if translator.load(f"qtbase_{lang}", str(folder)):
             app.installTranslator(translator)
-            _installed[lang] = translator
+            _installed.append(translator)
             return True
     return False

@@ -10,8 +10,6 @@ from checks.core.models import CheckResult, Finding, Status
 from checks.core.redact import redact, redact_data
 from checks.present import measured
 from checks.present.catalogue import (
-    OSName,
-    Surface,
     current_os,
     normalise_language,
     render,
@@ -114,24 +112,15 @@ def of_document(doc: Document, check: CheckData) -> CheckView:
     )
 
 
-def live(
-    result: CheckResult,
-    lang: str,
-    *,
-    blocker: str | None = None,
-    os_name: OSName | None = None,
-    surface: Surface = "window",
-) -> CheckView:
+def live(result: CheckResult, lang: str, *, blocker: str | None = None) -> CheckView:
     """The view of one result while a run goes on (the window's cards), worded and redacted
-    exactly as the finished report words it."""
+    exactly as the finished report words it for the window."""
     lang = normalise_language(lang)
-    data = check_data(result, lang, os_name or current_os(), surface)
+    data = check_data(result, lang, current_os(), "window")
     check = cast(CheckData, redact_data(data))
     return view(check, lang, blocker=blocker, cancelled=result.blocked_by is None)
 
 
-def title(
-    finding: Finding, lang: str, *, os_name: OSName | None = None, surface: Surface = "window"
-) -> str:
-    """One finding's title, worded and redacted as the reports word it."""
-    return redact(render(finding, lang=lang, os_name=os_name, surface=surface).title)
+def title(finding: Finding, lang: str) -> str:
+    """One finding's title, worded and redacted as the window's reports word it."""
+    return redact(render(finding, lang=lang, surface="window").title)
