@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,28 +27,26 @@ from checks.core.facts.clock import ClockFacts
 from checks.core.facts.tls import TlsFacts
 from checks.core.models import Finding, Outcome, Status
 from checks.lib import products
+from checks.lib.cert_grades import (
+    DAY,
+    check_hostname,
+    check_key,
+    grade,
+    known_bad_findings,
+    listed,
+)
 from checks.lib.certinfo import (
     ChainEntry,
     Unparsable,
     aia_ca_issuers,
-    common_name_matches,
-    common_names,
     describe,
     display_name,
-    dns_names,
     fingerprint,
-    host_matches,
     identity,
-    ip_names,
     is_ca,
-    is_self_signed,
     iso,
-    key_strength,
     load_chain,
     position_of,
-    signature_hash,
-    spki_sha256,
-    www_alternative,
 )
 from checks.lib.osverify import ask_os
 from checks.lib.trust import (
@@ -64,128 +61,11 @@ from checks.lib.trust import (
     top_root,
 )
 
-_DAY = timedelta(days=1)
 _NOT_ASKED = Judgement(trusted=None, detail="the operating system was not asked")
 # Findings that by themselves make every verifier reject a chain, whatever its root.
 _REJECTED_ANYWAY = frozenset(
     {"cert.expired", "cert.not_yet_valid", "cert.weak_signature", "cert.weak_key"}
 )
-
-
-def _listed(names: Sequence[str]) -> list[str]:
-    shown = list(names[: policy.MAX_LISTED_NAMES])
-    if len(names) > len(shown):
-        # Language-neutral so the list reads the same in every translation.
-        shown.append(f"… (+{len(names) - len(shown)})")
-    return shown
-
-
-def _sent(index: int | None) -> dict[str, object]:
-    """The `index` param naming the certificate a finding is about; none for a store's root."""
-    return {} if index is None else {"index": index}
-
-
-def check_hostname(cert: x509.Certificate, host: str, *, is_ip: bool) -> Finding | None:
-    """`cert.hostname_mismatch` or `cert.no_san` when the server's certificate does not cover
-    `host`."""
-    if host_matches(cert, host, is_ip=is_ip):
-        return None
-    sans = dns_names(cert) + ip_names(cert)
-    cns = common_names(cert)
-    if not sans and common_name_matches(cert, host, is_ip=is_ip):
-        return Finding("cert.no_san", Status.FAIL, {"index": 0, "host": host, "cn": ", ".join(cns)})
-    names = sans or cns
-    params: dict[str, object] = {
-        "index": 0,
-        "host": host,
-        "names": _listed(names),
-        "names_total": len(names),
-        "suggestion": None,
-    }
-    if not is_ip:
-        alternative = www_alternative(host)
-        if host_matches(cert, alternative, is_ip=False):
-            params.update(suggestion=alternative, variant="www")
-    return Finding("cert.hostname_mismatch", Status.FAIL, params)
-
-
-def check_validity(
-    cert: x509.Certificate, *, index: int, position: Position, now: datetime
-) -> list[Finding]:
-    """Expired, not yet valid, or expiring within `policy.EXPIRES_SOON_DAYS` days."""
-    not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
-    params: dict[str, object] = {
-        "index": index,
-        "which": position,
-        "position": position,
-        "subject": display_name(cert.subject),
-        "not_before": iso(not_before),
-        "not_after": iso(not_after),
-    }
-    if position == "intermediate":
-        params["variant"] = "intermediate"
-    if now < not_before:
-        days = math.ceil((not_before - now) / _DAY)
-        return [Finding("cert.not_yet_valid", Status.FAIL, {**params, "days": days})]
-    if now > not_after:
-        days = (now - not_after) // _DAY
-        return [Finding("cert.expired", Status.FAIL, {**params, "days": days})]
-    left = not_after - now
-    if left < timedelta(days=policy.EXPIRES_SOON_DAYS):
-        params.pop("variant", None)
-        return [Finding("cert.expires_soon", Status.WARN, {**params, "days": left // _DAY})]
-    return []
-
-
-def check_signature(cert: x509.Certificate, *, index: int, position: Position) -> Finding | None:
-    """`cert.weak_signature` for an MD5 or SHA-1 signature (not to be used on roots)."""
-    algorithm = signature_hash(cert)
-    if algorithm not in policy.WEAK_SIGNATURE_HASHES:
-        return None
-    params = {
-        "index": index,
-        "subject": display_name(cert.subject),
-        "position": position,
-        "algorithm": algorithm,
-    }
-    return Finding("cert.weak_signature", Status.FAIL, params)
-
-
-def check_key(cert: x509.Certificate, *, index: int | None, position: Position) -> Finding | None:
-    """`cert.weak_key` for RSA or EC keys under the policy minimum and for any DSA key."""
-    key_type, bits = key_strength(cert)
-    minimum = {"RSA": policy.MIN_RSA_BITS, "EC": policy.MIN_EC_BITS}.get(key_type)
-    params: dict[str, object] = {
-        **_sent(index),
-        "subject": display_name(cert.subject),
-        "position": position,
-        "key_type": key_type,
-        "bits": bits,
-        "minimum": minimum,
-    }
-    if key_type == "DSA" and not policy.DSA_ALLOWED:
-        return Finding("cert.weak_key", Status.FAIL, {**params, "variant": "dsa"})
-    if minimum is not None and bits is not None and bits < minimum:
-        return Finding("cert.weak_key", Status.FAIL, params)
-    return None
-
-
-def check_known_bad(
-    cert: x509.Certificate, *, index: int | None, position: Position, known_bad: KnownBadList
-) -> Finding | None:
-    """`cert.known_bad_root` when the certificate's key is on the known-bad list."""
-    entry = known_bad.entries.get(spki_sha256(cert))
-    if entry is None:
-        return None
-    params = {
-        **_sent(index),
-        "name": entry.name,
-        "subject": display_name(cert.subject),
-        "position": position,
-        "spki_sha256": entry.spki_sha256,
-        "reason": entry.reason,
-    }
-    return Finding("cert.known_bad_root", Status.FAIL, params)
 
 
 def path_findings(
@@ -252,15 +132,15 @@ def _order_findings(
     if issuing != sorted(issuing):
         params = {
             "variant": "order",
-            "sent": _listed([display_name(sent[i].subject) for i in sorted(sent)]),
-            "expected": _listed([display_name(sent[i].subject) for i in issuing]),
+            "sent": listed([display_name(sent[i].subject) for i in sorted(sent)]),
+            "expected": listed([display_name(sent[i].subject) for i in issuing]),
         }
         findings.append(Finding("cert.chain_order", Status.WARN, params))
     unneeded = [i for i in sorted(sent) if i not in path.indices]
     if unneeded:
         params = {
             "variant": "unneeded",
-            "unneeded": _listed([display_name(sent[i].subject) for i in unneeded]),
+            "unneeded": listed([display_name(sent[i].subject) for i in unneeded]),
             "indices": unneeded,
             "root_sent": any(positions[i] == "root" for i in unneeded),
         }
@@ -322,8 +202,8 @@ def analyse(
         # Without the server's own certificate neither names nor a path can be judged; the
         # others are still graded one by one.
         for index, cert in sent.items():
-            findings += _grade(cert, index, positions[index], now, dated=True)
-        findings += _known_bad_findings([(c, i, positions[i]) for i, c in sent.items()], known_bad)
+            findings += grade(cert, index, positions[index], now, dated=True)
+        findings += known_bad_findings([(c, i, positions[i]) for i, c in sent.items()], known_bad)
         return Analysis(tuple(findings), facts)
 
     decisive_store = cacert if cacert is not None else mozilla
@@ -346,7 +226,7 @@ def analyse(
     for index in path.indices:
         # A root's expiry does not matter: the copy in the trust store is the anchor.
         dated = index == 0 or positions[index] != "root"
-        findings += _grade(sent[index], index, positions[index], now, dated=dated)
+        findings += grade(sent[index], index, positions[index], now, dated=dated)
     examined: list[tuple[x509.Certificate, int | None, Position]] = [
         (sent[i], i, positions[i]) for i in path.indices
     ]
@@ -357,7 +237,7 @@ def analyse(
             findings.append(weak_anchor)
         examined.append((anchor, None, "root"))
     examined += [(sent[i], i, positions[i]) for i in sorted(set(sent) - set(path.indices))]
-    findings += _known_bad_findings(examined, known_bad)
+    findings += known_bad_findings(examined, known_bad)
 
     mismatch = check_hostname(sent[0], host, is_ip=is_ip)
     if mismatch is not None:
@@ -377,40 +257,10 @@ def analyse(
             "subject": display_name(leaf.subject),
             "issuer": display_name(leaf.issuer),
             "not_after": iso(leaf.not_valid_after_utc),
-            "days_left": (leaf.not_valid_after_utc - now) // _DAY,
+            "days_left": (leaf.not_valid_after_utc - now) // DAY,
         }
         findings.append(Finding("cert.valid", Status.PASS, params))
     return Analysis(tuple(findings), facts)
-
-
-def _grade(
-    cert: x509.Certificate, index: int, position: Position, now: datetime, *, dated: bool
-) -> list[Finding]:
-    findings = check_validity(cert, index=index, position=position, now=now) if dated else []
-    checks = [
-        # A self-signature proves nothing, so its hash does not matter either.
-        None if is_self_signed(cert) else check_signature(cert, index=index, position=position),
-        check_key(cert, index=index, position=position),
-    ]
-    return findings + [f for f in checks if f is not None]
-
-
-def _known_bad_findings(
-    certs: Iterable[tuple[x509.Certificate, int | None, Position]], known_bad: KnownBadList
-) -> list[Finding]:
-    """One finding per known-bad key, however many certificates carry it (`index` None: the
-    store's root, not sent)."""
-    findings: list[Finding] = []
-    seen: set[str] = set()
-    for cert, index, position in certs:
-        digest = spki_sha256(cert)
-        if digest in seen:
-            continue
-        seen.add(digest)
-        bad = check_known_bad(cert, index=index, position=position, known_bad=known_bad)
-        if bad is not None:
-            findings.append(bad)
-    return findings
 
 
 def _os_findings(
