@@ -173,7 +173,8 @@ def analyse(
     outdated = 0
     for cert in found.trusted:
         product = catalogue.match_certificate(cert)
-        entry = known_bad.entries.get(certinfo.spki_sha256(cert))
+        # By its own key, or by the DN and key identifier of a listed root that issued it.
+        entry = known_bad.spki_match(cert) or known_bad.issuer_match(cert)
         if entry is not None:
             root = _root_fact(cert, "known_bad", product)
             bad.append(replace(root, name=entry.name, reason=entry.reason))
@@ -286,18 +287,47 @@ def _environment_findings(overrides: Sequence[EnvOverride], bundle: BundleCheck)
     return findings
 
 
+# The names a finding's text shows before "+N": the facts list more.
+NAMED_IN_TEXT = 5
+
+
+def _names_text(names: Sequence[str], total: int | None = None) -> str:
+    shown = list(names[:NAMED_IN_TEXT])
+    total = len(names) if total is None else total
+    if total > len(shown):
+        shown.append(f"+{total - len(shown)}")
+    return ", ".join(shown) or "—"
+
+
 def _override_finding(override: EnvOverride) -> Finding:
-    shown = list(override.lacking[: policy.MAX_LISTED_ROOTS])
-    if len(override.lacking) > len(shown):
-        shown.append(f"+{len(override.lacking) - len(shown)}")
-    params = {
+    params: dict[str, object] = {
         "variable": override.variable,
-        "path": override.path,
+        "path": override.shown_path,
         "count": override.count,
         "lacking": len(override.lacking),
-        "lacking_names": ", ".join(shown) or "—",
+        "lacking_names": _names_text(override.lacking),
+        "added": len(override.added),
+        "added_names": _names_text(override.added),
+        "compared_with": override.compared_with,
         "variant": override.state,
     }
+    if override.error is not None:
+        params["detail"] = override.error
+    if override.known_bad:
+        # One finding per variable: a bundle with a compromised root is that, whatever else.
+        bad = override.known_bad
+        params.pop("variant")
+        params["names"] = list(dict.fromkeys(b.name for b in bad))
+        params["bad_count"] = len(bad)
+        params["roots_text"] = "; ".join(
+            f"{b.subject} (SHA-256 {b.sha256[:16]}…, {b.name})" for b in bad[:NAMED_IN_TEXT]
+        )
+        evidence = tuple(
+            f"{override.variable}: {b.subject} — SHA-256 {b.sha256} — {b.name} "
+            f"({'its key' if b.matched_by == 'key' else 'its issuer'} is on the known-bad list)"
+            for b in bad
+        )
+        return Finding("truststore.env_known_bad", Status.FAIL, params, evidence)
     if override.state in ("missing_file", "empty_file"):
         status = Status.FAIL
     elif override.state in ("adds", "system_bundle"):
@@ -318,13 +348,20 @@ def run(ctx: Context) -> Outcome:
     settings = ctx.settings
     found = enumerate_os(timeout=ctx.timeout(), cancel=ctx.cancel)
     ctx.raise_if_cancelled()
-    overrides = env_overrides(os.environ, found.trusted)
     mozilla_path = settings.known_roots or Path(certifi.where())
     mozilla = trust.TrustStore.from_file(mozilla_path, name="mozilla")
+    known_bad = trust.load_known_bad()
+    # Bundles are compared with the system's roots; Mozilla's stand in when those are unknown.
+    reference, compared_with = (
+        (found.trusted, "system_roots") if found.trusted else (mozilla.certificates, "public_set")
+    )
+    overrides = env_overrides(
+        os.environ, reference, known_bad=known_bad, compared_with=compared_with
+    )
     analysis = analyse(
         found,
         mozilla,
-        known_bad=trust.load_known_bad(),
+        known_bad=known_bad,
         catalogue=products.load(),
         now=datetime.now(UTC),
         overrides=overrides,
@@ -344,7 +381,16 @@ CHECK = Check(
         "truststore.known_bad_root": (),
         "truststore.missing_root": ("on_demand", "auto_update_disabled", "distrusted"),
         "truststore.expired_root": (),
-        "truststore.env_override": ("missing_file", "empty_file", "set", "adds", "system_bundle"),
+        "truststore.env_override": (
+            "missing_file",
+            "empty_file",
+            "unreadable",
+            "set",
+            "adds",
+            "system_bundle",
+            "extra_roots",
+        ),
+        "truststore.env_known_bad": (),
         "truststore.bundle_modified": (),
     },
 )

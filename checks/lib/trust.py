@@ -32,6 +32,7 @@ from checks.lib.certinfo import (
     load_pem,
     name_key,
     signed_by,
+    spki_sha256,
 )
 
 
@@ -210,12 +211,23 @@ def build_path(sent: Mapping[int, x509.Certificate], store: TrustStore) -> Chain
 
 @dataclass(frozen=True)
 class KnownBad:
-    """A public key that must never be trusted (see resources/known_bad_roots.toml)."""
+    """A public key that must never be trusted (see resources/known_bad_roots.toml).
+
+    Attributes:
+        subject: the certificate's subject DN (RFC 4514, as `cryptography` prints it), when
+            the entry is a certificate; None for an entry known only by its key.
+        ski: the certificate's Subject Key Identifier, lowercase hex; None when it has none.
+        subject_unique: whether the subject alone names this key (no other entry or known
+            certificate shares it), so that an issuer without a matching key identifier counts.
+    """
 
     name: str
     spki_sha256: str
     reason: str
     source: str
+    subject: str | None = None
+    ski: str | None = None
+    subject_unique: bool = False
 
 
 @dataclass(frozen=True)
@@ -225,8 +237,72 @@ class KnownBadList:
     version: int
     entries: Mapping[str, KnownBad]
 
+    def spki_match(self, cert: x509.Certificate) -> KnownBad | None:
+        """The entry for `cert`'s own public key, if it is on the list."""
+        return self.entries.get(spki_sha256(cert))
+
+    def issuer_match(self, cert: x509.Certificate) -> KnownBad | None:
+        """The entry for the root that issued `cert`, judged without that root: `cert`'s
+        issuer DN equals the entry's subject and its Authority Key Identifier equals the
+        entry's SKI (or the entry's subject is marked unique)."""
+        candidates = self._by_subject.get(name_key(cert.issuer), ())
+        if not candidates:
+            return None
+        aki = authority_key_id(cert)
+        for entry in candidates:
+            if entry.ski is not None and aki is not None and aki == entry.ski:
+                return entry
+        for entry in candidates:
+            if entry.subject_unique:
+                return entry
+        return None
+
+    @functools.cached_property
+    def _by_subject(self) -> Mapping[NameKey, tuple[KnownBad, ...]]:
+        # Built once per list; cached_property writes to __dict__, which a frozen dataclass allows.
+        index: dict[NameKey, list[KnownBad]] = {}
+        for entry in self.entries.values():
+            if entry.subject is not None:
+                key = name_key(x509.Name.from_rfc4514_string(entry.subject))
+                index.setdefault(key, []).append(entry)
+        return {key: tuple(found) for key, found in index.items()}
+
+
+def authority_key_id(cert: x509.Certificate) -> str | None:
+    """The key identifier of `cert`'s Authority Key Identifier, lowercase hex; None without one."""
+    try:
+        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    except (x509.ExtensionNotFound, ValueError):
+        # ValueError: a malformed extension is as good as none for matching.
+        return None
+    return aki.key_identifier.hex() if aki.key_identifier else None
+
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX_ID = re.compile(r"^(?:[0-9a-f]{2})+$")
+
+
+def _subject(raw: Mapping[str, object]) -> str | None:
+    subject = raw.get("subject")
+    if subject is None:
+        return None
+    if not isinstance(subject, str) or not subject:
+        raise ValueError(f"bad subject {subject!r}")
+    try:
+        x509.Name.from_rfc4514_string(subject)
+    except ValueError as exc:
+        raise ValueError(f"subject {subject!r} is not an RFC 4514 name: {exc}") from exc
+    return subject
+
+
+def _ski(raw: Mapping[str, object]) -> str | None:
+    ski = raw.get("ski")
+    if ski is None:
+        return None
+    text = str(ski).lower().replace(":", "")
+    if not _HEX_ID.match(text):
+        raise ValueError(f"bad ski {ski!r}")
+    return text
 
 
 def parse_known_bad(text: str) -> KnownBadList:
@@ -240,11 +316,18 @@ def parse_known_bad(text: str) -> KnownBadList:
         digest = str(raw.get("spki_sha256", "")).lower().replace(":", "")
         if not _HEX64.match(digest):
             raise ValueError(f"bad spki_sha256 {raw.get('spki_sha256')!r}")
+        subject = _subject(raw)
+        unique = raw.get("subject_unique", False)
+        if not isinstance(unique, bool) or (unique and subject is None):
+            raise ValueError(f"{raw.get('name')!r}: subject_unique needs a subject and a boolean")
         entries[digest] = KnownBad(
             name=str(raw["name"]),
             spki_sha256=digest,
             reason=str(raw.get("reason", "")),
             source=str(raw.get("source", "")),
+            subject=subject,
+            ski=_ski(raw),
+            subject_unique=unique,
         )
     return KnownBadList(version, entries)
 

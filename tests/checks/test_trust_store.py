@@ -842,3 +842,247 @@ def test_a_must_have_root_the_public_set_lacks_is_known_by_its_key() -> None:
         "why": "missing_public",
     }
     assert f"key {isrg}" in analysis.findings[-1].evidence[0]
+
+
+# --- Bundles named by variables, audited like the system's store -------------------------------
+
+SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+SUPERFISH = next(e for e in KNOWN_BAD.entries.values() if e.name == "Superfish, Inc.")
+JAVA_PASSWORD = "Tru5tstore-Pa55"
+
+
+def _fake_superfish() -> x509.Certificate:
+    """A root with Superfish's subject DN and key identifier but a new key (its real key is
+    not available): the known-bad list recognises it by issuer DN and key identifier."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name.from_rfc4514_string(SUPERFISH.subject or "")
+    ski = bytes.fromhex(SUPERFISH.ski or "")
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - timedelta(days=1))
+        .not_valid_after(NOW + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier(ski), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier(ski, None, None), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def _system_plus(tmp_path: Path, *extra: x509.Certificate, name: str = "bundle.pem") -> Path:
+    bundle = tmp_path / name
+    bundle.write_bytes(SYSTEM_BUNDLE.read_bytes() + _pem(extra).encode())
+    return bundle
+
+
+def _system_roots() -> tuple[x509.Certificate, ...]:
+    return tuple(roots.read_certs(SYSTEM_BUNDLE))
+
+
+def _analyse_env(
+    known_bad: trust.KnownBadList = KNOWN_BAD,
+) -> trust_store.Analysis:
+    """The check's analysis of this machine's system bundle and the process's variables."""
+    import os
+
+    system = _system_roots()
+    overrides = bundles.env_overrides(os.environ, system, known_bad=known_bad)
+    return trust_store.analyse(
+        Enumeration("linux", system, sources=(str(SYSTEM_BUNDLE),)),
+        MOZILLA,
+        known_bad=known_bad,
+        catalogue=CATALOGUE,
+        now=NOW,
+        overrides=overrides,
+        bundle=NO_RECORD,
+    )
+
+
+def _only_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    for variable in (*policy.TRUST_ENV_VARIABLES, bundles.JAVA_OPTIONS_VARIABLE):
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in values.items():
+        monkeypatch.setenv(variable, value)
+
+
+needs_system_bundle = pytest.mark.skipif(
+    not SYSTEM_BUNDLE.is_file(), reason="needs a Debian-style system bundle"
+)
+
+
+@needs_system_bundle
+def test_a_bundle_with_a_root_issued_as_superfish_fails_by_issuer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = _system_plus(tmp_path, _fake_superfish())
+    _only_env(monkeypatch, SSL_CERT_FILE=str(bundle))
+    analysis = _analyse_env()
+    [bad] = [f for f in analysis.findings if f.id == "truststore.env_known_bad"]
+    assert bad.status is Status.FAIL
+    assert bad.params["variable"] == "SSL_CERT_FILE"
+    assert bad.params["path"] == str(bundle)
+    assert bad.params["names"] == ["Superfish, Inc."]
+    assert "its issuer is on the known-bad list" in bad.evidence[0]
+    # One finding for the variable: the bundle is not also called "the system's own list".
+    assert not [f for f in analysis.findings if f.id == "truststore.env_override"]
+    [record] = _compared(analysis).env_overrides
+    assert record.known_bad[0].matched_by == "issuer"
+    assert record.added == ("Superfish, Inc.",)
+    assert record.added_count == 1
+    assert record.lacking == ()
+    assert record.compared_with == "system_roots"
+
+
+@needs_system_bundle
+def test_a_bundle_with_a_listed_key_fails_by_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    leaked = pki.root("Leaked Test Root").cert
+    listed = tmp_path / "known_bad.toml"
+    listed.write_text(
+        f'version = 5\n[[roots]]\nname = "Leaked Test Root"\n'
+        f'spki_sha256 = "{certinfo.spki_sha256(leaked)}"\n',
+        encoding="utf-8",
+    )
+    bundle = _system_plus(tmp_path, leaked)
+    _only_env(monkeypatch, REQUESTS_CA_BUNDLE=str(bundle), GIT_SSL_CAINFO=str(bundle))
+    analysis = _analyse_env(trust.load_known_bad(listed))
+    bad = [f for f in analysis.findings if f.id == "truststore.env_known_bad"]
+    assert {f.params["variable"] for f in bad} == {"REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO"}
+    assert all(f.params["names"] == ["Leaked Test Root"] for f in bad)
+    assert all(r.known_bad[0].matched_by == "key" for r in _compared(analysis).env_overrides)
+
+
+@needs_system_bundle
+def test_roots_a_bundle_adds_are_named_and_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corporate = [pki.root(f"Corp Root {n}").cert for n in range(7)]
+    bundle = _system_plus(tmp_path, *corporate)
+    extra = tmp_path / "extra.pem"
+    _write(extra, corporate[:2])
+    _only_env(monkeypatch, CURL_CA_BUNDLE=str(bundle), NODE_EXTRA_CA_CERTS=str(extra))
+    analysis = _analyse_env()
+    found = {
+        f.params["variable"]: f for f in analysis.findings if f.id.startswith("truststore.env")
+    }
+    curl = found["CURL_CA_BUNDLE"]
+    assert curl.params["variant"] == "extra_roots"
+    assert curl.status is Status.WARN
+    assert curl.params["added"] == 7
+    assert (
+        curl.params["added_names"]
+        == "Corp Root 0, Corp Root 1, Corp Root 2, Corp Root 3, Corp Root 4, +2"
+    )
+    node = found["NODE_EXTRA_CA_CERTS"]
+    assert node.params["variant"] == "adds"
+    assert node.params["added_names"] == "Corp Root 0, Corp Root 1"
+    # The system's own bundle, unchanged, still reads as the system's.
+    _only_env(monkeypatch, SSL_CERT_FILE=str(SYSTEM_BUNDLE))
+    [same] = [f for f in _analyse_env().findings if f.id == "truststore.env_override"]
+    assert (same.params["variant"], same.status) == ("system_bundle", Status.PASS)
+
+
+def _java_store(path: Path, certs: Sequence[x509.Certificate], password: str) -> Path:
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    encryption = (
+        serialization.BestAvailableEncryption(password.encode())
+        if password
+        else serialization.NoEncryption()
+    )
+    path.write_bytes(
+        pkcs12.serialize_key_and_certificates(b"trust", None, None, list(certs), encryption)
+    )
+    return path
+
+
+@needs_system_bundle
+def test_a_java_pkcs12_trust_store_is_read_with_its_password_which_is_never_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from checks.core.redact import plain
+
+    store = _java_store(tmp_path / "trust.p12", [*_public()[:3], _fake_superfish()], JAVA_PASSWORD)
+    options = (
+        f"-Xmx512m -Djavax.net.ssl.trustStore={store} "
+        f"-Djavax.net.ssl.trustStorePassword={JAVA_PASSWORD}"
+    )
+    _only_env(monkeypatch, JAVA_TOOL_OPTIONS=options)
+    analysis = _analyse_env()
+    [bad] = [f for f in analysis.findings if f.id == "truststore.env_known_bad"]
+    assert bad.params["variable"] == "JAVA_TOOL_OPTIONS"
+    assert bad.params["path"] == f"-Djavax.net.ssl.trustStore={store}"
+    [record] = _compared(analysis).env_overrides
+    assert (record.setting, record.path, record.certificates) == (
+        "javax.net.ssl.trustStore",
+        str(store),
+        4,
+    )
+    everything = repr(plain(analysis.facts)) + repr(
+        [(f.params, f.evidence) for f in analysis.findings]
+    )
+    assert JAVA_PASSWORD not in everything
+
+
+def test_java_defaults_to_changeit_and_a_jks_store_is_unreadable_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    corporate = pki.root("Corp Java Root").cert
+    store = _java_store(tmp_path / "cacerts.p12", [corporate], "changeit")
+    environ = {"JAVA_TOOL_OPTIONS": f'"-Djavax.net.ssl.trustStore={store}"'}
+    [java] = bundles.env_overrides(environ, [corporate])
+    assert (java.state, java.count) == ("system_bundle", 1)
+    jks = tmp_path / "cacerts.jks"
+    jks.write_bytes(b"\xfe\xed\xfe\xed\x00\x00\x00\x02" + b"\x00" * 40)
+    [old] = bundles.env_overrides({"JAVA_TOOL_OPTIONS": f"-Djavax.net.ssl.trustStore={jks}"})
+    assert (old.state, old.error) == ("unreadable", "not readable (JKS)")
+    finding = trust_store._override_finding(old)
+    assert (finding.status, finding.params["detail"]) == (Status.WARN, "not readable (JKS)")
+    wrong = store.with_name("locked.p12")
+    _java_store(wrong, [corporate], "another-secret")
+    [locked] = bundles.env_overrides({"JAVA_TOOL_OPTIONS": f"-Djavax.net.ssl.trustStore={wrong}"})
+    assert locked.state == "unreadable"
+    assert "another-secret" not in repr(locked)
+    gone = {"JAVA_TOOL_OPTIONS": f"-Djavax.net.ssl.trustStore={tmp_path / 'nope.p12'}"}
+    assert bundles.env_overrides(gone)[0].state == "missing_file"
+    # Java told to use the operating system's store names no file.
+    windows = "-Djavax.net.ssl.trustStoreType=Windows-ROOT -Djavax.net.ssl.trustStore=NONE"
+    assert bundles.env_overrides({"JAVA_TOOL_OPTIONS": windows}) == []
+
+
+@needs_system_bundle
+def test_the_cli_reports_a_known_bad_root_in_ssl_cert_file(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    bundle = _system_plus(tmp_path, _fake_superfish())
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    for variable in (*policy.TRUST_ENV_VARIABLES, bundles.JAVA_OPTIONS_VARIABLE):
+        env.pop(variable, None)
+    env["SSL_CERT_FILE"] = str(bundle)
+    done = subprocess.run(
+        [sys.executable, "-m", "checks", "check", "--only", "local", "--offline", "--json"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    report = json.loads(done.stdout)
+    [check] = [c for c in report["checks"] if c["id"] == "trust_store"]
+    [bad] = [f for f in check["findings"] if f["id"] == "truststore.env_known_bad"]
+    assert bad["status"] == "fail"
+    assert bad["params"]["variable"] == "SSL_CERT_FILE"
+    assert bad["params"]["names"] == ["Superfish, Inc."]
+    [record] = check["facts"]["env_overrides"]
+    assert record["known_bad"][0]["name"] == "Superfish, Inc."

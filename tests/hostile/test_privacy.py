@@ -82,3 +82,40 @@ def test_no_output_format_leaks_the_proxy_password_or_the_home_path(
     # The findings that carry these values are still there, redacted.
     assert "~" in everything
     assert "***@127.0.0.1" in everything
+
+
+def test_the_java_trust_store_password_never_reaches_the_json_report(tmp_path: Path) -> None:
+    import json
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    from tests.lab import pki
+
+    password = f"{SECRET}-Java"
+    store = tmp_path / "trust.p12"
+    root: x509.Certificate = pki.root("Privacy Test Root").cert
+    encryption = serialization.BestAvailableEncryption(password.encode())
+    store.write_bytes(pkcs12.serialize_key_and_certificates(b"t", None, None, [root], encryption))
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env["JAVA_TOOL_OPTIONS"] = (
+        f"-Djavax.net.ssl.trustStore={store} -Djavax.net.ssl.trustStorePassword={password}"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "checks", "check", "--only", "local", "--offline", "--json"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    report = json.loads(done.stdout)
+    assert password not in done.stdout
+    assert password not in done.stderr
+    [check] = [c for c in report["checks"] if c["id"] == "trust_store"]
+    # The store was read (with the password) and is reported, without it.
+    [java] = [o for o in check["facts"]["env_overrides"] if o["variable"] == "JAVA_TOOL_OPTIONS"]
+    assert java["certificates"] == 1

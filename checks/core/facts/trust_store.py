@@ -100,21 +100,52 @@ class ExpiredRoot:
     sha256: str
 
 
+# How a bundle's certificate was found on the known-bad list: its own public key, or the key
+# identifier and name of the root that issued it.
+MatchedBy = Literal["key", "issuer"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BundleKnownBad:
+    """A certificate in a bundle named by a variable whose key, or whose issuer, is on the
+    known-bad list; `name` is the list's name for that root."""
+
+    subject: str
+    sha256: str
+    name: str
+    matched_by: MatchedBy
+
+
 @dataclass(frozen=True, kw_only=True)
 class EnvOverrideRecord:
     """A variable that changes which roots some programs trust (see `EnvOverride`).
 
     Attributes:
-        state: `missing_file`, `empty_file`, `adds`, `system_bundle` or `set`.
+        state: `missing_file`, `empty_file`, `unreadable`, `adds`, `system_bundle`,
+            `extra_roots` or `set`.
+        setting: the option inside the variable that names the file
+            (`javax.net.ssl.trustStore` in JAVA_TOOL_OPTIONS); absent for plain variables.
         certificates: how many the file (or directory) holds.
         lacking: names of roots this computer trusts that the file lacks.
+        compared_with: what `lacking` and `added` are relative to: `system_roots` (the roots this
+            computer trusts) or `public_set` (Mozilla's, when the system's could not be read).
+        added_count, added: how many of the file's certificates the compared set lacks, and
+            the names of the first of them.
+        known_bad: the file's certificates on the known-bad list.
+        error: why the file could not be read (`unreadable`), never with a password in it.
     """
 
     variable: str
+    setting: str | None = absent_when_none()
     path: str
     state: str
     certificates: int
     lacking: tuple[str, ...]
+    compared_with: str
+    added_count: int
+    added: tuple[str, ...]
+    known_bad: tuple[BundleKnownBad, ...]
+    error: str | None = absent_when_none()
 
 
 @dataclass(frozen=True, kw_only=True)
