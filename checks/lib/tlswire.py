@@ -42,12 +42,8 @@ HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e
 
 _CONTENT_CCS, _CONTENT_ALERT, _CONTENT_HANDSHAKE, _CONTENT_APPDATA = 20, 21, 22, 23
 _HS_CLIENT_HELLO, _HS_SERVER_HELLO = 1, 2
-_HS_CERTIFICATE, _HS_SERVER_KEY_EXCHANGE, _HS_CERTIFICATE_REQUEST, _HS_SERVER_HELLO_DONE = (
-    11,
-    12,
-    13,
-    14,
-)
+_HS_CERTIFICATE, _HS_SERVER_KEY_EXCHANGE = 11, 12
+_HS_CERTIFICATE_REQUEST, _HS_SERVER_HELLO_DONE = 13, 14
 _HS_CERTIFICATE_STATUS = 22
 
 EXT_SERVER_NAME = 0
@@ -529,12 +525,28 @@ def parse_reply(data: bytes, *, key_exchange: bool = False) -> Reply:
     return reply
 
 
+@dataclass(frozen=True)
+class DhParams:
+    """The finite-field Diffie-Hellman values of a ServerKeyExchange (RFC 5246 7.4.3): the prime
+    `p`, the generator `g` and the server's public value `ys` = g^x mod p."""
+
+    p: int
+    g: int
+    ys: int
+
+
+def dh_params(key_exchange: bytes) -> DhParams:
+    """p, g and Ys of a (DHE) ServerKeyExchange; the signature behind them is not read."""
+    reader = _Reader(key_exchange)
+    p, g, ys = (int.from_bytes(reader.vec16(), "big") for _ in range(3))
+    if not p:
+        raise WireError("empty DH prime")
+    return DhParams(p, g, ys)
+
+
 def dh_bits(key_exchange: bytes) -> int:
     """The size of the DH prime in a (DHE) ServerKeyExchange, in bits."""
-    prime = _Reader(key_exchange).vec16().lstrip(b"\x00")
-    if not prime:
-        raise WireError("empty DH prime")
-    return (len(prime) - 1) * 8 + prime[0].bit_length()
+    return dh_params(key_exchange).p.bit_length()
 
 
 def ecdhe_group(key_exchange: bytes) -> int:

@@ -17,13 +17,13 @@ from checks.core.check import Cancelled, Context
 from checks.core.config import Settings
 from checks.core.facts import NO_FACTS
 from checks.core.facts.client_policy import ClientPolicyFacts, StackPolicy
-from checks.core.facts.protocols import ProtocolsFacts
+from checks.core.facts.protocols import DhGroup, ProtocolsFacts
 from checks.core.facts.tcp import Attempt, TcpFacts
 from checks.core.facts.tls import TlsFacts
 from checks.core.models import CheckResult, Finding, Status
 from checks.core.redact import plain
 from checks.core.target import parse
-from checks.lib import cipher_suites, clients, tlswire
+from checks.lib import cipher_suites, clients, dhgroups, tlswire
 from checks.present import catalogue
 from tests.checks.test_tlswire import (
     handshake,
@@ -39,6 +39,11 @@ RSA_CBC = 0x002F
 RSA_3DES = 0x000A
 RSA_RC4 = 0x0005
 DHE_GCM = 0x009E
+DHE_GCM_256 = 0x009F
+DHE_SUITES = (DHE_GCM, DHE_GCM_256)
+KNOWN_PRIMES = {group.name: p for p, group in dhgroups.known_groups().items()}
+FFDHE2048 = KNOWN_PRIMES["ffdhe2048 (RFC 7919)"]
+OAKLEY2 = KNOWN_PRIMES["Oakley group 2 (RFC 2409)"]
 AES128 = 0x1301
 AES256 = 0x1302
 CHACHA = 0x1303
@@ -52,7 +57,9 @@ class ServerPolicy:
     server_order: bool = True
     sslv2: Sequence[int] = ()
     groups: Sequence[int] = (0x001D, 0x0017)
-    dh_bits: int = 2048
+    dh_prime: int = FFDHE2048
+    dh_generator: int = 2
+    dh_public: int = 3
     silent: bool = False
 
 
@@ -153,11 +160,21 @@ class FakeServer:
             return record(22, server_hello(0x0303, pick, random=tlswire.HRR_RANDOM, extensions=ext))
         code = tlswire.VERSION_CODES[version]
         flight = server_hello(code, pick) + handshake(11, b"\x00\x00\x00")
-        if pick == DHE_GCM:
-            prime = b"\xff" * (self.policy.dh_bits // 8)
-            flight += handshake(12, struct.pack("!H", len(prime)) + prime + b"\x00\x01\x02")
+        if pick in DHE_SUITES:
+            flight += handshake(12, dh_key_exchange(self.policy))
         flight += handshake(14, b"")
         return record(22, flight, version=code)
+
+
+def _vec16(value: int) -> bytes:
+    data = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+    return struct.pack("!H", len(data)) + data
+
+
+def dh_key_exchange(policy: ServerPolicy) -> bytes:
+    """A DHE ServerKeyExchange: p, g, Ys, then a (fake) rsa_pkcs1_sha256 signature."""
+    values = (policy.dh_prime, policy.dh_generator, policy.dh_public)
+    return b"".join(_vec16(v) for v in values) + b"\x04\x01" + struct.pack("!H", 4) + b"sign"
 
 
 def _groups(data: bytes) -> list[int]:
@@ -207,6 +224,8 @@ def test_enumerates_versions_suites_preference_and_groups() -> None:
     assert result.preference == {"TLSv1.3": "server", "TLSv1.2": "server"}
     assert result.groups == ("x25519", "secp256r1")
     assert result.dh_bits == 2048
+    assert result.scans["TLSv1.2"].dh[DHE_GCM].known == "ffdhe2048 (RFC 7919)"
+    assert not [f for f in protocols.judge(result, "good.test") if f.id == "cipher.weak_dh"]
     # Each suite found costs one handshake; refusals cost one per 128 suites offered.
     registry = cipher_suites.registry()
     chunks = sum(
@@ -270,20 +289,106 @@ def test_legacy_server_with_sslv2_and_weak_suites() -> None:
         "preference",
         "groups",
         "dh_bits",
+        "dh_groups",
         "handshakes",
         "errors",
     ]
     assert written["suites"] == {v: list(names) for v, names in facts.suites.items()}
 
 
-def test_small_dh_is_a_weak_finding_of_its_own() -> None:
-    policy = ServerPolicy({"TLSv1.2": [DHE_GCM]}, dh_bits=1024)
+def weak_dh(policy: ServerPolicy) -> tuple[list[Finding], ProtocolsFacts]:
     with fake(policy) as server:
         result = scan(server)
-    (finding,) = protocols.judge(result, "dh.test")
-    assert finding.id == "cipher.weak_enabled"
-    assert finding.params["variant"] == "dh_small"
-    assert finding.params["dh_bits"] == 1024
+    findings = protocols.judge(result, "dh.test")
+    assert all(f.id == "cipher.weak_dh" for f in findings)
+    return findings, protocols.facts(result, "127.0.0.1", server.port, None)
+
+
+def test_a_shared_1024_bit_group_is_one_finding_naming_every_suite() -> None:
+    findings, facts = weak_dh(ServerPolicy({"TLSv1.2": [DHE_GCM, DHE_GCM_256]}, dh_prime=OAKLEY2))
+    (finding,) = findings
+    assert finding.status is Status.WARN
+    assert finding.params == {
+        "host": "dh.test",
+        "suites": ["TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"],
+        "bits": 1024,
+        "group": "Oakley group 2 (RFC 2409)",
+        "min_dh_bits": 2048,
+        "variant": "known_weak",
+    }
+    assert finding.evidence == ("1024 bits · Oakley group 2 (RFC 2409) · known_weak · small",)
+    (group,) = facts.dh_groups
+    assert group == DhGroup(
+        suites=("TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"),
+        bits=1024,
+        name="Oakley group 2 (RFC 2409)",
+        prime=True,
+        safe_prime=True,
+    )
+    assert facts.dh_bits == 1024
+    written = plain(facts)
+    assert isinstance(written, dict)
+    assert written["dh_groups"] == [
+        {
+            "suites": list(group.suites),
+            "bits": 1024,
+            "name": "Oakley group 2 (RFC 2409)",
+            "prime": True,
+            "safe_prime": True,
+        }
+    ]
+    english = catalogue.render(finding, lang="en", os_name="linux")
+    assert english.title == (
+        "dh.test uses Oakley group 2 (RFC 2409), a widely shared Diffie-Hellman group of only "
+        "1024 bits"
+    )
+    assert any("ffdhe2048" in step for step in english.fix_admin)
+    assert "Oakley" in catalogue.render(finding, lang="zh_CN", os_name="linux").title
+
+
+def test_a_small_group_of_the_servers_own_is_small() -> None:
+    modp1536 = KNOWN_PRIMES["MODP group 5 (RFC 3526)"]
+    (finding,) = weak_dh(ServerPolicy({"TLSv1.2": [DHE_GCM]}, dh_prime=modp1536))[0]
+    assert (finding.params["variant"], finding.params["bits"]) == ("small", 1536)
+    assert finding.params["group"] == "MODP group 5 (RFC 3526)"
+    assert finding.status is Status.WARN
+
+
+def test_a_composite_modulus_fails() -> None:
+    composite = FFDHE2048 * 3  # odd, 2050 bits, and plainly not prime
+    findings, facts = weak_dh(ServerPolicy({"TLSv1.2": [DHE_GCM]}, dh_prime=composite))
+    (finding,) = findings
+    assert (finding.id, finding.status) == ("cipher.weak_dh", Status.FAIL)
+    assert finding.params["variant"] == "composite"
+    assert finding.params["group"] is None
+    assert (facts.dh_groups[0].prime, facts.dh_groups[0].safe_prime) == (False, False)
+    title = catalogue.render(finding, lang="en", os_name="linux").title
+    assert title == 'dh.test uses a Diffie-Hellman "prime" that is not prime (2050 bits)'
+
+
+def test_a_public_value_out_of_range_fails() -> None:
+    policy = ServerPolicy({"TLSv1.2": [DHE_GCM]}, dh_public=FFDHE2048 - 1)
+    (finding,) = weak_dh(policy)[0]
+    assert (finding.params["variant"], finding.status) == ("invalid", Status.FAIL)
+    assert finding.evidence[-1] == "Ys ∉ [2, p−2]"
+
+
+def test_an_rfc_5114_group_is_not_a_safe_prime() -> None:
+    rfc5114 = KNOWN_PRIMES["RFC 5114 group 24 (2048/256)"]
+    (finding,) = weak_dh(ServerPolicy({"TLSv1.2": [DHE_GCM]}, dh_prime=rfc5114))[0]
+    assert (finding.params["variant"], finding.status) == ("not_safe_prime", Status.WARN)
+    assert finding.params["group"] == "RFC 5114 group 24 (2048/256)"
+
+
+def test_dh_problems_are_their_own_finding_not_a_weak_suite_variant() -> None:
+    assert protocols.CHECK.findings["cipher.weak_enabled"] == ()
+    assert protocols.CHECK.findings["cipher.weak_dh"] == (
+        "composite",
+        "invalid",
+        "known_weak",
+        "small",
+        "not_safe_prime",
+    )
 
 
 def test_nothing_accepted_is_a_failure() -> None:

@@ -211,6 +211,18 @@ def test_key_exchange_is_read_across_records_and_sizes_measured() -> None:
     assert tlswire.ecdhe_group(b"\x03\x00\x17\x41") == 0x17
 
 
+def test_dh_params_are_read_and_the_signature_behind_them_left_alone() -> None:
+    prime = b"\x00" + b"\xff" * 256  # a leading zero byte does not count towards the size
+    signature = b"\x04\x01" + struct.pack("!H", 3) + b"sig"
+    ske = struct.pack("!H", len(prime)) + prime + b"\x00\x01\x02" + b"\x00\x02\x01\x00"
+    params = tlswire.dh_params(ske + signature)
+    assert params == tlswire.DhParams(p=2**2048 - 1, g=2, ys=256)
+    assert tlswire.dh_bits(ske + signature) == 2048
+    for broken in (b"", b"\x00\x00", b"\x00\x01\x00\x00\x01\x02\x00\x01\x05", ske[:-1]):
+        with pytest.raises(WireError):
+            tlswire.dh_params(broken)
+
+
 @settings(max_examples=50, deadline=None)
 @given(cut=st.lists(st.integers(min_value=1, max_value=60), min_size=1, max_size=40))
 def test_any_fragmentation_gives_the_same_reply(cut: list[int]) -> None:

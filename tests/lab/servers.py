@@ -303,6 +303,7 @@ class TLSServer(LoopbackServer):
         client_ca_path: PathLike | None = None,
         sni_contexts: Mapping[str, tuple[PathLike, PathLike]] | None = None,
         unknown_sni: Literal["default", "reject"] = "default",
+        dh_params: PathLike | None = None,
     ) -> None:
         if request_client_cert == "required" and client_ca_path is None:
             raise ValueError("a server that requires client certificates needs client_ca_path")
@@ -314,6 +315,7 @@ class TLSServer(LoopbackServer):
             "ciphers": ciphers,
             "request_client_cert": request_client_cert,
             "client_ca_path": client_ca_path,
+            "dh_params": dh_params,
         }
         self.context = self._context(chain_pem_path, key_path)
         self.sni_contexts = {
@@ -339,6 +341,9 @@ class TLSServer(LoopbackServer):
             # SHA-1-signed or 1024-bit certificates, and "@SECLEVEL=0" here lifts that.
             ctx.set_ciphers(str(options["ciphers"]))
         ctx.load_cert_chain(chain, key)
+        if options["dh_params"] is not None:
+            # Without a group of its own OpenSSL 3 offers no DHE suite at all.
+            ctx.load_dh_params(str(options["dh_params"]))
         mode = options["request_client_cert"]
         if mode:
             ctx.verify_mode = ssl.CERT_REQUIRED if mode == "required" else ssl.CERT_OPTIONAL

@@ -266,12 +266,22 @@ def test_findings_follow_the_configuration(configs: dict[str, int]) -> None:
     ids = {f.id: f for f in protocols.judge(legacy, "lab")}
     assert "protocol.legacy_enabled" in ids
     weak = ids["cipher.weak_enabled"]
-    assert weak.params["dh_bits"] == 1024
+    assert "dh_bits" not in weak.params
     assert "TLS_DH_anon_WITH_AES_128_CBC_SHA" in weak.params["suites"]  # type: ignore[operator]
+    # `openssl dhparam -dsaparam` groups: (p - 1) / 2 is not prime, and 1024 bits are too few.
+    small = ids["cipher.weak_dh"]
+    assert (small.params["variant"], small.params["bits"]) == ("small", 1024)
+    assert "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384" in small.params["suites"]  # type: ignore[operator]
+    assert small.evidence == ("1024 bits · small · not_safe_prime",)
     cbc = enumerate_port(configs["cbc_only"])
     assert cbc.preference["TLSv1.2"] == "server"
     assert cbc.dh_bits == 2048
-    assert protocols.judge(cbc, "lab") == []
+    (dsa,) = protocols.judge(cbc, "lab")
+    assert (dsa.id, dsa.params["variant"]) == ("cipher.weak_dh", "not_safe_prime")
+    assert dsa.params["suites"] == [
+        "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA",
+        "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+    ]
     modern = enumerate_port(configs["modern_default"])
     assert modern.groups is not None
     assert "x25519" in modern.groups
@@ -301,4 +311,8 @@ def test_cli_json_reports_the_protocols_facts(configs: dict[str, int], run_cli: 
     assert facts["handshakes"] > 0
     ids = {f["id"] for f in checks["protocols"]["findings"]}
     assert {"protocol.summary", "protocol.legacy_enabled", "cipher.weak_enabled"} <= ids
+    assert "cipher.weak_dh" in ids
+    assert [(g["bits"], g["prime"], g["safe_prime"]) for g in facts["dh_groups"]] == [
+        (1024, True, False)
+    ]
     assert code == 2

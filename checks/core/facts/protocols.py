@@ -9,6 +9,26 @@ from checks.core.facts import Facts
 
 
 @dataclass(frozen=True, kw_only=True)
+class DhGroup:
+    """One finite-field Diffie-Hellman group the server used.
+
+    Attributes:
+        suites: the DHE suites that used it, by IANA name.
+        bits: the size of its prime p.
+        name: the well-known group it is (`ffdhe2048 (RFC 7919)`, `Oakley group 2 (RFC 2409)`),
+            or None for a group of the server's own.
+        prime: whether p is prime; None when too large to test (over 4096 bits, not well known).
+        safe_prime: whether (p - 1) / 2 is prime too; None when not tested.
+    """
+
+    suites: tuple[str, ...]
+    bits: int
+    name: str | None
+    prime: bool | None
+    safe_prime: bool | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class ProtocolsFacts(Facts):
     """The enumeration of one server address.
 
@@ -23,6 +43,7 @@ class ProtocolsFacts(Facts):
         groups: the key exchange groups found (TLS 1.3's, else those of ECDHE suites), or None
             when none could be asked for.
         dh_bits: the smallest finite-field Diffie-Hellman group seen, or None.
+        dh_groups: each distinct finite-field Diffie-Hellman group seen, with its suites.
         handshakes: how many handshakes the enumeration took.
         errors: the versions whose enumeration stopped early, and why.
     """
@@ -38,5 +59,7 @@ class ProtocolsFacts(Facts):
     preference: Mapping[str, str | None]
     groups: tuple[str, ...] | None
     dh_bits: int | None
+    # Empty by default: reports built without judging DH groups (the GUI samples) stay valid.
+    dh_groups: tuple[DhGroup, ...] = ()
     handshakes: int
     errors: Mapping[str, str]
