@@ -52,6 +52,10 @@ def _wrong_only_by_the_clock(cause: Finding, finding: Finding) -> bool:
 
 
 def _refused_for_protocol(cause: Finding, finding: Finding) -> bool:
+    if finding.id == "tls.policy_refused":
+        # The default client's refusal for want of a shared version or suite is the mismatch
+        # the protocol check names with both sides' lists.
+        return cause.id in _NO_HANDSHAKE and finding.params.get("variant") in ("version", "suite")
     return finding.id == "tls.handshake_failed" and finding.params.get("alert") in _REFUSALS
 
 
@@ -109,6 +113,7 @@ RULES: tuple[Rule, ...] = (
         (
             "cert.known_bad_root",
             "truststore.known_bad_root",
+            "truststore.env_known_bad",
             "truststore.env_override",
             "cert.os_store_missing_root",
             "truststore.missing_root",
@@ -154,6 +159,7 @@ RULES: tuple[Rule, ...] = (
 _UNSAFE = frozenset(
     {
         "truststore.known_bad_root",
+        "truststore.env_known_bad",
         "cert.known_bad_root",
         "cert.weak_key",
         "cert.weak_signature",
@@ -288,7 +294,9 @@ def verdict(results: Iterable[CheckResult]) -> Verdict:
         and not (target_first and _rule_name(f) in _CERTIFICATE_CAUSES)
     ]
     if tier <= Effect.UNSAFE:
-        confidence: Confidence = "likely" if rivals else "certain"
+        # A finding that names only the likely one of its explanations says so (`likely`).
+        unsure = bool(rivals) or cause.params.get("likely") is True
+        confidence: Confidence = "likely" if unsure else "certain"
     else:
         confidence = "possible"
     return Verdict(

@@ -11,11 +11,11 @@ from typing import Literal
 from checks.core import policy
 from checks.core.check import Cancelled, Check, Context
 from checks.core.facts.client_policy import ClientPolicyFacts
-from checks.core.facts.protocols import ProtocolsFacts
+from checks.core.facts.protocols import DhGroup, ProtocolsFacts
 from checks.core.facts.tcp import TcpFacts
 from checks.core.facts.tls import TlsFacts
 from checks.core.models import Finding, Outcome, Status
-from checks.lib import cipher_suites, clients, net, tlswire
+from checks.lib import cipher_suites, clients, dhgroups, net, tlswire
 from checks.lib.cipher_suites import VERSIONS, Suite
 from checks.lib.clients import display
 
@@ -26,7 +26,6 @@ _STRENGTH_RANK = {s: i for i, s in enumerate(reversed(cipher_suites.STRENGTHS))}
 # Marks for the version x suite table (also shown when colour is off).
 STRENGTH_MARKS = {"recommended": "✔✔", "secure": "✔", "weak": "▲", "insecure": "✖"}
 NO_COMMON_VERSION_VARIANTS = ("server_too_old", "client_too_old")
-WEAK_VARIANTS = ("dh_small",)
 
 
 @dataclass(frozen=True)
@@ -45,9 +44,20 @@ class VersionScan:
     version: str
     supported: bool = False
     suites: list[int] = field(default_factory=list)
-    dh_bits: list[int] = field(default_factory=list)
+    # Per DHE suite accepted: its ServerKeyExchange values, then (after the scan) their judgement.
+    dh_params: dict[int, tlswire.DhParams] = field(default_factory=dict)
+    dh: dict[int, dhgroups.DhAssessment] = field(default_factory=dict)
     ecdhe_groups: list[int] = field(default_factory=list)
     error: str | None = None
+
+    @property
+    def dh_bits(self) -> list[int]:
+        return [params.p.bit_length() for params in self.dh_params.values()]
+
+    def assess_dh(self) -> None:
+        """Judge each DHE suite's group: apart from the handshakes, as primality tests take
+        CPU time that would hold up the other scanning thread."""
+        self.dh = {c: dhgroups.assess(k.p, k.g, k.ys) for c, k in self.dh_params.items()}
 
 
 def classify(version: str, offered: Iterable[int], reply: tlswire.Reply | None) -> Attempt:
@@ -182,7 +192,7 @@ class Scanner:
             return
         try:
             if suite.kx == "DHE":
-                scan.dh_bits.append(tlswire.dh_bits(reply.key_exchange))
+                scan.dh_params[suite.code] = tlswire.dh_params(reply.key_exchange)
             elif suite.kx == "ECDHE":
                 scan.ecdhe_groups.append(tlswire.ecdhe_group(reply.key_exchange))
         except tlswire.WireError:
@@ -251,12 +261,23 @@ class ScanResult:
     def errors(self) -> dict[str, str]:
         return {v: s.error for v, s in self.scans.items() if s.error}
 
+    def dh_groups(self) -> list[dhgroups.GroupUse]:
+        """Each distinct DH group the server used, with the suites that used it."""
+        registry = cipher_suites.registry()
+        return dhgroups.by_group(
+            (registry.name(code), assessment)
+            for v in VERSIONS
+            for code, assessment in self.scans[v].dh.items()
+        )
+
 
 def scan(scanner: Scanner) -> ScanResult:
     """Every version (two at a time), then the preference per version and the TLS 1.3 groups."""
     order = ("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1.0", "SSLv3", "SSLv2")
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="protocols") as pool:
         scans = dict(zip(order, pool.map(scanner.scan_version, order), strict=True))
+        for version_scan in scans.values():
+            version_scan.assess_dh()
         preference = {
             v: scanner.preference(v, scans[v].suites) for v in TLS_VERSIONS if scans[v].supported
         }
@@ -295,13 +316,15 @@ def _suite_label(suite: Suite) -> str:
 
 
 def compare(result: ScanResult, stacks: Sequence[clients.Stack], host: str) -> list[Finding]:
-    """The findings that need both sides: no shared version, no shared suite."""
+    """The findings that need both sides: no shared version, no shared suite, judged for this
+    machine's default client (what curl, git and most programs use); which other programs
+    refuse is theirs to tell."""
     findings: list[Finding] = []
     server_versions = [v for v in result.versions if v != "SSLv2"]
     if not server_versions:
         return findings
     registry = cipher_suites.registry()
-    for stack in stacks:
+    for stack in [clients.default_stack(stacks)]:
         if stack.versions is None:
             continue
         common = [v for v in server_versions if v in stack.versions]
@@ -384,20 +407,37 @@ def judge(result: ScanResult, host: str) -> list[Finding]:
             if registry.strength(name) in ("weak", "insecure")
         }
     )
-    dh_bits = result.dh_bits
-    small_dh = dh_bits is not None and dh_bits < policy.MIN_DH_BITS
-    if weak or small_dh:
-        params = {
-            "host": host,
-            "suites": weak,
-            "count": len(weak),
-            "dh_bits": dh_bits,
-            "min_dh_bits": policy.MIN_DH_BITS,
-        }
-        if not weak:
-            params["variant"] = "dh_small"
+    if weak:
+        params = {"host": host, "suites": weak, "count": len(weak)}
         evidence = tuple(f"{name}: {registry.strength(name)}" for name in weak)
         findings.append(Finding("cipher.weak_enabled", Status.WARN, params, evidence))
+    findings += weak_dh(result, host)
+    return findings
+
+
+def weak_dh(result: ScanResult, host: str) -> list[Finding]:
+    """One `cipher.weak_dh` per distinct DH group with a problem, named by its gravest one."""
+    findings = []
+    for use in result.dh_groups():
+        group = use.assessment
+        problems = group.problems(policy.MIN_DH_BITS)
+        if not problems:
+            continue
+        params: dict[str, object] = {
+            "host": host,
+            "suites": list(use.suites),
+            "bits": group.bits,
+            "group": group.known,
+            "min_dh_bits": policy.MIN_DH_BITS,
+            "variant": problems[0],
+        }
+        status = Status.FAIL if problems[0] in dhgroups.FAIL_PROBLEMS else Status.WARN
+        named = [group.known] if group.known else []
+        evidence = (
+            " · ".join([f"{group.bits} bits", *named, *problems]),
+            *(f"{name} ∉ [2, p−2]" for name in group.invalid),
+        )
+        findings.append(Finding("cipher.weak_dh", status, params, evidence))
     return findings
 
 
@@ -446,6 +486,16 @@ def facts(result: ScanResult, address: str, port: int, sni: str | None) -> Proto
         preference={v: result.preference.get(v) for v in VERSIONS if result.scans[v].supported},
         groups=result.groups,
         dh_bits=result.dh_bits,
+        dh_groups=tuple(
+            DhGroup(
+                suites=use.suites,
+                bits=use.assessment.bits,
+                name=use.assessment.known,
+                prime=not use.assessment.composite if use.assessment.tested else None,
+                safe_prime=not use.assessment.not_safe_prime if use.assessment.tested else None,
+            )
+            for use in result.dh_groups()
+        ),
         handshakes=result.handshakes,
         errors=result.errors,
     )
@@ -518,6 +568,7 @@ CHECK = Check(
         "protocol.legacy_enabled": (),
         "protocol.ssl_enabled": ("sslv2",),
         "cipher.no_common_suite": (),
-        "cipher.weak_enabled": WEAK_VARIANTS,
+        "cipher.weak_enabled": (),
+        "cipher.weak_dh": dhgroups.PROBLEMS,
     },
 )

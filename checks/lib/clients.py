@@ -370,22 +370,32 @@ def _has_name(version: str) -> str:
 
 
 def openssl_stack(path: Path = OPENSSL_CNF) -> Stack | None:
-    """The system OpenSSL policy (Debian/Ubuntu `openssl.cnf` `system_default`)."""
+    """The system OpenSSL policy: read from the library where it can be (what a fresh client
+    context really gets), else from `openssl.cnf`'s `system_default` section."""
+    from checks.lib.default_client import system_policy
+
+    # The library reads the same file (and OPENSSL_CONF) itself; a file passed in is read alone.
+    live = system_policy() if path == OPENSSL_CNF else None
     env = os.environ.get("OPENSSL_CONF")
     path = Path(env) if env else path
     text = _read(path)
-    if text is None:
+    if text is None and live is None:
         return None
-    settings = openssl_system_default(text, _read_include(path))
+    settings = openssl_system_default(text, _read_include(path)) if text is not None else {}
     level = security_level(settings.get("CipherString"))
-    versions = openssl_versions(
-        settings.get("MinProtocol"),
-        settings.get("MaxProtocol"),
-        level,
-        openssl_major=ssl.OPENSSL_VERSION_INFO[0],
-    )
+    low, high = settings.get("MinProtocol"), settings.get("MaxProtocol")
+    suites: tuple[str, ...] | None = None
+    if live is not None:
+        level, low, high, suites = (
+            live.security_level,
+            live.min_version,
+            live.max_version,
+            live.iana_suites,
+        )
+    versions = openssl_versions(low, high, level, openssl_major=ssl.OPENSSL_VERSION_INFO[0])
     facts: dict[str, object] = {**settings, "security_level": level}
-    return Stack("openssl", "OpenSSL (system policy)", versions, None, facts, str(path))
+    source = str(path) if live is None else f"{live.library}, {path}"
+    return Stack("openssl", "OpenSSL (system policy)", versions, suites, facts, source)
 
 
 def crypto_policies_stack() -> Stack | None:
@@ -468,6 +478,16 @@ def _windows_stacks() -> list[Stack]:
             )
         )
     return stacks
+
+
+def default_stack(stacks: Sequence[Stack]) -> Stack:
+    """The policy most programs on this machine get: the system's OpenSSL or crypto policy on
+    Linux, Schannel on Windows; Python's own where nothing else was read."""
+    for wanted in ("openssl", "crypto_policies", "schannel"):
+        found = next((s for s in stacks if s.id == wanted and s.versions is not None), None)
+        if found is not None:
+            return found
+    return stacks[0]
 
 
 def local_stacks() -> tuple[Stack, ...]:

@@ -76,6 +76,8 @@ class Handshake:
         first_bytes: the start of what the server sent, for protocol sniffing.
         detail: the library's error text in words, for the report.
         received: bytes the server sent before the handshake ended or timed out.
+        client_cert_refused: `HTTP_REFUSED` when the handshake completed without the
+            requested client certificate but the web server then refused the request.
     """
 
     outcome: str
@@ -89,10 +91,14 @@ class Handshake:
     detail: str = ""
     leaf_sha256: str | None = field(default=None)
     received: int = 0
+    client_cert_refused: str | None = None
 
 
-def _client_context() -> SSL.Context:
+def _client_context(*, tls12: bool = False) -> SSL.Context:
     context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    if tls12:
+        # TLS 1.2 sends the certificates in the clear, where they can be read from the wire.
+        context.set_max_proto_version(SSL.TLS1_2_VERSION)
     # We judge the chain ourselves afterwards; here every server must be let in so that we can
     # see its chain, however weak (security level 0 admits SHA-1 and 1024-bit keys).
     context.set_verify(SSL.VERIFY_NONE, lambda *_: True)
@@ -194,7 +200,13 @@ def _leaf_sha256(conn: SSL.Connection) -> str | None:
 
 
 def handshake(
-    address: str, port: int, *, sni: str | None, timeout: float, cancel: threading.Event
+    address: str,
+    port: int,
+    *,
+    sni: str | None,
+    timeout: float,
+    cancel: threading.Event,
+    wire: bytearray | None = None,
 ) -> Handshake:
     """One TLS handshake over a fresh TCP connection to `address`."""
     try:
@@ -202,22 +214,28 @@ def handshake(
     except net.ConnectError as exc:
         return Handshake("error", detail=f"connect: {exc}")
     with sock:
-        return handshake_over(sock, sni=sni, timeout=timeout, cancel=cancel)
+        return handshake_over(sock, sni=sni, timeout=timeout, cancel=cancel, wire=wire)
 
 
 def handshake_over(
-    sock: socket.socket, *, sni: str | None, timeout: float, cancel: threading.Event
+    sock: socket.socket,
+    *,
+    sni: str | None,
+    timeout: float,
+    cancel: threading.Event,
+    wire: bytearray | None = None,
 ) -> Handshake:
     """One TLS handshake on a connected socket (direct, or a proxy tunnel), fed through memory
     BIOs so that every read honours `timeout` and `cancel` and a non-TLS reply is recognised.
-    The caller keeps ownership of `sock`."""
+    The caller keeps ownership of `sock`. With `wire`, the handshake is TLS 1.2 at most and
+    every byte the server sends is kept there, for `sent_certificates`."""
     requested: list[bool] = []
 
     def on_state(conn: SSL.Connection, where: int, ret: int) -> None:
         if b"certificate request" in conn.get_state_string():
             requested.append(True)
 
-    context = _client_context()
+    context = _client_context(tls12=wire is not None)
     context.set_info_callback(on_state)
     conn = SSL.Connection(context, None)
     conn.set_connect_state()
@@ -251,6 +269,8 @@ def handshake_over(
         except SSL.WantReadError:
             pass
         except SSL.Error as exc:
+            if wire is not None:
+                _rest_of_certificates(sock, wire, deadline=deadline, cancel=cancel)
             alert = _alert_from_records(bytes(first)) or _alert_from_error(exc)
             if alert:
                 return result("alert", alert=alert, detail=error_text(exc))
@@ -280,32 +300,114 @@ def handshake_over(
             if len(first) >= 3 and not looks_like_tls(bytes(first[:3])):
                 return result("not_tls", detail=preview(bytes(first)))
         received += len(data)
+        if wire is not None and received <= _MAX_HANDSHAKE_BYTES:
+            wire.extend(data)
         if received > _MAX_HANDSHAKE_BYTES:
             return result("malformed", detail=f"record overflow: over {_MAX_HANDSHAKE_BYTES} bytes")
         conn.bio_write(data)
     flush()
     version, cipher = conn.get_protocol_version_name(), conn.get_cipher_name()
     if requested:
-        verdict = _await_client_cert_verdict(conn, sock, cancel)
+        verdict = _client_cert_verdict(conn, sock, host=sni, cancel=cancel)
+        if verdict == HTTP_REFUSED:
+            return result("ok", version=version, cipher=cipher, client_cert_refused=verdict)
         if verdict:
             return result("alert", alert=verdict, version=version, cipher=cipher)
     return result("ok", version=version, cipher=cipher)
 
 
-def _await_client_cert_verdict(
-    conn: SSL.Connection, sock: socket.socket, cancel: threading.Event
+# What a web server answers a request made without the certificate it requires (nginx:
+# "400 No required SSL certificate was sent"; IIS: "403.7 Client certificate required").
+HTTP_REFUSED = "http"
+_HTTP_REFUSAL = re.compile(rb"^HTTP/1\.[01] (400|403)\b", re.IGNORECASE)
+_CERTIFICATE_WORDS = re.compile(rb"certificate", re.IGNORECASE)
+_HTTP_ANSWER_BYTES = 16 * 1024
+
+
+def _client_cert_verdict(
+    conn: SSL.Connection, sock: socket.socket, *, host: str | None, cancel: threading.Event
 ) -> str | None:
-    """In TLS 1.3 the server rejects a missing client certificate only after our Finished."""
+    """Whether the server goes on without the certificate it asked for.
+
+    In TLS 1.3 a server that requires one says so with an alert after our Finished; web
+    servers such as nginx finish the handshake in both versions and refuse at the HTTP layer,
+    so one request is made and its answer read: an alert name, `HTTP_REFUSED`, or None when
+    the server carried on.
+    """
+    name = to_ascii(host) if host else "localhost"
+    request = f"GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode("ascii")
+    answer = bytearray()
+    deadline = time.monotonic() + _CLIENT_CERT_VERDICT_S
     try:
-        data = net.recv(sock, 65536, timeout=_CLIENT_CERT_VERDICT_S, cancel=cancel)
-        if not data:
-            return None
-        conn.bio_write(data)
-        conn.recv(1)
-    except SSL.WantReadError:
-        return None
+        conn.send(request)
+        sock.sendall(conn.bio_read(65536))
+        while len(answer) < _HTTP_ANSWER_BYTES:
+            try:
+                answer.extend(conn.recv(_HTTP_ANSWER_BYTES))
+                continue
+            except SSL.WantReadError:
+                pass
+            left = deadline - time.monotonic()
+            data = net.recv(sock, 65536, timeout=max(0.0, left), cancel=cancel)
+            if not data:
+                break
+            conn.bio_write(data)
+    except SSL.ZeroReturnError:
+        pass
     except SSL.Error as exc:
         return _alert_from_error(exc)
     except (TimeoutError, OSError):
-        return None
+        pass
+    if _HTTP_REFUSAL.match(answer) and _CERTIFICATE_WORDS.search(answer):
+        return HTTP_REFUSED
     return None
+
+
+def _certificate_message(wire: bytes) -> bytes | None:
+    """The body of the first Certificate message in the plaintext handshake records of `wire`
+    (TLS 1.2 and older), once all of it has arrived."""
+    messages = bytearray()
+    at = 0
+    while at + 5 <= len(wire) and wire[at] in (0x15, 0x16):
+        size = int.from_bytes(wire[at + 3 : at + 5], "big")
+        if wire[at] == 0x16:
+            messages += wire[at + 5 : at + 5 + size]
+        at += 5 + size
+    at = 0
+    while at + 4 <= len(messages):
+        kind, size = messages[at], int.from_bytes(messages[at + 1 : at + 4], "big")
+        if at + 4 + size > len(messages):
+            return None
+        if kind == 11:
+            return bytes(messages[at + 4 : at + 4 + size])
+        at += 4 + size
+    return None
+
+
+def sent_certificates(wire: bytes) -> list[bytes]:
+    """The DER certificates the server sent, read from `wire` as `handshake(wire=...)` kept it:
+    what the server sent even when the handshake failed because the message was larger than
+    OpenSSL accepts."""
+    body = _certificate_message(wire) or b""
+    certs, at = [], 3
+    while at + 3 <= len(body):
+        length = int.from_bytes(body[at : at + 3], "big")
+        certs.append(body[at + 3 : at + 3 + length])
+        at += 3 + length
+    return certs
+
+
+def _rest_of_certificates(
+    sock: socket.socket, wire: bytearray, *, deadline: float, cancel: threading.Event
+) -> None:
+    """OpenSSL gives up as soon as a message announces more than it accepts: read on, within
+    the time and size limits, until the Certificate message is whole."""
+    while _certificate_message(bytes(wire)) is None and len(wire) < _MAX_HANDSHAKE_BYTES:
+        try:
+            left = max(0.0, deadline - time.monotonic())
+            data = net.recv(sock, 65536, timeout=left, cancel=cancel)
+        except (TimeoutError, OSError):
+            return
+        if not data:
+            return
+        wire.extend(data[: _MAX_HANDSHAKE_BYTES - len(wire)])

@@ -17,6 +17,24 @@ class WithoutSni:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DefaultClient:
+    """The same handshake under this machine's default client policy (what curl, git and most
+    programs get), with certificates left to the cert check.
+
+    Attributes:
+        outcome: `ok`, `refused`, `timeout` or `error`.
+        reason: OpenSSL's words for a refusal (`dh key too small`).
+    """
+
+    library: str
+    security_level: int
+    outcome: str
+    reason: str | None
+    version: str | None
+    cipher: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class TlsFacts(Facts):
     """The handshake with the target.
 
@@ -25,6 +43,7 @@ class TlsFacts(Facts):
         chain_pem: the certificates the server sent, its own first.
         first_bytes: what a port that is not TLS answered, for `not_tls` only.
         without_sni: only when a server name was sent and a chain came back.
+        default_client: only where this machine's default policy can be read (Linux).
     """
 
     check_id = "tls"
@@ -41,3 +60,4 @@ class TlsFacts(Facts):
     client_ca_names: tuple[str, ...]
     first_bytes: str | None = absent_when_none()
     without_sni: WithoutSni | None = absent_when_none()
+    default_client: DefaultClient | None = absent_when_none()
