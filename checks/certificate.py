@@ -26,7 +26,7 @@ from checks.core.facts.certificate import (
 from checks.core.facts.clock import ClockFacts
 from checks.core.facts.tls import TlsFacts
 from checks.core.models import Finding, Outcome, Status
-from checks.lib import products
+from checks.lib import aia, products
 from checks.lib.cert_grades import (
     DAY,
     check_hostname,
@@ -44,9 +44,16 @@ from checks.lib.certinfo import (
     fingerprint,
     identity,
     is_ca,
+    is_self_signed,
     iso,
     load_chain,
     position_of,
+)
+from checks.lib.chain_rules import (
+    TRUST_ADVICE,
+    issued_by_known_bad,
+    rule_findings,
+    with_fetched_issuer,
 )
 from checks.lib.osverify import ask_os
 from checks.lib.trust import (
@@ -91,13 +98,14 @@ def path_findings(
         return [Finding("cert.self_signed", Status.FAIL, {**own, **variant})]
     if path.end == "missing_issuer" and path.missing_issuer is not None:
         known = reference is not None and knows_issuer_of(path, sent, reference)
-        # A public CA's certificate says where its issuer can be fetched (AIA); a leaf without
-        # that, issued by a name nobody knows, comes straight from a private CA.
-        if not known and not is_ca(top) and aia_ca_issuers(top) is not None:
+        if not known and not is_ca(top):
+            # Nobody sent the leaf's issuer and no store holds it. Only a self-signed
+            # certificate proves a root; the usual cause is a server that forgot its
+            # intermediate, a private CA this computer lacks the runner-up.
             return [_incomplete(top, top_index, path.missing_issuer, Status.FAIL)]
         if not known:
-            # Only the root is missing and no public root program knows it: a private CA, not
-            # a server that forgot a certificate.
+            # The server sent its CA certificates and only their root is missing, which no
+            # public root program knows: a private CA, not a server that forgot a certificate.
             root = display_name(path.missing_issuer)
             private = {"index": top_index, "root": root, "fingerprint": None, **variant}
             return [Finding("cert.untrusted_root", Status.FAIL, private)]
@@ -120,6 +128,9 @@ def _incomplete(cert: x509.Certificate, index: int, missing: x509.Name, status: 
     }
     if status is Status.WARN:
         params["variant"] = "os_fetched"
+    elif params["aia_url"] is None:
+        # Without a download address the issuer cannot be looked up: the likely story.
+        params.update(variant="unknown_issuer", likely=True)
     return Finding("cert.incomplete_chain", status, params)
 
 
@@ -198,6 +209,19 @@ def analyse(
     if not chain:
         params = {"index": 0, "position": "leaf", "error": "no certificate", "variant": "missing"}
         return Analysis((Finding("cert.unparsable", Status.FAIL, params),), facts)
+    misplaced = _misplaced_leaf(sent)
+    if misplaced is not None:
+        return _leaf_not_first(
+            chain,
+            misplaced,
+            host=host,
+            is_ip=is_ip,
+            now=now,
+            mozilla=mozilla,
+            cacert=cacert,
+            os_judgement=os_judgement,
+            known_bad=known_bad,
+        )
     if 0 not in sent:
         # Without the server's own certificate neither names nor a path can be judged; the
         # others are still graded one by one.
@@ -238,6 +262,11 @@ def analyse(
         examined.append((anchor, None, "root"))
     examined += [(sent[i], i, positions[i]) for i in sorted(set(sent) - set(path.indices))]
     findings += known_bad_findings(examined, known_bad)
+    top = sent[path.indices[-1]]
+    if not any(f.id == "cert.known_bad_root" for f in findings) and not is_self_signed(top):
+        issued_by_bad = known_bad.issuer_match(top)
+        if issued_by_bad is not None:
+            findings.append(issued_by_known_bad(top, path.indices[-1], issued_by_bad))
 
     mismatch = check_hostname(sent[0], host, is_ip=is_ip)
     if mismatch is not None:
@@ -250,6 +279,22 @@ def analyse(
     else:
         findings += _os_findings(path, sent, mozilla, os_judgement, findings)
     findings += _order_findings(path, sent, positions)
+    if path.trusted and anchor is not None:
+        broken = rule_findings(path, sent, anchor, host=host, is_ip=is_ip, now=now)
+        if broken:
+            findings += broken
+            judgements = facts.judgements
+            verdict = Judgement(trusted=False, detail=broken[0].params["reason"])  # type: ignore[arg-type]
+            judgements = dataclasses.replace(
+                judgements,
+                cacert=verdict if cacert is not None else judgements.cacert,
+                mozilla=verdict if cacert is None else judgements.mozilla,
+            )
+            facts = dataclasses.replace(facts, judgements=judgements)
+
+    if any(f.id == "cert.known_bad_root" for f in findings):
+        # "Add the root" is the one advice never to give about a compromised root.
+        findings = [f for f in findings if f.id not in TRUST_ADVICE]
 
     if not findings:
         leaf = sent[0]
@@ -261,6 +306,33 @@ def analyse(
         }
         findings.append(Finding("cert.valid", Status.PASS, params))
     return Analysis(tuple(findings), facts)
+
+
+def _misplaced_leaf(sent: Mapping[int, x509.Certificate]) -> int | None:
+    """Where the server's own certificate is when a CA certificate came first instead."""
+    if 0 not in sent or not is_ca(sent[0]):
+        return None
+    return next((i for i in sorted(sent) if i > 0 and not is_ca(sent[i])), None)
+
+
+def _leaf_not_first(chain: Sequence[ChainEntry], leaf: int, **options: object) -> Analysis:
+    """Every client takes the first certificate for the server's own, so a chain sent with a CA
+    first (reversed, or shuffled) fails everywhere: the fault is named with the right order,
+    and the chain is judged as it should have been sent, so that nothing else hides."""
+    reordered = [chain[leaf], *(entry for i, entry in enumerate(chain) if i != leaf)]
+    inner = analyse(reordered, **options)  # type: ignore[arg-type]
+    certs = {i: c for i, c in enumerate(reordered) if isinstance(c, x509.Certificate)}
+    order = issuing_order(build_path(certs, TrustStore((), name="none")), certs)
+    order += [i for i in sorted(certs) if i not in order]
+    sent_names = [display_name(c.subject) for c in chain if isinstance(c, x509.Certificate)]
+    params: dict[str, object] = {
+        "variant": "leaf_not_first",
+        "subject": display_name(certs[0].subject),
+        "sent": listed(sent_names),
+        "expected": listed([display_name(certs[i].subject) for i in order]),
+    }
+    kept = [f for f in inner.findings if f.id not in {"cert.chain_order", "cert.valid"}]
+    return Analysis((Finding("cert.chain_order", Status.FAIL, params), *kept), inner.facts)
 
 
 def _os_findings(
@@ -329,9 +401,10 @@ def run(ctx: Context) -> Outcome:
         )
 
     analysis = analyse_at(None)
+    fetched = _fetch_missing_issuer(ctx, analysis.findings, tls.chain_pem, cacert or mozilla)
     clock = ctx.facts(ClockFacts)
     findings, dates = _at_network_time(
-        _name_interceptor(analysis.findings, load_chain(tls.chain_pem), host=target.host),
+        _name_interceptor(fetched, load_chain(tls.chain_pem), host=target.host),
         clock.offset_s if clock is not None else None,
         analyse_at,
     )
@@ -342,6 +415,24 @@ def run(ctx: Context) -> Outcome:
         clock=dates,
     )
     return Outcome(findings, facts)
+
+
+def _fetch_missing_issuer(
+    ctx: Context, findings: tuple[Finding, ...], chain_pem: Sequence[str], store: TrustStore
+) -> tuple[Finding, ...]:
+    """Download the issuer a server left out from the address its certificate gives, as
+    browsers on Windows and macOS do, and let it decide what is missing."""
+    decided = []
+    for finding in findings:
+        url = finding.params.get("aia_url")
+        if finding.id == "cert.incomplete_chain" and finding.status is Status.FAIL and url:
+            ctx.raise_if_cancelled()
+            got = aia.fetch(str(url), timeout=ctx.timeout(), cancel=ctx.cancel)
+            certs = [c for c in load_chain(chain_pem) if isinstance(c, x509.Certificate)]
+            decided.append(with_fetched_issuer(finding, certs, got, store))
+        else:
+            decided.append(finding)
+    return tuple(decided)
 
 
 # Trust problems that a product's own root explains: the chain was re-signed on the way.
@@ -433,12 +524,15 @@ CHECK = Check(
         "cert.no_san": (),
         "cert.self_signed": ("cacert",),
         "cert.untrusted_root": ("cacert",),
-        "cert.incomplete_chain": ("os_fetched",),
+        "cert.incomplete_chain": ("os_fetched", "unknown_issuer"),
         "cert.chain_too_long": (),
-        "cert.chain_order": ("order", "unneeded"),
+        "cert.chain_order": ("order", "unneeded", "leaf_not_first"),
+        "cert.not_a_ca": (),
+        "cert.wrong_usage": (),
+        "cert.name_constraints": (),
         "cert.weak_signature": (),
         "cert.weak_key": ("dsa",),
-        "cert.known_bad_root": (),
+        "cert.known_bad_root": ("issuer",),
         "cert.trusted_locally_only": (),
         "cert.os_store_missing_root": (),
         "cert.intercepted": (),

@@ -64,6 +64,20 @@ def in_thread(
     return box[0]
 
 
+def first_address(host: str, port: int, *, timeout: float, cancel: threading.Event) -> str:
+    """`host` itself when it is an address literal, else the first address the system resolver
+    gives; raises `OSError` (`LookupTimeout` after `timeout`) or `Cancelled`."""
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        pass
+
+    def lookup() -> str:
+        return str(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0])
+
+    return in_thread(lookup, timeout=timeout, cancel=cancel, name=f"lookup-{host}")
+
+
 def _wait(sock: socket.socket, *, write: bool, timeout: float, cancel: threading.Event) -> bool:
     """Wait until `sock` is ready; False on timeout; raise `Cancelled` on cancel."""
     end = time.monotonic() + timeout

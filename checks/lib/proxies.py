@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import ipaddress
 import os
 import re
 import socket
@@ -427,14 +426,8 @@ def proxy_for(
 
 
 def _address(host: str, port: int, *, timeout: float, cancel: threading.Event) -> str:
-    with contextlib.suppress(ValueError):
-        return str(ipaddress.ip_address(host.strip("[]")))
-
-    def lookup() -> str:
-        return str(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0])
-
     try:
-        return net.in_thread(lookup, timeout=timeout, cancel=cancel, name=f"proxy-{host}")
+        return net.first_address(host, port, timeout=timeout, cancel=cancel)
     except (OSError, UnicodeError) as exc:
         raise TunnelError("unreachable", f"cannot look up the proxy {host}: {exc}") from exc
 

@@ -33,6 +33,7 @@ from checks.core.redact import plain
 from checks.core.target import Target
 from checks.lib import certinfo, osverify, trust
 from checks.present import catalogue
+from tests.checks.test_known_bad import SUPERFISH, _impostor_and_leaf
 from tests.lab import pki
 
 NOW = pki.NOW
@@ -350,11 +351,76 @@ def test_incomplete_chain_names_the_missing_intermediate_and_its_url() -> None:
     assert finding.params["subject"] == "a.test"
 
 
-def test_a_leaf_without_aia_from_an_unknown_issuer_is_a_private_ca() -> None:
-    # Public CAs say where their certificate can be fetched; nobody-knows-it and no such
-    # pointer reads as a private CA that this computer lacks, not a forgetful server.
-    finding = only(analyse([LEAF.cert]), "cert.untrusted_root")
-    assert finding.params["root"] == "Cert Check Intermediate"
+def test_an_issuer_nobody_sent_or_holds_is_not_called_a_root() -> None:
+    # Only a self-signed certificate proves a root: a leaf whose issuer nobody sent, with no
+    # address to fetch it from, most likely lacks its intermediate (a private CA second).
+    finding = only(analyse([LEAF.cert]), "cert.incomplete_chain")
+    assert finding.params["missing_issuer"] == "Cert Check Intermediate"
+    assert finding.params["variant"] == "unknown_issuer"
+    assert finding.params["likely"] is True
+
+
+def test_an_intermediate_that_is_not_a_ca_breaks_the_chain() -> None:
+    # Linked by name and signature the path reaches the root; no browser accepts it.
+    not_ca = pki.issue("Not A CA", issuer=ROOT, ca=False, extended_key_usage=False)
+    result = analyse([pki.leaf("a.test", not_ca).cert, not_ca.cert])
+    finding = only(result, "cert.not_a_ca")
+    assert finding.params["subject"] == "Not A CA"
+    assert finding.params["index"] == 1
+    assert "basicConstraints" in str(finding.params["reason"])
+    assert result.facts.judgements.mozilla is not None
+    assert result.facts.judgements.mozilla.trusted is False
+
+
+def test_an_intermediate_for_code_signing_only_breaks_the_chain() -> None:
+    usage = x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CODE_SIGNING])
+    signer = pki.intermediate("Code Signing CA", ROOT, extensions=[(usage, False)])
+    finding = only(analyse([pki.leaf("a.test", signer).cert, signer.cert]), "cert.wrong_usage")
+    assert finding.params["subject"] == "Code Signing CA"
+    assert finding.params["usages"] == ["codeSigning"]
+
+
+def test_a_leaf_for_clients_only_is_the_wrong_usage() -> None:
+    usage = x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH])
+    leaf = pki.leaf("a.test", INTERMEDIATE, extended_key_usage=False, extensions=[(usage, False)])
+    finding = only(analyse([leaf.cert, INTERMEDIATE.cert]), "cert.wrong_usage")
+    assert finding.params["position"] == "leaf"
+
+
+def test_a_ca_constrained_away_from_the_host_breaks_the_chain() -> None:
+    constraints = x509.NameConstraints(
+        permitted_subtrees=[x509.DNSName("corp.example")], excluded_subtrees=None
+    )
+    corp = pki.intermediate("Corp Only CA", ROOT, extensions=[(constraints, True)])
+    finding = only(analyse([pki.leaf("a.test", corp).cert, corp.cert]), "cert.name_constraints")
+    assert finding.params["subject"] == "Corp Only CA"
+    inside = pki.leaf("www.corp.example", corp)
+    assert "cert.name_constraints" not in ids(analyse([inside.cert, corp.cert], "www.corp.example"))
+
+
+def test_a_leaf_under_a_compromised_root_not_sent_is_named_and_never_trusted() -> None:
+    # Superfish's name and key identifier, a new key: recognised as the issuer, not by key.
+    _root, leaf = _impostor_and_leaf(SUPERFISH)
+    result = analyse([leaf], "www.example.test", known_bad=trust.load_known_bad())
+    finding = only(result, "cert.known_bad_root")
+    assert finding.params["variant"] == "issuer"
+    assert finding.params["name"] == "Superfish, Inc."
+    # Nothing advises installing, trusting or fetching the root.
+    assert not {"cert.untrusted_root", "cert.incomplete_chain"} & set(ids(result))
+
+
+def test_a_reversed_chain_is_named_with_the_right_order() -> None:
+    result = analyse([ROOT.cert, INTERMEDIATE.cert, LEAF.cert], mozilla=EMPTY)
+    finding = result.findings[0]
+    assert (finding.id, finding.status, finding.params["variant"]) == (
+        "cert.chain_order",
+        Status.FAIL,
+        "leaf_not_first",
+    )
+    assert finding.params["sent"] == ["Cert Check Root", "Cert Check Intermediate", "a.test"]
+    assert finding.params["expected"] == ["a.test", "Cert Check Intermediate", "Cert Check Root"]
+    # The chain is judged as it should have been sent: the leaf's name matches.
+    assert "cert.hostname_mismatch" not in ids(result)
 
 
 def test_a_root_missing_from_cacert_is_untrusted_root_not_incomplete() -> None:
@@ -835,6 +901,12 @@ def _scenario_findings(tmp_path: Path) -> list[Finding]:
         analyse(certinfo.load_chain([base64_garbage()])),
         analyse([]),
         analyse(_long_chain(policy.MAX_CHAIN_DEPTH + 2)),
+        analyse([LEAF.cert]),
+        analyse([ROOT.cert, INTERMEDIATE.cert, LEAF.cert], mozilla=EMPTY),
+        analyse([pki.leaf("a.test", NOT_CA).cert, NOT_CA.cert]),
+        analyse([pki.leaf("a.test", CODE_SIGNING).cert, CODE_SIGNING.cert]),
+        analyse([pki.leaf("a.test", CORP_ONLY).cert, CORP_ONLY.cert]),
+        analyse([_impostor_and_leaf(SUPERFISH)[1]], known_bad=trust.load_known_bad()),
     ]
     kaspersky = pki.root("Kaspersky Anti-Virus Personal Root Certificate")
     intercepted = analyse([pki.leaf("a.test", kaspersky).cert, kaspersky.cert], mozilla=EMPTY)
@@ -842,6 +914,19 @@ def _scenario_findings(tmp_path: Path) -> list[Finding]:
         intercepted.findings, [pki.leaf("a.test", kaspersky).cert, kaspersky.cert], host="a.test"
     )
     return [f for result in runs for f in result.findings] + list(named)
+
+
+NOT_CA = pki.issue("Not A CA", issuer=ROOT, ca=False, extended_key_usage=False)
+CODE_SIGNING = pki.intermediate(
+    "Code Signing CA",
+    ROOT,
+    extensions=[(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CODE_SIGNING]), False)],
+)
+CORP_ONLY = pki.intermediate(
+    "Corp Only CA",
+    ROOT,
+    extensions=[(x509.NameConstraints([x509.DNSName("corp.example")], None), True)],
+)
 
 
 def _long_chain(length: int) -> list[x509.Certificate]:

@@ -146,8 +146,13 @@ def issue(
     hash_alg: hashes.HashAlgorithm | None = None,
     aia_ca_issuers: str | None = None,
     extended_key_usage: bool = True,
+    extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
+    authority_key_id: bytes | None = None,
 ) -> Issued:
-    """Issue one certificate; `issuer=None` makes it self-signed (a root, or a self-signed leaf)."""
+    """Issue one certificate; `issuer=None` makes it self-signed (a root, or a self-signed leaf).
+
+    `extensions` are added as given (extension, critical), for chains that break a rule.
+    """
     private_key = new_key(key) if isinstance(key, str) else key
     subject = _name(cn, org)
     signer_key = issuer.key if issuer else private_key
@@ -164,7 +169,11 @@ def issue(
             x509.SubjectKeyIdentifier.from_public_key(private_key.public_key()), critical=False
         )
     )
-    if issuer is not None:
+    if authority_key_id is not None:
+        # An issuer's own key identifier, when it is not the hash of its key.
+        identifier = x509.AuthorityKeyIdentifier(authority_key_id, None, None)
+        builder = builder.add_extension(identifier, critical=False)
+    elif issuer is not None:
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
             critical=False,
@@ -193,6 +202,8 @@ def issue(
             builder = builder.add_extension(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
             )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
     if aia_ca_issuers:
         builder = builder.add_extension(
             x509.AuthorityInformationAccess(
