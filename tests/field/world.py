@@ -361,7 +361,7 @@ def product_env(env: str, folder: Path) -> dict[str, str]:
     has them, a home of its own."""
     home = folder / "home"
     (home / ".config").mkdir(parents=True)
-    cleared = {k: v for k, v in os.environ.items() if not _changes_trust_or_route(k)}
+    cleared = {k: v for k, v in os.environ.items() if not changes_trust_or_route(k)}
     cleared.update(
         HOME=str(home),
         XDG_CONFIG_HOME=str(home / ".config"),
@@ -381,7 +381,7 @@ def product_env(env: str, folder: Path) -> dict[str, str]:
     return cleared
 
 
-def _changes_trust_or_route(name: str) -> bool:
+def changes_trust_or_route(name: str) -> bool:
     upper = name.upper()
     return upper.endswith("_PROXY") or upper in (
         "SSL_CERT_FILE",

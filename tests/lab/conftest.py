@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
 from tests.lab import scenarios
+from tests.lab.farm import Farm, running_farm
 from tests.lab.nginx import nginx_available, require_nginx
 from tests.lab.scenarios import Lab
 
@@ -35,3 +37,30 @@ def needs_nginx() -> None:
 def run_cli() -> CliRunner:
     """`run_cli(args)` runs `python -m checks check ARGS` -> (exit code, JSON or None, stderr)."""
     return scenarios.run_cli
+
+
+@pytest.fixture(scope="session")
+def farm(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
+    """One nginx serving every certificate scenario by name on shared ports, until the session ends.
+
+    Needs nginx: fails the test without it (skips it when HD_ALLOW_MISSING_NGINX=1).
+    """
+    require_nginx()
+    with running_farm(lab, tmp_path_factory.mktemp("farm")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def clean_cli(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> CliRunner:
+    """Like `run_cli`, on a clean computer: its store holds Mozilla's roots and the lab root,
+    which is also in the public set it compares with (its own `--known-roots`, given last,
+    wins), whatever roots this machine has added; see `clean_machine`."""
+    import certifi
+
+    from tests.lab import clean_machine
+
+    folder = tmp_path_factory.mktemp("clean-machine")
+    public = folder / "public-roots.pem"
+    public.write_bytes(Path(certifi.where()).read_bytes() + lab.root_pem.read_bytes())
+    clean_machine.prepare(folder, public)
+    return lambda args: clean_machine.run_cli(folder, [*args, "--known-roots", str(public)])

@@ -62,6 +62,8 @@ _SPECS = [
     Spec("ecdsa", "tls", None),
     Spec("rsa", "tls", None),
     Spec("nginx_good", "nginx", None),
+    # A shared host: another certificate without SNI is how every CDN works, not a problem.
+    Spec("sni_default_cert", "nginx", None),
     # Certificate problems.
     Spec("expired", "tls", "cert.expired"),
     Spec("expired_intermediate", "tls", "cert.expired"),
@@ -76,7 +78,6 @@ _SPECS = [
     Spec("weak_signature", "tls", "cert.weak_signature"),
     Spec("weak_key", "tls", "cert.weak_key"),
     Spec("client_cert_required", "tls", "cert.client_cert_required"),
-    Spec("sni_required_default_cert", "nginx", "cert.sni_required"),
     Spec("sni_required_reject", "nginx", "cert.sni_required"),
     # Network and TLS-layer problems.
     Spec("closed", "network", "tcp.refused"),
@@ -98,10 +99,14 @@ def names(*, healthy: bool | None = None, kind: Kind | None = None) -> list[str]
     ]
 
 
-def host_of(name: str) -> str:
+def host_of(name: str, domain: str = "lab.test") -> str:
     """The host name a scenario is reached by (underscores become hyphens: valid DNS names)."""
-    special = {"wildcard": "www.wild.lab.test", "www_only": "wwwonly.lab.test", "ip_san": LOOPBACK}
-    return special.get(name, f"{name.replace('_', '-')}.lab.test")
+    special = {
+        "wildcard": f"www.wild.{domain}",
+        "www_only": f"wwwonly.{domain}",
+        "ip_san": LOOPBACK,
+    }
+    return special.get(name, f"{name.replace('_', '-')}.{domain}")
 
 
 @dataclass
@@ -185,12 +190,17 @@ class Lab:
         ]
 
 
-def _tls_chains(root: pki.Issued, inter: pki.Issued) -> dict[str, tuple[pki.Issued, ...]]:
-    """The chain each TLS scenario sends, leaf first, in the order it is sent."""
-    h = host_of
+def _tls_chains(
+    root: pki.Issued, inter: pki.Issued, domain: str = "lab.test"
+) -> dict[str, tuple[pki.Issued, ...]]:
+    """The chain each TLS scenario sends, leaf first, in the order sent (names in `domain`)."""
+
+    def h(name: str) -> str:
+        return host_of(name, domain)
+
     chains: dict[str, tuple[pki.Issued, ...]] = {}
     chains["good"] = (pki.leaf(h("good"), inter), inter)
-    chains["wildcard"] = (pki.leaf("*.wild.lab.test", inter), inter)
+    chains["wildcard"] = (pki.leaf(f"*.wild.{domain}", inter), inter)
     chains["ip_san"] = (pki.leaf(LOOPBACK, inter), inter)
     # pki.intermediate allows no CA below it, so the upper links of a long chain are built here.
     first = pki.issue("Lab Long Chain CA 1", issuer=root, ca=True, path_length=2)
@@ -220,8 +230,8 @@ def _tls_chains(root: pki.Issued, inter: pki.Issued) -> dict[str, tuple[pki.Issu
         pki.leaf(h("not_yet_valid"), inter, not_before=pki.NOW + 10 * pki.DAY),
         inter,
     )
-    chains["wrong_host"] = (pki.leaf("other.lab.test", inter), inter)
-    chains["www_only"] = (pki.leaf("www.wwwonly.lab.test", inter), inter)
+    chains["wrong_host"] = (pki.leaf(f"other.{domain}", inter), inter)
+    chains["www_only"] = (pki.leaf(f"www.wwwonly.{domain}", inter), inter)
     chains["cn_only"] = (pki.leaf(h("cn_only"), inter, sans=()), inter)
     chains["self_signed"] = (pki.leaf(h("self_signed"), None),)
     other_root = pki.root("Other Root")
@@ -318,7 +328,7 @@ def _start_network(lab: Lab, stack: contextlib.ExitStack) -> None:
 
 def _start_nginx(lab: Lab, stack: contextlib.ExitStack, certs: Path, inter: pki.Issued) -> None:
     """One nginx for every nginx scenario, one port each."""
-    order = ["nginx_good", "sni_required_default_cert", "sni_required_reject"]
+    order = ["nginx_good", "sni_default_cert", "sni_required_reject"]
     named: dict[str, tuple[pki.Issued, ...]] = {}
     files: dict[str, tuple[Path, Path]] = {}
     for name in order:
@@ -337,11 +347,11 @@ def _start_nginx(lab: Lab, stack: contextlib.ExitStack, certs: Path, inter: pki.
         ]
         cert, key = files["default"]
         blocks.append(tls_server_block(default_cert, certificate=cert, key=key, default=True))
-        cert, key = files["sni_required_default_cert"]
+        cert, key = files["sni_default_cert"]
         blocks.append(
             tls_server_block(
                 default_cert,
-                server_name=host_of("sni_required_default_cert"),
+                server_name=host_of("sni_default_cert"),
                 certificate=cert,
                 key=key,
             )
@@ -358,7 +368,7 @@ def _start_nginx(lab: Lab, stack: contextlib.ExitStack, certs: Path, inter: pki.
     server = stack.enter_context(Nginx(build, ports=len(order), workdir=lab.folder / "nginx"))
     without_sni: dict[str, tuple[pki.Issued, ...] | None] = {
         "nginx_good": None,
-        "sni_required_default_cert": wrong,
+        "sni_default_cert": wrong,
         "sni_required_reject": (),
     }
     for name, port in zip(order, server.ports, strict=True):

@@ -207,7 +207,7 @@ def test_client_cert_required_serves_a_client_with_a_lab_client_certificate(lab:
 
 
 def test_nginx_sni_default_cert_serves_another_name_without_sni(lab: Lab) -> None:
-    scenario = lab["sni_required_default_cert"]
+    scenario = lab["sni_default_cert"]
     assert scenario.chain_without_sni
     assert _served_chain(scenario.port, None) == _der(scenario.chain_without_sni)
     assert scenario.chain_without_sni[0].subject_cn == "default.lab.test"

@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from tests.lab import farm as farm_module
 from tests.lab import scenarios
 from tests.lab.conftest import CliRunner
 
@@ -16,6 +17,24 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "report-schema.json").read_text(encoding="utf-8"))
 PROBLEMS = scenarios.names(healthy=False)
 HEALTHY = scenarios.names(healthy=True)
+# Each scenario on its own port in the lab, and each certificate scenario again by name on the
+# farm's shared port (one nginx, many names, the certificate chosen by SNI).
+FARM = farm_module.CERT_SCENARIOS
+
+
+def _where(names: list[str]) -> list[object]:
+    return [
+        *(pytest.param("lab", name, id=name) for name in names),
+        *(pytest.param("farm", name, id=f"farm-{name}") for name in names if name in FARM),
+    ]
+
+
+def _run(
+    request: pytest.FixtureRequest, run_cli: CliRunner, where: str, name: str
+) -> tuple[str | None, tuple[int, object | None, str]]:
+    """The expected finding of scenario `name` and the CLI's answer, `--only target`."""
+    place: scenarios.Lab | farm_module.Farm = request.getfixturevalue(where)
+    return place[name].expected, run_cli(place.cli_args(name))
 
 
 def unlabelled_facts(report: dict[str, object]) -> set[str]:
@@ -41,12 +60,11 @@ def _problem_ids(report: dict[str, object]) -> set[str]:
 
 
 @pytest.mark.lab
-@pytest.mark.parametrize("name", PROBLEMS)
+@pytest.mark.parametrize(("where", "name"), _where(PROBLEMS))
 def test_a_broken_scenario_reports_its_finding_and_the_verdict_names_it(
-    lab: scenarios.Lab, run_cli: CliRunner, name: str
+    request: pytest.FixtureRequest, run_cli: CliRunner, where: str, name: str
 ) -> None:
-    expected = lab[name].expected
-    code, report, stderr = run_cli(lab.cli_args(name))
+    expected, (code, report, stderr) = _run(request, run_cli, where, name)
     assert report is not None, stderr
     jsonschema.validate(report, SCHEMA)
     assert unlabelled_facts(report) == set()
@@ -63,9 +81,11 @@ def test_a_broken_scenario_reports_its_finding_and_the_verdict_names_it(
 
 
 @pytest.mark.lab
-@pytest.mark.parametrize("name", HEALTHY)
-def test_a_healthy_scenario_is_all_green(lab: scenarios.Lab, run_cli: CliRunner, name: str) -> None:
-    code, report, stderr = run_cli(lab.cli_args(name))
+@pytest.mark.parametrize(("where", "name"), _where(HEALTHY))
+def test_a_healthy_scenario_is_all_green(
+    request: pytest.FixtureRequest, run_cli: CliRunner, where: str, name: str
+) -> None:
+    _, (code, report, stderr) = _run(request, run_cli, where, name)
     assert report is not None, stderr
     assert unlabelled_facts(report) == set()
     assert _problem_ids(report) == set(), json.dumps(report["checks"], indent=1)[:3000]
