@@ -374,7 +374,8 @@ def run(ctx: Context) -> Outcome:
     assert ctx.target is not None
     target = ctx.target
     tls = ctx.facts(TlsFacts)
-    assert tls is not None, "the engine runs cert only after tls"
+    if tls is None or not tls.chain_pem:
+        return Outcome((), blocked_by=_no_chain(ctx))
     settings = ctx.settings
     mozilla = TrustStore.from_file(settings.known_roots or Path(certifi.where()), name="mozilla")
     cacert = TrustStore.from_file(settings.cacert, name="cacert") if settings.cacert else None
@@ -415,6 +416,15 @@ def run(ctx: Context) -> Outcome:
         clock=dates,
     )
     return Outcome(findings, facts)
+
+
+def _no_chain(ctx: Context) -> str:
+    """Why there is no chain to judge: the handshake check's failure, or what blocked it."""
+    tls = ctx.results.get("tls")
+    if tls is None:
+        return "tls.skipped"
+    failed = next((f.id for f in tls.findings if f.status is Status.FAIL), None)
+    return failed or tls.blocked_by or "tls.skipped"
 
 
 def _fetch_missing_issuer(
@@ -512,15 +522,16 @@ CHECK = Check(
     id="cert",
     scope="target",
     run=run,
-    requires=("tls",),
-    after=("clock",),
+    # Not `requires`: a chain that arrived is judged even when the handshake then failed
+    # (this machine's policy refused it, a client certificate was required).
+    after=("tls", "clock"),
     findings={
         "cert.valid": (),
         "cert.unparsable": ("missing",),
         "cert.expired": ("intermediate",),
         "cert.not_yet_valid": ("intermediate",),
         "cert.expires_soon": (),
-        "cert.hostname_mismatch": ("www",),
+        "cert.hostname_mismatch": ("www", "by_address"),
         "cert.no_san": (),
         "cert.self_signed": ("cacert",),
         "cert.untrusted_root": ("cacert",),
@@ -532,7 +543,7 @@ CHECK = Check(
         "cert.name_constraints": (),
         "cert.weak_signature": (),
         "cert.weak_key": ("dsa",),
-        "cert.known_bad_root": ("issuer",),
+        "cert.known_bad_root": ("issuer", "leaf"),
         "cert.trusted_locally_only": (),
         "cert.os_store_missing_root": (),
         "cert.intercepted": (),

@@ -60,7 +60,10 @@ def check_hostname(cert: x509.Certificate, host: str, *, is_ip: bool) -> Finding
         "names_total": len(names),
         "suggestion": None,
     }
-    if not is_ip:
+    if is_ip:
+        # By address no site name (SNI) is sent: a shared host answers with its default site.
+        params["variant"] = "by_address"
+    else:
         alternative = www_alternative(host)
         if host_matches(cert, alternative, is_ip=False):
             params.update(suggestion=alternative, variant="www")
@@ -143,6 +146,9 @@ def check_known_bad(
         "spki_sha256": entry.spki_sha256,
         "reason": entry.reason,
     }
+    if position == "leaf":
+        # A server certificate whose key was published: nothing to remove from a store.
+        params["variant"] = "leaf"
     return Finding("cert.known_bad_root", Status.FAIL, params)
 
 

@@ -275,6 +275,8 @@ def test_ip_targets_match_ip_sans_only() -> None:
     mismatch = only(analyse(chain, "192.0.2.8", is_ip=True), "cert.hostname_mismatch")
     assert mismatch.params["names"] == ["198.51.100.1.test", "192.0.2.7", "2001:db8::1"]
     assert mismatch.params["suggestion"] is None
+    # By address no name is sent: the text says why a shared host shows another certificate.
+    assert mismatch.params["variant"] == "by_address"
 
 
 def _leaf_with(
@@ -705,9 +707,18 @@ def _known_bad_file(tmp_path: Path, *certs: x509.Certificate) -> Path:
         f'reason = "Its key is in the test."\nsource = "tests"\n\n'
         for i, c in enumerate(certs)
     )
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "known_bad.toml"
     path.write_text(f"version = 7\n\n{entries}", encoding="utf-8")
     return path
+
+
+def test_a_server_certificate_whose_key_was_published_is_named_as_such(tmp_path: Path) -> None:
+    known_bad = trust.load_known_bad(_known_bad_file(tmp_path, LEAF.cert))
+    finding = only(
+        analyse([LEAF.cert, INTERMEDIATE.cert], known_bad=known_bad), "cert.known_bad_root"
+    )
+    assert (finding.params["variant"], finding.params["position"]) == ("leaf", "leaf")
 
 
 def test_known_bad_root_in_the_chain_or_as_the_anchor(tmp_path: Path) -> None:
@@ -907,6 +918,11 @@ def _scenario_findings(tmp_path: Path) -> list[Finding]:
         analyse([pki.leaf("a.test", CODE_SIGNING).cert, CODE_SIGNING.cert]),
         analyse([pki.leaf("a.test", CORP_ONLY).cert, CORP_ONLY.cert]),
         analyse([_impostor_and_leaf(SUPERFISH)[1]], known_bad=trust.load_known_bad()),
+        analyse([LEAF.cert, INTERMEDIATE.cert], "192.0.2.9", is_ip=True),
+        analyse(
+            [LEAF.cert, INTERMEDIATE.cert],
+            known_bad=trust.load_known_bad(_known_bad_file(tmp_path / "leaf", LEAF.cert)),
+        ),
     ]
     kaspersky = pki.root("Kaspersky Anti-Virus Personal Root Certificate")
     intercepted = analyse([pki.leaf("a.test", kaspersky).cert, kaspersky.cert], mozilla=EMPTY)
