@@ -316,64 +316,61 @@ def _suite_label(suite: Suite) -> str:
 
 
 def compare(result: ScanResult, stacks: Sequence[clients.Stack], host: str) -> list[Finding]:
-    """The findings that need both sides: no shared version, no shared suite, judged for this
+    """The findings that need both sides, no shared version or no shared suite, judged for this
     machine's default client (what curl, git and most programs use); which other programs
     refuse is theirs to tell."""
-    findings: list[Finding] = []
     server_versions = [v for v in result.versions if v != "SSLv2"]
-    if not server_versions:
-        return findings
+    stack = clients.default_stack(stacks)
+    if not server_versions or stack.versions is None:
+        return []
+    common = [v for v in server_versions if v in stack.versions]
+    if not common:
+        return [_no_common_version(server_versions, stack, host)]
+    if stack.suites is None:
+        return []
+    client_suites = set(stack.suites)
+    if any(name in client_suites for v in common for name in result.names(v)):
+        return []
     registry = cipher_suites.registry()
-    for stack in [clients.default_stack(stacks)]:
-        if stack.versions is None:
-            continue
-        common = [v for v in server_versions if v in stack.versions]
-        if not common:
-            client_versions = [v for v in VERSIONS if v in stack.versions]
-            too_old = VERSIONS.index(server_versions[-1]) < VERSIONS.index(client_versions[0])
-            # The nearest fix on each side: the version closest to the other side's set.
-            client_fix = server_versions[-1] if too_old else server_versions[0]
-            server_fix = client_versions[0] if too_old else client_versions[-1]
-            params: dict[str, object] = {
-                "host": host,
-                "client": stack.name,
-                "server_versions": [display(v) for v in server_versions],
-                "client_versions": [display(v) for v in client_versions],
-                "client_fix": display(client_fix),
-                "server_fix": display(server_fix),
-                "variant": "server_too_old" if too_old else "client_too_old",
-            }
-            findings.append(Finding("protocol.no_common_version", Status.FAIL, params))
-            break
-        if stack.suites is None:
-            continue
-        client_suites = set(stack.suites)
-        shared = [name for v in common for name in result.names(v) if name in client_suites]
-        if shared:
-            continue
-        server_suites = [
-            s for v in common for c in result.scans[v].suites if (s := registry.by_code.get(c))
-        ]
-        auth = _server_auth(result)
-        usable = [
-            s
-            for name in stack.suites
-            if (s := registry.by_name.get(name))
-            and any(s.usable_in(v) for v in common)
-            and (s.auth in auth or s.auth == "any" or not auth)
-        ]
-        nearest_client, nearest_server = _best(server_suites), _best(usable)
-        params = {
-            "host": host,
-            "client": stack.name,
-            "versions": [display(v) for v in common],
-            "server_suites": sorted({s.name for s in server_suites}),
-            "client_fix": _suite_label(nearest_client) if nearest_client else "—",
-            "server_fix": _suite_label(nearest_server) if nearest_server else "—",
-        }
-        findings.append(Finding("cipher.no_common_suite", Status.FAIL, params))
-        break
-    return findings
+    server_suites = [
+        s for v in common for c in result.scans[v].suites if (s := registry.by_code.get(c))
+    ]
+    auth = _server_auth(result)
+    usable = [
+        s
+        for name in stack.suites
+        if (s := registry.by_name.get(name))
+        and any(s.usable_in(v) for v in common)
+        and (s.auth in auth or s.auth == "any" or not auth)
+    ]
+    nearest_client, nearest_server = _best(server_suites), _best(usable)
+    params = {
+        "host": host,
+        "client": stack.name,
+        "versions": [display(v) for v in common],
+        "server_suites": sorted({s.name for s in server_suites}),
+        "client_fix": _suite_label(nearest_client) if nearest_client else "—",
+        "server_fix": _suite_label(nearest_server) if nearest_server else "—",
+    }
+    return [Finding("cipher.no_common_suite", Status.FAIL, params)]
+
+
+def _no_common_version(server_versions: Sequence[str], stack: clients.Stack, host: str) -> Finding:
+    client_versions = [v for v in VERSIONS if v in (stack.versions or ())]
+    too_old = VERSIONS.index(server_versions[-1]) < VERSIONS.index(client_versions[0])
+    # The nearest fix on each side: the version closest to the other side's set.
+    client_fix = server_versions[-1] if too_old else server_versions[0]
+    server_fix = client_versions[0] if too_old else client_versions[-1]
+    params: dict[str, object] = {
+        "host": host,
+        "client": stack.name,
+        "server_versions": [display(v) for v in server_versions],
+        "client_versions": [display(v) for v in client_versions],
+        "client_fix": display(client_fix),
+        "server_fix": display(server_fix),
+        "variant": "server_too_old" if too_old else "client_too_old",
+    }
+    return Finding("protocol.no_common_version", Status.FAIL, params)
 
 
 def judge(result: ScanResult, host: str) -> list[Finding]:

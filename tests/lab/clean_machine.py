@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from tests.field.world import changes_trust_or_route
-from tests.lab.scenarios import CLI_TIMEOUT, ROOT
+from tests.lab.scenarios import CLI_TIMEOUT, ROOT, run_json
 
 # Where Debian's and Red Hat's tools keep roots added locally; each gets an empty folder.
 LOCAL_ANCHORS = ("/usr/local/share/ca-certificates", "/etc/pki/ca-trust/source/anchors")
@@ -43,18 +41,8 @@ def run_cli(
     env = {k: v for k, v in os.environ.items() if not changes_trust_or_route(k)}
     home = folder / "home"
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), PYTHONPATH=str(ROOT))
-    done = subprocess.run(
+    return run_json(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-        cwd=ROOT,
         env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
         timeout=timeout,
-        check=False,
     )
-    try:
-        parsed = json.loads(done.stdout) if done.stdout.strip() else None
-    except ValueError:
-        parsed = None
-    return done.returncode, parsed, done.stderr

@@ -64,3 +64,32 @@ def clean_cli(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> CliRunner:
     public.write_bytes(Path(certifi.where()).read_bytes() + lab.root_pem.read_bytes())
     clean_machine.prepare(folder, public)
     return lambda args: clean_machine.run_cli(folder, [*args, "--known-roots", str(public)])
+
+
+@pytest.fixture(scope="session")
+def probe() -> Iterator[str]:
+    """A captive-portal probe answered as on an open network."""
+    from tests.lab.servers import NO_CONTENT, CannedServer
+
+    with CannedServer(NO_CONTENT) as server:
+        yield f"http://127.0.0.1:{server.port}/generate_204"
+
+
+@pytest.fixture(scope="session")
+def ntp() -> Iterator[str]:
+    """A network time server on loopback, as `--ntp-server` takes it."""
+    from tests.lab.ntp_server import NtpServer
+
+    with NtpServer() as server:
+        yield server.spec
+
+
+def loopback_options(lab: Lab, probe: str, ntp: str) -> list[str]:
+    """Options that keep a whole diagnosis, local checks included, on loopback."""
+    return ["--canary", lab["ip_san"].target, "--portal-probe", probe, "--ntp-server", ntp]
+
+
+@pytest.fixture(scope="session")
+def loopback(lab: Lab, probe: str, ntp: str) -> list[str]:
+    """`loopback_options` with the open network's portal probe."""
+    return loopback_options(lab, probe, ntp)

@@ -388,8 +388,17 @@ def _start_nginx(lab: Lab, stack: contextlib.ExitStack, certs: Path, inter: pki.
 def run_cli(args: Sequence[str], *, timeout: float = CLI_TIMEOUT) -> tuple[int, object | None, str]:
     """Run `python -m checks check ARGS`: the exit code, the parsed JSON (or None), stderr."""
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    command = [sys.executable, "-m", "checks", "check", *args]
+    return run_json(command, env=env, timeout=timeout)
+
+
+def run_json(
+    command: Sequence[str], *, env: dict[str, str], timeout: float = CLI_TIMEOUT
+) -> tuple[int, object | None, str]:
+    """Run `command` from the repository: its exit code, its stdout as JSON (None when it is
+    not), its stderr."""
     done = subprocess.run(
-        [sys.executable, "-m", "checks", "check", *args],
+        command,
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -11,9 +10,7 @@ from checks.registry import ENTRIES
 from tests.lab import farm as farm_module
 from tests.lab.conftest import CliRunner
 from tests.lab.farm import Farm
-from tests.lab.ntp_server import NtpServer
 from tests.lab.scenarios import Lab
-from tests.lab.servers import NO_CONTENT, CannedServer
 
 pytestmark = pytest.mark.lab
 
@@ -25,32 +22,6 @@ GREEN = [
 ]
 PROBLEMS = ("warn", "fail")
 LOCAL_CHECKS = frozenset(entry.id for entry in ENTRIES if entry.scope == "local")
-
-
-@pytest.fixture(scope="module")
-def probe() -> Iterator[str]:
-    """A portal probe answered as on an open network."""
-    with CannedServer(NO_CONTENT) as server:
-        yield f"http://127.0.0.1:{server.port}/generate_204"
-
-
-@pytest.fixture(scope="module")
-def ntp() -> Iterator[str]:
-    with NtpServer() as server:
-        yield server.spec
-
-
-@pytest.fixture(scope="module")
-def loopback(lab: Lab, probe: str, ntp: str) -> list[str]:
-    """Options that keep a full (local + target) run on loopback, as in test_verdicts."""
-    return [
-        "--canary",
-        lab["ip_san"].target,
-        "--portal-probe",
-        probe,
-        "--ntp-server",
-        ntp,
-    ]
 
 
 def _full_run(

@@ -16,9 +16,8 @@ from checks.lib import trust
 from tests.lab import pki
 from tests.lab.conftest import CliRunner
 from tests.lab.nginx import Nginx, require_nginx, tls_server_block
-from tests.lab.ntp_server import NtpServer
 from tests.lab.scenarios import Lab
-from tests.lab.servers import NO_CONTENT, CannedServer, TLSServer
+from tests.lab.servers import CannedServer, TLSServer
 
 pytestmark = pytest.mark.lab
 
@@ -87,24 +86,10 @@ def sites(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
 
 
 @pytest.fixture(scope="module")
-def local_options(lab: Lab) -> Iterator[list[str]]:
-    """Options that keep a whole diagnosis, local checks included, on loopback."""
-    with CannedServer(NO_CONTENT) as portal, NtpServer() as ntp:
-        yield [
-            "--cacert",
-            str(lab.root_pem),
-            "--known-roots",
-            str(lab.root_pem),
-            "--canary",
-            lab["ip_san"].target,
-            "--portal-probe",
-            f"http://127.0.0.1:{portal.port}/generate_204",
-            "--ntp-server",
-            ntp.spec,
-            "--connect-timeout",
-            "2",
-            "--json",
-        ]
+def local_options(lab: Lab, loopback: list[str]) -> list[str]:
+    """A whole diagnosis, local checks included, on loopback, against the lab root."""
+    roots = ["--cacert", str(lab.root_pem), "--known-roots", str(lab.root_pem)]
+    return [*roots, *loopback, "--connect-timeout", "2", "--json"]
 
 
 def _diagnose(clean_cli: CliRunner, site: Site, options: list[str]) -> dict[str, object]:

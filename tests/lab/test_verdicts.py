@@ -7,46 +7,22 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from tests.lab import pki
-from tests.lab.conftest import CliRunner
-from tests.lab.ntp_server import NtpServer
+from tests.lab.conftest import CliRunner, loopback_options
 from tests.lab.scenarios import ROOT, Lab
-from tests.lab.servers import NO_CONTENT, REDIRECT, CannedServer, TLSServer, closed_port
+from tests.lab.servers import REDIRECT, CannedServer, TLSServer, closed_port
 
 pytestmark = pytest.mark.lab
 
 
-@pytest.fixture(scope="module")
-def probe() -> Iterator[str]:
-    """A portal probe answered as on an open network."""
-    with CannedServer(NO_CONTENT) as server:
-        yield f"http://127.0.0.1:{server.port}/generate_204"
-
-
-@pytest.fixture(scope="module")
-def ntp() -> Iterator[str]:
-    with NtpServer() as server:
-        yield server.spec
-
-
 def _loopback_only(lab: Lab, probe: str, ntp: str) -> list[str]:
-    """Options that keep a full (local + target) run on loopback."""
-    return [
-        "--canary",
-        lab["ip_san"].target,
-        "--portal-probe",
-        probe,
-        "--ntp-server",
-        ntp,
-        "--connect-timeout",
-        "2",
-        "--json",
-    ]
+    """A full (local + target) run kept on loopback, its report as JSON."""
+    return [*loopback_options(lab, probe, ntp), "--connect-timeout", "2", "--json"]
 
 
 def _target(lab: Lab, name: str) -> list[str]:
