@@ -34,6 +34,7 @@ from checks.lib.cert_grades import (
     grade,
     known_bad_findings,
     listed,
+    refused_at_level,
 )
 from checks.lib.certinfo import (
     ChainEntry,
@@ -409,6 +410,8 @@ def run(ctx: Context) -> Outcome:
         clock.offset_s if clock is not None else None,
         analyse_at,
     )
+    if tls.default_client is not None:
+        findings = _as_refused_here(findings, tls.default_client.security_level)
     facts = ServerCertificateFacts.of_chain(
         analysis.facts,
         stores=Stores(mozilla=mozilla.record(), cacert=cacert.record() if cacert else None),
@@ -416,6 +419,16 @@ def run(ctx: Context) -> Outcome:
         clock=dates,
     )
     return Outcome(findings, facts)
+
+
+def _as_refused_here(findings: tuple[Finding, ...], level: int) -> tuple[Finding, ...]:
+    """Mark the weak keys and signatures this machine's default client refuses outright."""
+    return tuple(
+        dataclasses.replace(f, params={**f.params, "refused_here": True, "level": level})
+        if refused_at_level(f, level)
+        else f
+        for f in findings
+    )
 
 
 def _no_chain(ctx: Context) -> str:

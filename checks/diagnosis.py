@@ -184,7 +184,8 @@ def effect(finding: Finding) -> Effect:
         )
         return Effect.BLOCKS if untrusted else Effect.UNSAFE
     if finding.id in _UNSAFE:
-        return Effect.UNSAFE
+        # A weak key or signature that this machine's default client refuses stops it.
+        return Effect.BLOCKS if finding.params.get("refused_here") is True else Effect.UNSAFE
     if finding.status is Status.FAIL and finding.id not in _HYGIENE_FAILURES:
         return Effect.BLOCKS
     return Effect.HYGIENE

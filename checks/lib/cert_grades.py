@@ -180,3 +180,23 @@ def known_bad_findings(
         if bad is not None:
             findings.append(bad)
     return findings
+
+
+# The smallest RSA and EC keys OpenSSL accepts at each security level (SSL_CTX_set_security_level).
+_LEVEL_RSA_BITS = {0: 0, 1: 1024, 2: 2048, 3: 3072, 4: 7680, 5: 15360}
+_LEVEL_EC_BITS = {0: 0, 1: 160, 2: 224, 3: 256, 4: 384, 5: 512}
+
+
+def refused_at_level(finding: Finding, level: int) -> bool:
+    """Whether a client at OpenSSL security `level` refuses the chain for this weak key or
+    signature: then it does not merely weaken the connection here, it stops it."""
+    if finding.id == "cert.weak_signature":
+        return level >= 1  # OpenSSL 3 refuses SHA-1 and MD5 signatures from level 1 up
+    if finding.id != "cert.weak_key":
+        return False
+    bits = finding.params.get("bits")
+    key_type = finding.params.get("key_type")
+    if finding.params.get("variant") == "dsa":
+        return level >= 1
+    table = {"RSA": _LEVEL_RSA_BITS, "EC": _LEVEL_EC_BITS}.get(str(key_type))
+    return table is not None and isinstance(bits, int) and bits < table.get(level, 0)

@@ -31,7 +31,7 @@ from checks.core.facts.tls import TlsFacts
 from checks.core.models import CheckResult, Finding, Status
 from checks.core.redact import plain
 from checks.core.target import Target
-from checks.lib import certinfo, osverify, trust
+from checks.lib import cert_grades, certinfo, osverify, trust
 from checks.present import catalogue
 from tests.checks.test_known_bad import SUPERFISH, _impostor_and_leaf
 from tests.lab import pki
@@ -1169,3 +1169,19 @@ def test_a_chain_made_by_a_known_interception_product_names_the_product() -> Non
         (untrusted,), [LEAF.cert, INTERMEDIATE.cert], host="a.test"
     )
     assert plain == (untrusted,)
+
+
+@pytest.mark.parametrize(
+    ("key", "level", "refused"),
+    [("rsa1024", 1, False), ("rsa1024", 2, True), ("rsa2048", 3, True), ("rsa2048", 2, False)],
+)
+def test_a_weak_key_is_refused_at_the_security_levels_that_forbid_it(
+    key: str, level: int, refused: bool
+) -> None:
+    weak = Finding(
+        "cert.weak_key", Status.FAIL, {"key_type": "RSA", "bits": int(key.removeprefix("rsa"))}
+    )
+    assert cert_grades.refused_at_level(weak, level) is refused
+    sha1 = Finding("cert.weak_signature", Status.FAIL, {"algorithm": "sha1"})
+    assert cert_grades.refused_at_level(sha1, 0) is False
+    assert cert_grades.refused_at_level(sha1, 1) is True

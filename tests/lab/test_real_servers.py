@@ -174,17 +174,18 @@ def test_nginx_asking_for_an_optional_client_certificate_is_optional(
     assert (finding["status"], finding["params"]["variant"]) == ("warn", "optional")
 
 
-Serve = Callable[[str, Sequence[pki.Issued]], Site]
+Serve = Callable[..., Site]
 
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Serve]:
-    """`serve(host, chain)` starts a TLS server sending `chain` (leaf first) for this test."""
+    """`serve(host, chain, **TLSServer options)` starts a TLS server sending `chain` (leaf
+    first) for this test."""
     with contextlib.ExitStack() as stack:
 
-        def start(host: str, chain: Sequence[pki.Issued]) -> Site:
+        def start(host: str, chain: Sequence[pki.Issued], **options: object) -> Site:
             cert, key = pki.write_chain(tmp_path, host, chain)
-            server = stack.enter_context(TLSServer(cert, key))
+            server = stack.enter_context(TLSServer(cert, key, **options))  # type: ignore[arg-type]
             return Site(host, server.port)
 
         yield start
@@ -287,3 +288,18 @@ def test_a_certificate_with_ten_thousand_names_is_named_as_oversized(
     assert params["variant"] == "oversized_certificate"
     assert params["names"] == 10_001
     assert params["size_kb"] > 100
+
+
+def test_a_1024_bit_rsa_key_stops_this_computers_programs(
+    lab: Lab, serve: Serve, clean_cli: CliRunner, local_options: list[str]
+) -> None:
+    # curl and Python refuse it here ("EE certificate key too weak", security level 2): the
+    # weak key does not merely weaken the connection, it stops it.
+    leaf = pki.leaf("rsa1024.real.test", lab.intermediate, key="rsa1024")
+    # OpenSSL loads such a key on the server side only below its default security level.
+    site = serve("rsa1024.real.test", [leaf, lab.intermediate], ciphers="DEFAULT:@SECLEVEL=0")
+    report = _diagnose(clean_cli, site, local_options)
+    verdict = _verdict(report)
+    assert (verdict["finding"], verdict["effect"]) == ("cert.weak_key", "blocks")
+    params = _findings(report, "cert")["cert.weak_key"]["params"]
+    assert (params["refused_here"], params["level"]) == (True, 2)
