@@ -54,10 +54,12 @@ examples:
   handshake-doctor explain "SEC_ERROR_UNKNOWN_ISSUER" --lang zh_CN
   tail -n 200 /var/log/nginx/error.log | handshake-doctor explain -
   handshake-doctor explain "PKIX path building failed" --json
+  handshake-doctor explain --check "curl: (60) ... https://example.com/"   then diagnose that site
 
 exit codes:
   0 the message was recognised   1 it was not recognised (the general checklist is shown)
-  3 no message was given"""
+  3 no message was given, or --check found no site in it
+  with --check, the exit code of the diagnosis (as for check)"""
 INSPECT_EXAMPLES = """\
 examples:
   handshake-doctor inspect server.pem
@@ -241,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
     explain.add_argument("--lang", type=_language, metavar="en|zh_CN", help="language of the text")
+    explain.add_argument(
+        "--check",
+        action="store_true",
+        help="then diagnose the site the message names, as `handshake-doctor check HOST` does",
+    )
     inspect = commands.add_parser(
         "inspect",
         help="judge a certificate file (PEM, DER, PKCS#7, PKCS#12) without connecting anywhere",
@@ -459,12 +466,25 @@ def run_explain(args: argparse.Namespace) -> int:
     if not decoder.normalise(text):
         sys.stderr.write(f"handshake-doctor: {catalogue.ui('decoder.empty', lang=lang)}\n")
         return EXIT_USAGE
+    if args.check and args.json:
+        # Two JSON documents on one stream would be no JSON at all.
+        sys.stderr.write(f"handshake-doctor: {catalogue.ui('decoder.check_json', lang=lang)}\n")
+        return EXIT_USAGE
     explanation = decoder.explain(text, lang=lang)
     if args.json:
         data = decoder.to_json(explanation)
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(decoder.to_text(explanation))
+    if args.check:
+        if explanation.host is None or explanation.check is None:
+            sys.stderr.write(f"handshake-doctor: {catalogue.ui('decoder.no_site', lang=lang)}\n")
+            return EXIT_USAGE
+        checking = catalogue.ui("decoder.checking", lang=lang, command=explanation.check)
+        sys.stdout.write(f"\n{checking}\n\n")
+        sys.stdout.flush()
+        # The very path `handshake-doctor check HOST` takes, so both always agree.
+        return main(["check", explanation.host, "--lang", lang])
     return EXIT_OK if explanation.recognised else EXIT_WARN
 
 

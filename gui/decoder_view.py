@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from checks.present import catalogue
-from checks.present.decoder import Cause, Explanation, explain
+from checks.present.decoder import Cause, Explanation, ambiguity_text, explain
 from gui.widgets import CopyButton, FixSteps, Section, bold, vertical_scroll, wrapping_label
 
 
@@ -101,6 +101,8 @@ class DecoderView(QWidget):
     explain_requested = Signal(str)
     # (check id, site named in the message or "")
     run_requested = Signal(str, str)
+    # The site the message names: the window diagnoses it as if typed in its Site field.
+    diagnose_requested = Signal(str)
 
     def __init__(self, lang: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -114,6 +116,9 @@ class DecoderView(QWidget):
         self.explain_button = QPushButton()
         self.summary_label = wrapping_label()
         self.meaning_label = wrapping_label()
+        self.site_button = QPushButton()
+        self.site_button.setVisible(False)
+        self.site_button.clicked.connect(self._on_site_clicked)
         self._results = QVBoxLayout()
         self._results.setSpacing(8)
         content = QWidget()
@@ -121,6 +126,10 @@ class DecoderView(QWidget):
         outer.setContentsMargins(0, 0, 4, 0)
         outer.addWidget(self.summary_label)
         outer.addWidget(self.meaning_label)
+        site_row = QHBoxLayout()
+        site_row.addWidget(self.site_button)
+        site_row.addStretch(1)
+        outer.addLayout(site_row)
         outer.addLayout(self._results)
         outer.addStretch(1)
         scroll = vertical_scroll(content)
@@ -146,6 +155,7 @@ class DecoderView(QWidget):
 
     def show_message(self, sentence: str) -> None:
         self._clear()
+        self.site_button.setVisible(False)
         self.meaning_label.setText("")
         self.meaning_label.setVisible(False)
         self.summary_label.setText(sentence)
@@ -164,6 +174,7 @@ class DecoderView(QWidget):
         self._clear()
         explanation = decoded.explanation
         lang = self.lang
+        self._show_site_button(explanation.host)
         if not explanation.recognised:
             self.summary_label.setText(catalogue.ui("gui_decoder.not_recognised", lang=lang))
             self.meaning_label.setVisible(False)
@@ -176,6 +187,8 @@ class DecoderView(QWidget):
             catalogue.ui("gui_decoder.found", lang=lang, count=len(explanation.causes))
         )
         meaning = explanation.meaning
+        if explanation.ambiguous:
+            meaning += "\n\n" + ambiguity_text(explanation)
         if explanation.host:
             meaning += "\n" + catalogue.ui("gui_decoder.site", lang=lang, host=explanation.host)
         self.meaning_label.setText(meaning)
@@ -191,6 +204,19 @@ class DecoderView(QWidget):
             widget.run_requested.connect(self.run_requested)
             self.causes.append(widget)
             self._results.addWidget(widget)
+
+    def _show_site_button(self, host: str | None) -> None:
+        self.site_button.setVisible(bool(host))
+        if host:
+            text = catalogue.ui("decoder.run_site", lang=self.lang, host=host)
+            self.site_button.setText(text)
+            self.site_button.setAccessibleName(text.replace("&", ""))
+
+    @Slot()
+    def _on_site_clicked(self) -> None:
+        explanation = self.decoded.explanation if self.decoded is not None else None
+        if explanation is not None and explanation.host:
+            self.diagnose_requested.emit(explanation.host)
 
     @Slot()
     def _on_explain_clicked(self) -> None:

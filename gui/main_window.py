@@ -519,6 +519,7 @@ class MainWindow(QMainWindow):
             self._decoder_view = DecoderView(self.lang)
             self._decoder_view.explain_requested.connect(self._on_explain_requested)
             self._decoder_view.run_requested.connect(self._on_decoder_run_requested)
+            self._decoder_view.diagnose_requested.connect(self._on_decoder_diagnose_requested)
             self._decoder_tab.put(self._decoder_view)
         return self._decoder_view
 
@@ -587,6 +588,14 @@ class MainWindow(QMainWindow):
             return
         if self.diagnose(only=[check_id]):
             self.tabs.setCurrentWidget(self.cards)
+
+    @Slot(str)
+    def _on_decoder_diagnose_requested(self, host: str) -> None:
+        """Diagnose the site the decoded message names, as if typed in the Site field."""
+        if self.runner.running:
+            return
+        self.target_edit.setText(host)
+        self.diagnose(host)
 
     def _decoder_scopes(self) -> dict[str, str]:
         view = self._decoder_view

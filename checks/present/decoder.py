@@ -60,6 +60,8 @@ class Entry:
         more_examples: other wordings the patterns cover.
         fallback: a catch-all that only wins when no specific entry matches.
         causes: most likely first.
+        ambiguous: the findings this message cannot tell apart (empty when it can): only a
+            check of the site settles which one it is.
     """
 
     id: str
@@ -69,6 +71,7 @@ class Entry:
     more_examples: tuple[str, ...]
     fallback: bool
     causes: tuple[EntryCause, ...]
+    ambiguous: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,10 @@ class Explanation:
         host: the site named in the message (`host` or `host:port`), or None.
         matched: the part of the normalised text that was recognised.
         lang: the language of the texts.
+        ambiguous: the message cannot tell `candidates` apart, so the first cause is no
+            more than one of them; `settle` is the check that decides.
+        candidates: the findings the message cannot tell apart, in the entry's order.
+        check: `handshake-doctor check HOST` for the site the message names, or None.
     """
 
     recognised: bool
@@ -114,6 +121,9 @@ class Explanation:
     host: str | None
     matched: str
     lang: str
+    ambiguous: bool = False
+    candidates: tuple[str, ...] = ()
+    check: str | None = None
 
 
 def _compile(pattern: str, where: str) -> re.Pattern[str]:
@@ -140,6 +150,7 @@ def _entry_from(raw: Mapping[str, Any], index: int) -> Entry:
             more_examples=tuple(str(e) for e in raw.get("more_examples", ())),
             fallback=bool(raw.get("fallback", False)),
             causes=causes,
+            ambiguous=tuple(str(f) for f in raw.get("ambiguous", ())),
         )
     except (KeyError, TypeError, re.error) as exc:
         raise DataError(f"{where}: {type(exc).__name__}: {exc}") from None
@@ -148,6 +159,11 @@ def _entry_from(raw: Mapping[str, Any], index: int) -> Entry:
     for cause in causes:
         if cause.likelihood not in LIKELIHOODS or cause.run not in (RUN_LOCAL, RUN_SITE):
             raise DataError(f"{where}: bad cause {cause}")
+    # Only causes the entry names can be the ones it cannot tell apart, and it takes two.
+    if entry.ambiguous and (
+        len(entry.ambiguous) < 2 or not set(entry.ambiguous) <= {c.finding for c in causes}
+    ):
+        raise DataError(f"{where}: ambiguous must list two or more of its causes' findings")
     return entry
 
 
@@ -275,8 +291,12 @@ _HOST_AFTER = tuple(
         rf"connect to (?P<host>{_NAME}):(?P<port>\d{{1,5}}) \[",
         rf"https://(?:[^\s/@'\"]{{0,256}}@)?(?P<host>{_NAME}|\[[0-9a-f:.]{{2,45}}\]){_PORT}",
         rf"wss://(?:[^\s/@'\"]{{0,256}}@)?(?P<host>{_NAME}|\[[0-9a-f:.]{{2,45}}\]){_PORT}",
+        # GnuTLS wordings (wget, Debian's git) name the host without the port: after the URL.
+        rf"the certificate of '(?P<host>{_NAME})'",
+        rf"does not match (?:target )?host ?name '(?P<host>{_NAME})'",
     )
 )
+_URL = next(p for p in _HOST_AFTER if p.pattern.startswith("https://"))
 # Phrases that follow the name; searching for the phrase first avoids trying a name at
 # every position of a long text.
 _HOST_BEFORE = (
@@ -341,6 +361,16 @@ def _site(host: str, port: str | None) -> str | None:
 
 def find_host(text: str) -> str | None:
     """The site a message names, from its wording or a URL; `text` must be `normalise`d."""
+    site = _find_host(text)
+    if site is not None and ":" not in site:
+        # Wordings name the host alone; the message's URL for that host also has its port.
+        for found in itertools.islice(_URL.finditer(text), MAX_HOST_CANDIDATES):
+            if found.group("host") == site and found.group("port"):
+                return _site(site, found.group("port"))
+    return site
+
+
+def _find_host(text: str) -> str | None:
     for pattern in _HOST_AFTER:
         # The real site comes early; a text full of look-alikes must not cost a parse each.
         for found in itertools.islice(pattern.finditer(text), MAX_HOST_CANDIDATES):
@@ -398,12 +428,16 @@ def explain(text: str, *, lang: str | None = "en") -> Explanation:
         host=host,
         matched=matched,
         lang=language,
+        ambiguous=bool(entry.ambiguous),
+        candidates=entry.ambiguous,
+        check=f"{RUN_LOCAL} {host}" if host else None,
     )
 
 
 def to_json(explanation: Explanation) -> dict[str, Any]:
     """`{"recognised", "causes": [{"finding", "likelihood", "why", "run"}]}`, plus `entry`,
-    `source` and `meaning` when recognised, or `checklist` when not."""
+    `source`, `meaning`, `ambiguous`, `candidates`, `host` and `check` when recognised, or
+    `checklist` when not."""
     data: dict[str, Any] = {
         "recognised": explanation.recognised,
         "causes": [
@@ -415,6 +449,12 @@ def to_json(explanation: Explanation) -> dict[str, Any]:
         data["entry"] = explanation.entry
         data["source"] = explanation.source
         data["meaning"] = explanation.meaning
+        data["ambiguous"] = explanation.ambiguous
+        data["candidates"] = list(explanation.candidates)
+        if explanation.ambiguous:
+            data["settle"] = ambiguity_text(explanation)
+        data["host"] = explanation.host
+        data["check"] = explanation.check
     else:
         data["checklist"] = list(explanation.checklist)
     return data
@@ -425,6 +465,33 @@ def source_name(source: str | None, lang: str) -> str:
     if source is None or source == GENERIC_SOURCE:
         return catalogue.ui("decoder.source_generic", lang=lang)
     return source
+
+
+def ambiguity_text(explanation: Explanation) -> str:
+    """Words saying which findings the message cannot tell apart and the check that settles it;
+    empty when the message is not ambiguous."""
+    if not explanation.ambiguous:
+        return ""
+    lang = explanation.lang
+    separator = catalogue.ui("decoder.list_separator", lang=lang)
+    names = separator.join(
+        catalogue.ui(f"decoder.candidate.{finding}", lang=lang)
+        for finding in explanation.candidates
+    )
+    command = explanation.check or RUN_SITE
+    return catalogue.ui("decoder.ambiguous", lang=lang, candidates=names, command=command)
+
+
+def site_text(explanation: Explanation) -> str:
+    """Words naming the site the message names and the command that checks it, or empty."""
+    if explanation.host is None or explanation.check is None:
+        return ""
+    return catalogue.ui(
+        "decoder.names_site",
+        lang=explanation.lang,
+        host=explanation.host,
+        command=explanation.check,
+    )
 
 
 def _names_site(entry_id: str | None) -> bool:
@@ -454,11 +521,15 @@ def to_text(explanation: Explanation) -> str:
         return "\n".join(lines) + "\n"
     source = source_name(explanation.source, lang)
     lines = [ui("recognised", source=source, entry=explanation.entry), explanation.meaning, ""]
+    if explanation.ambiguous:
+        lines += [ambiguity_text(explanation), ""]
     lines.append(ui("causes_heading"))
     for number, cause in enumerate(explanation.causes, start=1):
         likelihood = catalogue.ui(f"confidence.{cause.likelihood}", lang=lang)
         lines.append(f"  {number}. [{likelihood}] {cause.why}")
         lines.append(f"     {ui('confirm', command=cause.run, finding=cause.finding)}")
-    if explanation.host is None and _names_site(explanation.entry):
+    if explanation.host is not None:
+        lines += ["", site_text(explanation)]
+    elif _names_site(explanation.entry):
         lines += ["", ui("add_site")]
     return "\n".join(lines) + "\n"

@@ -367,7 +367,21 @@ def test_chinese_output_explains_every_entry_in_chinese() -> None:
 
 def test_json_has_exactly_the_promised_shape() -> None:
     recognised = decoder.to_json(decoder.explain("SEC_ERROR_UNKNOWN_ISSUER"))
-    assert set(recognised) == {"recognised", "causes", "entry", "source", "meaning"}
+    assert set(recognised) == {
+        "recognised",
+        "causes",
+        "entry",
+        "source",
+        "meaning",
+        "ambiguous",
+        "candidates",
+        "host",
+        "check",
+    }
+    assert recognised["ambiguous"] is False
+    assert recognised["candidates"] == []
+    assert recognised["host"] is None
+    assert recognised["check"] is None
     assert recognised["recognised"] is True
     assert recognised["entry"] == "firefox.sec_error_unknown_issuer"
     assert recognised["source"] == "Firefox"
@@ -512,3 +526,101 @@ def test_cli_help_shows_examples_and_exit_codes() -> None:
         check=True,
     )
     assert "explain" in top.stdout
+
+
+# --------------------------------------------------------------------------- ambiguity and the site
+
+GIT_GNUTLS = "unable to access 'https://g.example.com/': server certificate verification failed."
+AMBIGUOUS = [
+    (
+        "curl: (60) SSL certificate problem: unable to get local issuer certificate",
+        "cert.incomplete_chain",
+    ),
+    ("verify error:num=20:unable to get local issuer certificate", "cert.untrusted_root"),
+    (
+        "SSLHandshakeException: PKIX path building failed: sun.security.provider...",
+        "cert.self_signed",
+    ),
+    (f"{GIT_GNUTLS} CAfile: /etc/ssl/certs/ca-certificates.crt CRLfile: none", "cert.expired"),
+    ("ERROR: The certificate of 'example.com' doesn't have a known issuer.", "cert.self_signed"),
+]
+
+
+@pytest.mark.parametrize(("message", "candidate"), AMBIGUOUS)
+def test_a_message_that_cannot_tell_its_causes_apart_says_so(message: str, candidate: str) -> None:
+    explanation = decoder.explain(message)
+    assert explanation.ambiguous
+    assert candidate in explanation.candidates
+    assert set(explanation.candidates) <= {c.finding for c in explanation.causes}
+    words = decoder.ambiguity_text(explanation)
+    assert candidate in words
+    assert "handshake-doctor check" in words
+    assert words in decoder.to_text(explanation)
+    chinese = decoder.ambiguity_text(decoder.explain(message, lang="zh_CN"))
+    assert CJK.search(chinese)
+    assert candidate in chinese
+    data = decoder.to_json(explanation)
+    assert data["ambiguous"] is True
+    assert candidate in data["candidates"]
+    assert data["settle"] == words
+    clear = decoder.explain("curl: (60) SSL certificate problem: certificate has expired")
+    assert (clear.ambiguous, clear.candidates, decoder.ambiguity_text(clear)) == (False, (), "")
+
+
+@pytest.mark.parametrize("lang", catalogue.LANGUAGES)
+def test_every_ambiguous_candidate_has_words_and_is_a_cause(lang: str) -> None:
+    texts = catalogue.ui_texts(lang)
+    for entry in decoder.entries():
+        assert set(entry.ambiguous) <= {c.finding for c in entry.causes}
+        for finding in entry.ambiguous:
+            assert texts.get(f"decoder.candidate.{finding}"), f"{entry.id}: {finding} ({lang})"
+    raw = {"id": "x.y", "source": "x", "patterns": ["abc"], "example": "abc"}
+    raw["causes"] = [{"finding": "cert.expired", "likelihood": "likely", "run": decoder.RUN_SITE}]
+    for wrong in (["cert.expired", "cert.self_signed"], ["cert.expired"]):
+        with pytest.raises(decoder.DataError, match="ambiguous"):
+            decoder._entry_from({**raw, "ambiguous": wrong}, 0)
+
+
+@pytest.mark.parametrize(
+    ("message", "site"),
+    [
+        (
+            "ERROR: The certificate of \u2018files.example.org\u2019 has expired.",
+            "files.example.org",
+        ),
+        ("The certificate's owner does not match hostname \u2018127.0.0.1\u2019", "127.0.0.1"),
+        (
+            "Error [ERR_TLS_CERT_ALTNAME_INVALID]: Hostname/IP does not match certificate's "
+            "altnames: Host: a.example.com. is not in the cert's altnames: DNS:o",
+            "a.example.com",
+        ),
+        (
+            "unable to access 'https://g.example.com:8443/': SSL: certificate subject name (o) "
+            "does not match target host name 'g.example.com'",
+            "g.example.com:8443",
+        ),
+    ],
+)
+def test_a_named_site_gets_its_check_command(message: str, site: str) -> None:
+    explanation = decoder.explain(message)
+    assert explanation.host == site
+    assert explanation.check == f"handshake-doctor check {site}"
+    assert decoder.site_text(explanation) in decoder.to_text(explanation)
+    assert f"handshake-doctor check {site}" in decoder.site_text(explanation)
+    assert decoder.to_json(explanation)["check"] == f"handshake-doctor check {site}"
+
+
+def test_cli_check_diagnoses_the_site_the_message_names() -> None:
+    # Port 9 on loopback is closed: the diagnosis ends fast with the TCP problem (exit 2).
+    message = "curl: (60) SSL certificate problem: certificate has expired https://127.0.0.1:9/"
+    done = _cli("--check", message, "--lang", "en")
+    assert done.returncode == 2, done.stderr
+    assert "Running: handshake-doctor check 127.0.0.1:9" in done.stdout
+    assert "Handshake Doctor report: 127.0.0.1:9" in done.stdout
+    done = _cli("--check", "curl: (60) SSL certificate problem: certificate has expired")
+    assert done.returncode == 3
+    assert "names no site" in done.stderr
+    assert "curl.60_certificate_expired" in done.stdout
+    done = _cli("--check", "--json", "curl: (60) x https://example.com/")
+    assert done.returncode == 3
+    assert "--json" in done.stderr
