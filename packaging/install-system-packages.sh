@@ -21,6 +21,9 @@ if [ "$purpose" = test ]; then
   # the field matrix's networks (tests/field).
   packages+=(binutils xvfb xauth nginx chrony faketime mitmproxy iproute2
              nsis desktop-file-utils appstream shellcheck dpkg-dev imagemagick xdotool xclip strace)
+  # The programs whose results the programs check reproduces (tests/lab/test_programs_lab.py
+  # runs each against the lab's servers); openssl and python3 are already there.
+  packages+=(curl wget git nodejs default-jre-headless)
 fi
 
 missing=()
