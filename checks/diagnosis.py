@@ -59,6 +59,42 @@ def _refused_for_protocol(cause: Finding, finding: Finding) -> bool:
     return finding.id == "tls.handshake_failed" and finding.params.get("alert") in _REFUSALS
 
 
+# What each cause makes a program refuse: the reasons of `checks.lib.programs.Attempt`.
+# Some programs word every certificate problem alike (git over GnuTLS: "server certificate
+# verification failed"): `trust` fits every cause that a certificate check names.
+_PROGRAM_REASONS: dict[str, frozenset[str]] = {
+    "cert.expired": frozenset({"expired", "trust"}),
+    "cert.not_yet_valid": frozenset({"not_yet_valid", "trust"}),
+    "clock.skew": frozenset({"expired", "not_yet_valid", "trust"}),
+    "cert.hostname_mismatch": frozenset({"name", "trust"}),
+    "cert.no_san": frozenset({"name", "trust"}),
+    "cert.name_constraints": frozenset({"name", "trust"}),
+    "cert.weak_key": frozenset({"key", "trust"}),
+    "cert.weak_signature": frozenset({"signature", "trust"}),
+    "cert.client_cert_required": frozenset({"client_certificate", "other"}),
+    "tls.policy_refused": frozenset({"dh", "signature", "key", "protocol", "cipher", "other"}),
+    "protocol.no_common_version": frozenset({"protocol"}),
+    "protocol.legacy_only": frozenset({"protocol"}),
+    "cipher.no_common_suite": frozenset({"cipher"}),
+}
+_TRUST_CAUSES = ("cert.", "interception.", "truststore.")
+_NETWORK_CAUSES = ("dns.", "tcp.", "tls.", "proxy.", "captive_portal.")
+
+
+def refusals_explained(cause: Finding, finding: Finding) -> bool:
+    """Whether `cause` accounts for every program's refusal that `finding` reports."""
+    if not finding.id.startswith("programs.") or cause.id.startswith("programs."):
+        return False
+    listed = finding.params.get("reasons")
+    reasons = {str(r) for r in listed} if isinstance(listed, list) else set()
+    covered = _PROGRAM_REASONS.get(cause.id)
+    if covered is None and cause.id.startswith(_NETWORK_CAUSES):
+        covered = frozenset({"network", "timeout", "protocol", "other"})
+    if covered is None and cause.id.startswith(_TRUST_CAUSES):
+        covered = frozenset({"trust"})
+    return bool(reasons) and covered is not None and reasons <= covered
+
+
 def _issued_by_the_interceptor(cause: Finding, finding: Finding) -> bool:
     """The target's untrusted root, or the local root, is the one seen intercepting."""
     names = {str(cause.params.get(k)) for k in ("issuer", "product") if cause.params.get(k)}
@@ -152,6 +188,8 @@ RULES: tuple[Rule, ...] = (
         ),
         explains=_refused_for_protocol,
     ),
+    # Programs refusing what nothing above explains: their own stores, libraries or settings.
+    Rule("programs", ("programs.none_connect", "programs.some_refuse", "programs.")),
 )
 
 
@@ -198,7 +236,14 @@ def _rule_of(finding: Finding) -> tuple[int, Rule] | None:
 # The machine's causes that act through certificates, and the rule order when the target's
 # handshake stopped before any certificate was judged.
 _CERTIFICATE_CAUSES = ("clock", "interception", "trust_store")
-_TARGET_FIRST = ("captive_portal", "network", "protocol", "certificate", *_CERTIFICATE_CAUSES)
+_TARGET_FIRST = (
+    "captive_portal",
+    "network",
+    "protocol",
+    "certificate",
+    *_CERTIFICATE_CAUSES,
+    "programs",
+)
 # Findings that mean this computer's clients cannot complete a handshake with the target.
 _NO_HANDSHAKE = ("protocol.no_common_version", "cipher.no_common_suite", "protocol.none_accepted")
 
@@ -223,6 +268,10 @@ def _rule_name(finding: Finding) -> str | None:
 def _explains(cause: Finding, finding: Finding) -> bool:
     if effect(cause) is Effect.UNCHECKED:
         return False  # what was not observed explains nothing
+    if refusals_explained(cause, finding):
+        # What the server or this computer does wrong is why the programs refuse: they are
+        # its evidence, not a rival cause.
+        return True
     found = _rule_of(cause)
     return found is not None and found[1].explains(cause, finding)
 
@@ -293,6 +342,9 @@ def verdict(results: Iterable[CheckResult]) -> Verdict:
         if _rule_of(f) != rule
         and effect(f) == tier
         and not (target_first and _rule_name(f) in _CERTIFICATE_CAUSES)
+        # Programs refusing are what a cause does to them, never a cause of their own
+        # beside another one.
+        and _rule_name(f) != "programs"
     ]
     if tier <= Effect.UNSAFE:
         # A finding that names only the likely one of its explanations says so (`likely`).

@@ -28,6 +28,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("interception", "local", "interception"),
     Entry("security_software", "local", "security_software"),
     Entry("client_policy", "local", "client_policy"),
+    Entry("programs", "local", "programs"),
     Entry("dns", "target", "dns"),
     Entry("tcp", "target", "tcp"),
     Entry("tls", "target", "tls"),

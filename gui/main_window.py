@@ -54,10 +54,11 @@ from gui.runner import CheckRunner
 if TYPE_CHECKING:
     from gui.chain_view import ChainView
     from gui.decoder_view import DecoderView
+    from gui.programs_view import ProgramsView
     from gui.protocols_view import ProtocolsView
 
 EXPORT_SUFFIXES = (".html", ".md", ".json")
-_TAB_KEYS = ("results", "chain", "protocols", "decoder")
+_TAB_KEYS = ("results", "chain", "protocols", "programs", "decoder")
 
 
 def decoder_available() -> bool:
@@ -142,11 +143,14 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.cards, "")
         self._chain_tab = _LazyTab()
         self._protocols_tab = _LazyTab()
+        self._programs_tab = _LazyTab()
         self.tabs.addTab(self._chain_tab, "")
         self.tabs.addTab(self._protocols_tab, "")
+        self.tabs.addTab(self._programs_tab, "")
         self._decoder_tab: _LazyTab | None = None
         self._chain_view: ChainView | None = None
         self._protocols_view: ProtocolsView | None = None
+        self._programs_view: ProgramsView | None = None
         self._decoder_view: DecoderView | None = None
         self._views_dirty: set[str] = set()
         self._lead_report: Report | None = None
@@ -283,7 +287,12 @@ class MainWindow(QMainWindow):
         self.cards.retranslate()
         self._render_banner()
         self._render_progress()
-        for view in (self._chain_view, self._protocols_view, self._decoder_view):
+        for view in (
+            self._chain_view,
+            self._protocols_view,
+            self._programs_view,
+            self._decoder_view,
+        ):
             if view is not None:
                 view.retranslate(self.lang)
 
@@ -340,7 +349,7 @@ class MainWindow(QMainWindow):
         self.last_report = None
         self.model.clear()
         self.cards.set_target_label(target.display if target else None)
-        self._views_dirty.update(("chain", "protocols"))
+        self._views_dirty.update(("chain", "protocols", "programs"))
         self._refresh_visible_view()
         self._banner("running")
         self.diagnose_button.setEnabled(False)
@@ -384,6 +393,8 @@ class MainWindow(QMainWindow):
             self._views_dirty.add("chain")
         elif result.check_id in ("protocols", "client_policy"):
             self._views_dirty.add("protocols")
+        elif result.check_id == "programs":
+            self._views_dirty.add("programs")
         self._refresh_visible_view()
 
     @Slot(int, int)
@@ -425,7 +436,7 @@ class MainWindow(QMainWindow):
                 card.set_cancelled()
         self._idle()
         self._banner("report", report)
-        self._views_dirty.update(("chain", "protocols"))
+        self._views_dirty.update(("chain", "protocols", "programs"))
         self._refresh_visible_view()
         self._lead_report = report
         # The banner is laid out and painted first; the lead card opens in the next turn.
@@ -502,12 +513,26 @@ class MainWindow(QMainWindow):
             )
         return self._protocols_view
 
+    def programs_view(self) -> ProgramsView:
+        """The programs tab's view, built on first use."""
+        if self._programs_view is None:
+            from gui.programs_view import ProgramsView
+
+            self._programs_view = ProgramsView(self.lang)
+            self._programs_tab.put(self._programs_view)
+        if "programs" in self._views_dirty:
+            self._views_dirty.discard("programs")
+            self._programs_view.show_result(self.model.result("programs"))
+        return self._programs_view
+
     def _refresh_visible_view(self) -> None:
         current = self.tabs.currentWidget()
         if current is self._chain_tab:
             self.chain_view()
         elif current is self._protocols_tab:
             self.protocols_view()
+        elif current is self._programs_tab:
+            self.programs_view()
 
     def decoder_view(self) -> DecoderView | None:
         """The error decoder tab's view, built on first use; None when the decoder is absent."""
@@ -552,6 +577,8 @@ class MainWindow(QMainWindow):
             self.chain_view()
         elif widget is self._protocols_tab:
             self.protocols_view()
+        elif widget is self._programs_tab:
+            self.programs_view()
         elif widget is self._decoder_tab:
             self.decoder_view()
 

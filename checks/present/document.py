@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict, cast
@@ -68,6 +69,7 @@ class VerdictData(TypedDict):
     effect: str | None
     connects: bool | None
     left: list[str]
+    programs: NotRequired[dict[str, list[str]] | None]
 
 
 class ReportData(TypedDict):
@@ -150,6 +152,27 @@ def addresses(results: tuple[CheckResult, ...]) -> list[str]:
     return list(dns.addresses) if dns is not None else []
 
 
+# The programs check's findings about a target, and whether each names the cause itself.
+_PROGRAM_OUTCOMES = ("programs.some_refuse", "programs.none_connect", "programs.all_connect")
+
+
+def programs_outcome(results: Sequence[CheckResult]) -> dict[str, list[str]] | None:
+    """Which programs on this computer refuse the target and which connect, when they were
+    tried: the verdict names them beside its cause."""
+    for result in results:
+        for finding in result.findings:
+            if finding.id in _PROGRAM_OUTCOMES:
+                refusing = finding.params.get("refusing")
+                connecting = finding.params.get("connecting")
+                return {
+                    "refusing": [str(n) for n in refusing] if isinstance(refusing, list) else [],
+                    "connecting": (
+                        [str(n) for n in connecting] if isinstance(connecting, list) else []
+                    ),
+                }
+    return None
+
+
 def build(report: Report, lang: str, os_name: OSName | None, surface: Surface = "cli") -> Document:
     lang = normalise_language(lang)
     os_name = os_name or current_os()
@@ -196,6 +219,7 @@ def build(report: Report, lang: str, os_name: OSName | None, surface: Surface = 
             "effect": verdict.effect.name.lower() if verdict.effect is not None else None,
             "connects": verdict.connects,
             "left": [p.finding.id for p in verdict.left],
+            "programs": programs_outcome(report.results),
         },
         "checks": [check_data(r, lang, os_name, surface) for r in report.results],
         "cancelled": report.cancelled,
@@ -341,6 +365,18 @@ def view_of(doc: Document) -> VerdictView:
         grave = tuple(title for title in grave if title != runner)
         if grave:
             left.append((ui("verdict.also_found", lang=lang), grave))
+    programs = verdict.get("programs")
+    cause = verdict["finding"] or ""
+    if programs and programs["refusing"] and not cause.startswith("programs."):
+        # Which programs the cause stops, and which it does not, in the user's own terms.
+        refusing = ", ".join(programs["refusing"])
+        if programs["connecting"]:
+            connecting = ", ".join(programs["connecting"])
+            details.append(
+                ui("verdict.programs", lang=lang, refusing=refusing, connecting=connecting)
+            )
+        else:
+            details.append(ui("verdict.programs_none", lang=lang, refusing=refusing))
     if doc.runner_up is not None:
         details.append(ui("verdict.runner_up", lang=lang, title=doc.runner_up["title"]))
     lead = doc.lead

@@ -166,6 +166,33 @@ class _Terminal:
                 text = f"{line.label}{colon}{line.value}"
                 self.lines.extend(_wrap(printable(text), lead, f"{lead}  "))
 
+    def programs(self, checks: list[CheckData]) -> None:
+        """The programs check's table: each program, its library and roots, and how it fared."""
+        lang = self.doc.lang
+        found = next((c for c in checks if c["id"] == "programs"), None)
+        rows = (found["facts"] or {}).get("programs") if found is not None else None
+        if not rows:
+            return
+        self.lines.append("")
+        self.lines.append(self.paint(ui("gui_programs.heading", lang=lang), "1"))
+        status = {"connects": "pass", "refuses": "fail", "unknown": "skip"}
+        table = []
+        for row in rows:
+            result = row.get("result")
+            outcome = "—"
+            if result is not None:
+                mark = ui(f"status_symbol.{status.get(result, 'skip')}", lang=lang)
+                outcome = f"{mark} {ui(f'gui_programs.result_{result}', lang=lang)}"
+            store = ui(f"gui_programs.store_{row['trust_store']}", lang=lang)
+            table.append((row["label"], row.get("tls_library") or "—", store, outcome, row))
+        widths = [max(_width(r[i]) for r in table) for i in range(4)]
+        for label, library, store, outcome, row in table:
+            cells = [label, library, store, outcome]
+            line = "  ".join(c + " " * (w - _width(c)) for c, w in zip(cells, widths, strict=True))
+            self.lines.append(printable(f"  {line}").rstrip())
+            if row.get("result") == "refuses" and row.get("detail"):
+                self.lines.extend(_wrap(printable(str(row["detail"])), "      ", "      "))
+
     def render(self) -> str:
         doc, lang = self.doc, self.doc.lang
         data = doc.data
@@ -195,6 +222,7 @@ class _Terminal:
         self.lines.append(self.paint(ui("report.checks", lang=lang), "1"))
         for check in data["checks"]:
             self.check(check)
+        self.programs(data["checks"])
         if not self.verbose and doc.surface == "cli":
             self.lines.append("")
             self.para(ui("report.more_with_verbose", lang=lang), 0)

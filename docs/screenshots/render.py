@@ -46,7 +46,7 @@ SHOTS: dict[str, tuple[Shot, ...]] = {
         Shot("expired-certificate", "expired", prepare="open_cert"),
         Shot("expired-certificate-chain", "expired", tab=1, prepare="select_leaf"),
         Shot("protocols", "healthy", tab=2),
-        Shot("decoder", "expired", tab=3, prepare="decode"),
+        Shot("decoder", "expired", tab=4, prepare="decode"),
         Shot("wrong-host-chinese", "wrong_host", lang="zh_CN"),
         Shot("dark", "expired", dark=True),
         Shot("dark-chain", "expired", tab=1, prepare="select_leaf", dark=True),

@@ -58,6 +58,7 @@ def test_rules_follow_the_documented_order() -> None:
         "network",
         "certificate",
         "protocol",
+        "programs",
     ]
 
 
@@ -315,3 +316,32 @@ def test_no_shared_version_means_this_computer_does_not_connect() -> None:
     assert result.finding is not None
     assert result.finding.id == "protocol.no_common_version"
     assert result.confidence == "certain"
+
+
+def _program_refusals(*reasons: str) -> Finding:
+    params = {"refusing": ["curl"], "connecting": ["Node.js"], "reasons": list(reasons)}
+    return Finding("programs.some_refuse", Status.FAIL, params)
+
+
+def test_a_cause_explains_the_programs_it_stops_and_no_other() -> None:
+    # curl refuses the DH key the default client refuses: the policy refusal is the cause
+    # and the programs' refusal its evidence.
+    refused = Finding("tls.policy_refused", Status.FAIL, {"variant": "dh_small"})
+    result = verdict([_result("tls", refused), _result("programs", _program_refusals("dh"))])
+    assert result.finding is not None
+    assert result.finding.id == "tls.policy_refused"
+    assert "programs.some_refuse" in result.evidence
+    # An expired certificate does not explain a program that refuses a DH key; the programs
+    # are still no rival cause that makes the expired certificate less certain.
+    expired = Finding("cert.expired", Status.FAIL, {"index": 0})
+    programs = _result("programs", _program_refusals("dh"))
+    result = verdict([_result("cert", expired), programs])
+    assert "programs.some_refuse" not in result.evidence
+    assert [p.finding.id for p in result.left] == ["programs.some_refuse"]
+    assert result.confidence == "certain"
+
+
+def test_programs_that_refuse_what_nothing_else_explains_are_the_cause() -> None:
+    result = verdict([_result("programs", _program_refusals("trust"))])
+    assert result.finding is not None
+    assert (result.finding.id, result.rule) == ("programs.some_refuse", "programs")

@@ -64,6 +64,9 @@ def _finding_ids(report: Mapping[str, object], check_id: str) -> set[str]:
     return {f["id"] for c in checks if c["id"] == check_id for f in c["findings"]}
 
 
+# The first cell waits for the whole matrix (the session fixture), which runs every program
+# found here against each site as well: more than the suite's default two minutes.
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize(("env", "fault"), CELLS, ids=[f"{e}-{f}" for e, f in CELLS])
 def test_each_cell_gives_its_expected_verdict(
     field: dict[tuple[str, str], dict[str, object]], env: str, fault: str

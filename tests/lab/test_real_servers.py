@@ -115,6 +115,12 @@ def test_a_1024_bit_dh_server_is_refused_by_this_computers_programs(
     assert refusal["params"]["variant"] == "dh_small"
     assert refusal["params"]["reason"] == "dh key too small"
     assert "tls.ok" not in _findings(report, "tls")
+    # The programs here disagree, as measured: OpenSSL 3 at level 2 refuses, Node's own
+    # OpenSSL and Java connect; the verdict names both sides.
+    programs = verdict["programs"]
+    assert any(name.startswith("curl") for name in programs["refusing"]), programs
+    assert any(name.startswith("Python") for name in programs["refusing"]), programs
+    assert any(name.startswith("Node") for name in programs["connecting"]), programs
     # curl on this machine agrees: it stops at the same place.
     site = sites["dh1024"]
     curl = subprocess.run(
@@ -139,6 +145,9 @@ def test_a_static_rsa_only_server_connects_as_curl_does(
     assert verdict["connects"] is True, verdict
     protocols = _findings(report, "protocols")
     assert "cipher.no_common_suite" not in protocols
+    # Python's own suite list has no static RSA: Python alone refuses, and says so.
+    refusing = _findings(report, "programs")["programs.some_refuse"]["params"]["refusing"]
+    assert [name for name in refusing if not name.startswith("Python")] == []
     tls = next(c for c in report["checks"] if c["id"] == "tls")  # type: ignore[attr-defined]
     assert tls["facts"]["default_client"]["cipher"] == "AES128-GCM-SHA256"
 
