@@ -6,12 +6,14 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from checks.core.check import Cancelled
@@ -50,7 +52,13 @@ class CommandResult:
 Runner = Callable[[Sequence[str]], CommandResult]
 
 
+# The most output kept from one command: version banners and error lines are far shorter, and
+# a misbehaving program must not fill our memory.
+_MAX_OUTPUT = 256 * 1024
+
+
 def _decode(data: bytes) -> str:
+    data = data[:_MAX_OUTPUT]
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -60,27 +68,52 @@ def _decode(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-def run_command(argv: Sequence[str], *, timeout: float, cancel: threading.Event) -> CommandResult:
-    """Run `argv` (never through a shell, in the C locale so that parsers see English), give up
-    after `timeout` seconds, and stop on cancel.
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    # The whole process group: git leaves git-remote-https behind, java its compiler threads.
+    with contextlib.suppress(OSError):
+        if sys.platform != "win32":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+        proc.communicate(timeout=_REAP_S)
 
-    Never raises for an environment problem (a missing tool is an `error`); raises
-    `Cancelled` when `cancel` is set, after killing the process.
+
+def run_command(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    cancel: threading.Event,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> CommandResult:
+    """Run `argv` (never through a shell) and give up after `timeout` seconds; stop on cancel.
+
+    It runs with `environ` exactly when given, else with ours in the C locale so that parsers
+    see English. Never raises for an environment problem (a missing tool is an `error`);
+    raises `Cancelled` when `cancel` is set, after killing the process and its children.
     """
-    executable = shutil.which(argv[0]) if argv else None
-    if executable is None:
-        return CommandResult(None, "", "", f"{argv[0] if argv else '?'} not found")
+    env = dict(environ) if environ is not None else {**os.environ, "LC_ALL": "C", "LANG": "C"}
+    name = argv[0] if argv else "?"
+    executable = name if os.path.isabs(name) else shutil.which(name, path=env.get("PATH"))
+    if not argv or executable is None or not os.path.exists(executable):
+        return CommandResult(None, "", "", f"{name} not found")
+    if cancel.is_set():
+        raise Cancelled
     try:
         proc = subprocess.Popen(
             [executable, *argv[1:]],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env={**os.environ, "LC_ALL": "C", "LANG": "C"},
+            env=env,
+            cwd=cwd,
             creationflags=_NO_WINDOW,
+            # Its own process group, so that a timeout ends its children too.
+            start_new_session=sys.platform != "win32",
         )
     except (OSError, ValueError) as exc:
-        return CommandResult(None, "", "", f"{argv[0]}: {type(exc).__name__}: {exc}")
+        return CommandResult(None, "", "", f"{name}: {type(exc).__name__}: {exc}")
     end = time.monotonic() + timeout
     while True:
         try:
@@ -88,16 +121,14 @@ def run_command(argv: Sequence[str], *, timeout: float, cancel: threading.Event)
             break
         except subprocess.TimeoutExpired:
             if cancel.is_set() or time.monotonic() >= end:
-                proc.kill()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.communicate(timeout=_REAP_S)
+                _kill(proc)
                 if cancel.is_set():
                     raise Cancelled from None
-                return CommandResult(None, "", "", f"{argv[0]}: no answer within {timeout:g} s")
+                base = os.path.basename(name)
+                return CommandResult(None, "", "", f"{base}: no answer within {timeout:g} s")
         except OSError as exc:  # a faked clock can break the wait itself
-            with contextlib.suppress(OSError):
-                proc.kill()
-            return CommandResult(None, "", "", f"{argv[0]}: {exc}")
+            _kill(proc)
+            return CommandResult(None, "", "", f"{name}: {exc}")
     return CommandResult(proc.returncode, _decode(out), _decode(err))
 
 
