@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QMouseEvent, QPalette
@@ -497,3 +498,20 @@ class CardsPanel(QScrollArea):
 def statuses(panel: CardsPanel) -> dict[str, str]:
     """Check id -> status word shown on each card (for tests and screenshots)."""
     return {check_id: card.status for check_id, card in panel.cards.items()}
+
+
+def replace_card(
+    old: CheckCard | None, result: CheckResult | None, model: ResultsModel, holder: Any
+) -> CheckCard | None:
+    """Remove `old` and, when there is a result, add its card to the layout `holder`: how the
+    side views (protocols, programs) show a check's card beside their tables."""
+    if old is not None:
+        old.setParent(None)
+        old.deleteLater()
+    if result is None:
+        return None
+    model.add(result)
+    card = CheckCard(result.check_id, model)
+    card.set_result(result)
+    holder.addWidget(card)
+    return card

@@ -12,7 +12,7 @@ from checks.core.facts.programs import ProgramRecord, ProgramsFacts
 from checks.core.models import CheckResult
 from checks.present import catalogue
 from gui import icons
-from gui.cards import CheckCard
+from gui.cards import CheckCard, replace_card
 from gui.models import ResultsModel
 from gui.widgets import bold, wrapping_label
 
@@ -138,16 +138,7 @@ class ProgramsView(QWidget):
     def show_result(self, result: CheckResult | None) -> None:
         """Show the `programs` check's result (None: it did not run)."""
         self._cards_model.clear()
-        if self.card is not None:
-            self.card.setParent(None)
-            self.card.deleteLater()
-            self.card = None
-        facts = facts_of(() if result is None else (result,), ProgramsFacts)
-        self.model.set_facts(facts)
+        self.model.set_facts(facts_of(() if result is None else (result,), ProgramsFacts))
         self.table.setVisible(self.model.rowCount() > 0)
         self.empty_label.setVisible(result is None)
-        if result is not None:
-            self._cards_model.add(result)
-            self.card = CheckCard(result.check_id, self._cards_model)
-            self.card.set_result(result)
-            self._card_holder.addWidget(self.card)
+        self.card = replace_card(self.card, result, self._cards_model, self._card_holder)

@@ -21,7 +21,7 @@ from checks.core.facts.protocols import ProtocolsFacts
 from checks.core.models import CheckResult
 from checks.present import catalogue
 from gui import icons
-from gui.cards import CheckCard
+from gui.cards import CheckCard, replace_card
 from gui.models import ResultsModel
 from gui.widgets import bold, vertical_scroll, wrapping_label
 
@@ -256,20 +256,6 @@ class ProtocolsView(QWidget):
         self.versions_label.setText(" · ".join(parts))
         self.versions_label.setVisible(True)
 
-    def _card(
-        self, result: CheckResult | None, old: CheckCard | None, holder: Any
-    ) -> CheckCard | None:
-        if old is not None:
-            old.setParent(None)
-            old.deleteLater()
-        if result is None:
-            return None
-        self._cards_model.add(result)
-        card = CheckCard(result.check_id, self._cards_model)
-        card.set_result(result)
-        holder.addWidget(card)
-        return card
-
     def show_results(self, protocols: CheckResult | None, policy: CheckResult | None) -> None:
         """Show the `protocols` and `client_policy` results (either may be missing)."""
         self._cards_model.clear()
@@ -279,7 +265,11 @@ class ProtocolsView(QWidget):
         has_table = self.model.rowCount() > 0
         self.table.setVisible(has_table)
         self.empty_label.setVisible(protocols is None)
-        self.protocols_card = self._card(protocols, self.protocols_card, self._protocol_holder)
-        self.policy_card = self._card(policy, self.policy_card, self._policy_holder)
+        self.protocols_card = replace_card(
+            self.protocols_card, protocols, self._cards_model, self._protocol_holder
+        )
+        self.policy_card = replace_card(
+            self.policy_card, policy, self._cards_model, self._policy_holder
+        )
         self.policy_empty.setVisible(policy is None)
         self._update_versions()

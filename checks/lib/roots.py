@@ -435,9 +435,25 @@ def _unique(certs: Iterable[x509.Certificate]) -> list[x509.Certificate]:
     return list(seen.values())
 
 
-def enumerate_os(*, timeout: float, cancel: threading.Event) -> Enumeration:
-    """The trusted roots of the OS this runs on (no admin rights needed anywhere)."""
+# One diagnosis asks for this machine's roots from two checks (trust_store, programs); on macOS
+# and Windows reading them takes commands and seconds, and they do not change meanwhile.
+_ENUMERATED: list[Enumeration] = []
+_ENUMERATING = threading.Lock()
 
+
+def enumerate_os(*, timeout: float, cancel: threading.Event) -> Enumeration:
+    """The trusted roots of the OS this runs on (no admin rights needed anywhere), read once
+    per process when the reading succeeds."""
+    with _ENUMERATING:
+        if not _ENUMERATED:
+            found = _enumerate_os(timeout=timeout, cancel=cancel)
+            if found.error is not None:
+                return found
+            _ENUMERATED.append(found)
+        return _ENUMERATED[0]
+
+
+def _enumerate_os(*, timeout: float, cancel: threading.Event) -> Enumeration:
     def run(argv: Sequence[str]) -> CommandResult:
         return run_command(argv, timeout=timeout, cancel=cancel)
 
