@@ -78,5 +78,6 @@ INPUT_FINDINGS: dict[str, tuple[str, ...]] = {
     "input.credentials_removed": (),
     "input.port_assumed": (),
     "input.http_upgraded": (),
+    "input.starttls_assumed": (),
     "input.servername_differs": (),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 import shlex
@@ -13,6 +14,17 @@ from typing import NoReturn
 import idna
 
 from checks.core.models import Finding, Status
+from checks.core.schemes import (
+    IMPLICIT_TLS_PORTS,
+    OBVIOUS_PORT,
+    STARTTLS_DEFAULT_PORT,
+    STARTTLS_PORTS,
+    STARTTLS_PROTOCOLS,
+    STARTTLS_SCHEMES,
+    TLS_PORTS,
+    TLS_PROTOCOL,
+    TLS_VARIANT,
+)
 
 
 class TargetError(ValueError):
@@ -37,6 +49,10 @@ class Target:
             openssl line chose another with `-servername`.
         is_ip: `host` is an IPv4 or IPv6 literal.
         notes: warnings about the input (credentials removed, port assumed from the scheme).
+        protocol: what the connection carries once TLS is up: `https`, or a mail, directory,
+            database or chat protocol (`smtp`, `imap`, ...), from the scheme or the port.
+        starttls: the protocol whose plain-text upgrade comes before the handshake (one of
+            `STARTTLS_PROTOCOLS`), or None when TLS starts at once.
     """
 
     input: str
@@ -45,6 +61,8 @@ class Target:
     sni: str | None
     is_ip: bool
     notes: tuple[Finding, ...] = ()
+    protocol: str = "https"
+    starttls: str | None = None
 
     @property
     def display(self) -> str:
@@ -55,39 +73,6 @@ class Target:
 
 DEFAULT_PORT = 443
 
-# Schemes whose connection starts with TLS, and the port the scheme implies.
-_TLS_PORTS = {
-    "https": 443,
-    "wss": 443,
-    "davs": 443,
-    "imaps": 993,
-    "pop3s": 995,
-    "smtps": 465,
-    "ldaps": 636,
-    "ftps": 990,
-    "nntps": 563,
-    "ircs": 6697,
-    "mqtts": 8883,
-    "amqps": 5671,
-    "xmpps": 5223,
-}
-# Everybody knows https and wss mean 443; for the rest the assumed port deserves a note.
-_OBVIOUS_PORT = frozenset({"https", "wss"})
-# Plain-text schemes that have a TLS sibling worth suggesting.
-_TLS_VARIANT = {
-    "imap": "imaps",
-    "pop3": "pop3s",
-    "smtp": "smtps",
-    "ldap": "ldaps",
-    "ftp": "ftps",
-    "xmpp": "xmpps",
-    "ws": "wss",
-    "nntp": "nntps",
-    "irc": "ircs",
-    "mqtt": "mqtts",
-    "amqp": "amqps",
-    "dav": "davs",
-}
 # Schemes written without `//`; without this list `mailto:bob@example.com` would read as
 # user "mailto:bob" at example.com.
 _OPAQUE_SCHEMES = frozenset(
@@ -162,6 +147,9 @@ class _Spec:
     port: int
     is_ip: bool
     notes: tuple[Finding, ...]
+    protocol: str = "https"
+    starttls: str | None = None
+    port_given: bool = True
 
 
 class _Reader:
@@ -367,19 +355,19 @@ def _scheme_port(scheme: str | None, port: int | None) -> tuple[int, tuple[Findi
         return checked, (Finding("input.http_upgraded", Status.PASS, {"port": checked}),)
     if port is not None:
         return port, ()
-    default = _TLS_PORTS[scheme]
-    if scheme in _OBVIOUS_PORT:
+    default = TLS_PORTS[scheme] if scheme in TLS_PORTS else STARTTLS_SCHEMES[scheme][1]
+    if scheme in OBVIOUS_PORT:
         return default, ()
     note = Finding("input.port_assumed", Status.PASS, {"scheme": scheme, "port": default})
     return default, (note,)
 
 
 def _check_scheme(scheme: str | None) -> None:
-    if scheme is None or scheme == "http" or scheme in _TLS_PORTS:
+    if scheme is None or scheme == "http" or scheme in TLS_PORTS or scheme in STARTTLS_SCHEMES:
         return
-    variant = _TLS_VARIANT.get(scheme)
+    variant = TLS_VARIANT.get(scheme)
     if variant is not None:
-        _fail("scheme_plaintext", scheme=scheme, tls_scheme=variant, port=_TLS_PORTS[variant])
+        _fail("scheme_plaintext", scheme=scheme, tls_scheme=variant, port=TLS_PORTS[variant])
     _fail("scheme_not_tls", scheme=_short(scheme))
 
 
@@ -400,7 +388,56 @@ def _parse_spec(text: str) -> _Spec:
         authority = authority[userinfo_end + 1 :]
     host, port, is_ip = reader.host_port(authority)
     checked, scheme_notes = _scheme_port(scheme, port)
-    return _Spec(text[:start] + authority, host, checked, is_ip, notes + scheme_notes)
+    protocol, starttls, port_notes = _protocol(scheme, checked)
+    return _Spec(
+        text[:start] + authority,
+        host,
+        checked,
+        is_ip,
+        notes + scheme_notes + port_notes,
+        protocol,
+        starttls,
+        port_given=port is not None,
+    )
+
+
+def _protocol(scheme: str | None, port: int) -> tuple[str, str | None, tuple[Finding, ...]]:
+    """What the connection carries and whether it starts in plain text: from the scheme, else
+    from a well-known port (which a note states, as the user did not say it)."""
+    if scheme in STARTTLS_SCHEMES:
+        protocol = STARTTLS_SCHEMES[scheme][0]
+        return protocol, protocol, ()
+    if scheme is not None:
+        return TLS_PROTOCOL.get(scheme, "https"), None, ()
+    if port in STARTTLS_PORTS:
+        protocol = STARTTLS_PORTS[port]
+        note = Finding("input.starttls_assumed", Status.PASS, {"protocol": protocol, "port": port})
+        return protocol, protocol, (note,)
+    return IMPLICIT_TLS_PORTS.get(port, "https"), None, ()
+
+
+def _with_upgrade(spec: _Spec, starttls: str | None) -> _Spec:
+    """`spec` with the upgrade the user chose (`--starttls`, openssl's `-starttls`): a protocol
+    name, or `none` for TLS at once. The port the protocol implies is used when none was given
+    and the scheme implied none either."""
+    if starttls is None:
+        return spec
+    choice = starttls.lower()
+    notes = tuple(n for n in spec.notes if n.id != "input.starttls_assumed")
+    if choice == "none":
+        protocol = spec.protocol if spec.starttls is None else IMPLICIT_TLS_PORTS.get(spec.port)
+        return dataclasses.replace(
+            spec, protocol=protocol or spec.protocol, starttls=None, notes=notes
+        )
+    protocol = {"postgresql": "postgres", "mariadb": "mysql", "pop": "pop3"}.get(choice, choice)
+    if protocol not in STARTTLS_PROTOCOLS:
+        _fail("starttls_unknown", protocol=_short(starttls), known=", ".join(STARTTLS_PROTOCOLS))
+    port = spec.port
+    if not spec.port_given:
+        port = STARTTLS_DEFAULT_PORT[protocol]
+        assumed = Finding("input.port_assumed", Status.PASS, {"scheme": protocol, "port": port})
+        notes = (*(n for n in notes if n.id != "input.port_assumed"), assumed)
+    return dataclasses.replace(spec, port=port, protocol=protocol, starttls=protocol, notes=notes)
 
 
 def _openssl_args(text: str) -> list[str] | None:
@@ -439,6 +476,7 @@ def _parse_openssl(args: list[str]) -> Target:
     target_index: int | None = None
     positional: int | None = None
     servername: str | None = None
+    starttls: str | None = None
     removed = False
     index = 0
     while index < len(args):
@@ -452,6 +490,8 @@ def _parse_openssl(args: list[str]) -> Target:
                     target_index = value
                 elif option == "-servername":
                     servername = args[value]
+                elif option == "-starttls":
+                    starttls = args[value]
                 elif option in _OPENSSL_SECRET_OPTIONS:
                     shown[value] = "***"
                 elif option == "-proxy" and "@" in args[value]:
@@ -465,7 +505,7 @@ def _parse_openssl(args: list[str]) -> Target:
     target_index = positional if target_index is None else target_index
     if target_index is None:
         _fail("openssl_no_target")
-    spec = _parse_spec(args[target_index])
+    spec = _with_upgrade(_parse_spec(args[target_index]), starttls)
     shown[target_index] = spec.shown
     notes = list(spec.notes)
     if removed and not any(note.id == "input.credentials_removed" for note in notes):
@@ -486,6 +526,8 @@ def _parse_openssl(args: list[str]) -> Target:
         sni=sni,
         is_ip=spec.is_ip,
         notes=tuple(notes),
+        protocol=spec.protocol,
+        starttls=spec.starttls,
     )
 
 
@@ -496,21 +538,43 @@ def _servername(text: str) -> str | None:
     return None if is_ip else host
 
 
-def parse(text: str) -> Target:
+def parse(text: str, *, starttls: str | None = None) -> Target:
     """Parse user input into a `Target`; raise `TargetError` with one clear sentence otherwise.
 
     Accepts `host`, `host:port`, URLs (path, query and fragment ignored), IPv4, IPv6 with or
     without brackets, internationalised names and `openssl s_client` lines. The text is NFKC
     normalised first, so full-width characters from Chinese input methods work. User names and
     passwords are dropped with a warning note and never quoted; IPv6 zone ids are refused.
+
+    Mail, directory, database and chat servers are recognised by scheme (`smtp://`, `imaps://`,
+    `postgresql://`) or well-known port; `starttls` overrides that choice: a protocol of
+    `STARTTLS_PROTOCOLS`, or `none` for TLS from the first byte (as `--starttls` on the CLI).
     """
     cleaned = unicodedata.normalize("NFKC", text).strip()
     if not cleaned:
         _fail("empty")
     args = _openssl_args(cleaned)
     if args is not None:
-        return _parse_openssl(args)
-    spec = _parse_spec(cleaned)
+        target = _parse_openssl(args)
+        if starttls is None:
+            return target
+        spec = _with_upgrade(
+            _Spec(
+                "",
+                target.host,
+                target.port,
+                target.is_ip,
+                target.notes,
+                target.protocol,
+                target.starttls,
+            ),
+            starttls,
+        )
+        return dataclasses.replace(
+            target, port=spec.port, notes=spec.notes, protocol=spec.protocol,
+            starttls=spec.starttls,
+        )  # fmt: skip
+    spec = _with_upgrade(_parse_spec(cleaned), starttls)
     return Target(
         input=spec.shown,
         host=spec.host,
@@ -518,4 +582,6 @@ def parse(text: str) -> Target:
         sni=None if spec.is_ip else spec.host,
         is_ip=spec.is_ip,
         notes=spec.notes,
+        protocol=spec.protocol,
+        starttls=spec.starttls,
     )

@@ -283,12 +283,9 @@ INVALID = [
     (".", "host_missing"),
     ("[]:443", "host_missing"),
     ("bob@", "host_missing"),
-    ("ftp://files.example", "scheme_plaintext"),
-    ("imap://mail.example", "scheme_plaintext"),
-    ("smtp://mail.example", "scheme_plaintext"),
-    ("pop3://mail.example", "scheme_plaintext"),
-    ("ldap://dc.example", "scheme_plaintext"),
-    ("xmpp://chat.example", "scheme_plaintext"),
+    ("nntp://news.example", "scheme_plaintext"),
+    ("mqtt://broker.example", "scheme_plaintext"),
+    ("irc://irc.example", "scheme_plaintext"),
     ("ws://example.com", "scheme_plaintext"),
     ("ssh://example.com", "scheme_not_tls"),
     ("telnet://example.com", "scheme_not_tls"),
@@ -298,6 +295,7 @@ INVALID = [
     ("gopher://example.com", "scheme_not_tls"),
     ("x" * 200 + "://example.com", "scheme_not_tls"),
     ("openssl s_client", "openssl_no_target"),
+    ("openssl s_client -connect mail.example:25 -starttls gopher", "starttls_unknown"),
     ("openssl s_client -connect", "openssl_no_target"),
     ("openssl s_client -showcerts -CAfile ca.pem | cat", "openssl_no_target"),
     ("openssl s_client -connect exa$mple.com:443", "bad_character"),
@@ -345,7 +343,7 @@ def test_a_name_without_an_ascii_form_is_refused_with_the_parsers_key() -> None:
 @pytest.mark.parametrize(
     ("text", "key", "params"),
     [
-        ("imap://mail.example", "scheme_plaintext", {"tls_scheme": "imaps", "port": 993}),
+        ("nntp://news.example", "scheme_plaintext", {"tls_scheme": "nntps", "port": 563}),
         ("example.com:https", "port_invalid", {"port": "https"}),
         ("exa$mple.com", "bad_character", {"char": "$"}),
         ("exa\x07mple.com", "bad_character", {"char": "U+0007"}),
@@ -408,7 +406,7 @@ def test_credentials_never_kept(text: str) -> None:
         "bob:s3cr3t@exa$mple.com",
         "bob:s3cr3t@",
         "https://bob:s3cr3t@",
-        "ftp://bob:s3cr3t@files.example",
+        "ftp://bob:s3cr3t@files.example:99999",
         "ssh://bob:s3cr3t@example.com",
         "https://bob:s3cr3t/x@example.com",
         "bob:s3cr3t?x@example.com",
@@ -620,6 +618,7 @@ def test_note_ids_found() -> None:
         "input.credentials_removed",
         "input.port_assumed",
         "input.http_upgraded",
+        "input.starttls_assumed",
         "input.servername_differs",
     }
 
@@ -642,3 +641,77 @@ def test_every_note_has_text_in_every_language(finding_id: str) -> None:
             for step, english_step in zip(steps, english.get(field, []), strict=True):
                 assert catalogue.placeholders(step) == catalogue.placeholders(english_step)
                 assert catalogue.placeholders(step) <= params
+
+
+# What mail, directory, database and chat targets carry, as users paste them:
+# (text, port, protocol, starttls, note ids).
+UPGRADES = [
+    ("smtp://mail.example:587", 587, "smtp", "smtp", ()),
+    ("smtp://mail.example", 25, "smtp", "smtp", ("input.port_assumed",)),
+    ("submission://mail.example", 587, "smtp", "smtp", ("input.port_assumed",)),
+    ("smtps://mail.example", 465, "smtp", None, ("input.port_assumed",)),
+    ("imap://mail.example", 143, "imap", "imap", ("input.port_assumed",)),
+    ("imaps://mail.example:993", 993, "imap", None, ()),
+    ("pop3://mail.example", 110, "pop3", "pop3", ("input.port_assumed",)),
+    ("ldap://dc.example", 389, "ldap", "ldap", ("input.port_assumed",)),
+    ("ldaps://dc.example:636", 636, "ldap", None, ()),
+    ("ftp://files.example", 21, "ftp", "ftp", ("input.port_assumed",)),
+    ("xmpp://chat.example", 5222, "xmpp", "xmpp", ("input.port_assumed",)),
+    ("postgresql://db.example:5432/x", 5432, "postgres", "postgres", ()),
+    ("postgres://db.example", 5432, "postgres", "postgres", ("input.port_assumed",)),
+    ("mysql://db.example", 3306, "mysql", "mysql", ("input.port_assumed",)),
+    ("mariadb://db.example:3307", 3307, "mysql", "mysql", ()),
+    # A well-known port alone says the protocol, and a note says it was assumed.
+    ("mail.example:587", 587, "smtp", "smtp", ("input.starttls_assumed",)),
+    ("mail.example:143", 143, "imap", "imap", ("input.starttls_assumed",)),
+    ("db.example:5432", 5432, "postgres", "postgres", ("input.starttls_assumed",)),
+    ("mail.example:993", 993, "imap", None, ()),
+    ("example.com", 443, "https", None, ()),
+    ("example.com:8443", 8443, "https", None, ()),
+    ("openssl s_client -connect mail.example:25 -starttls smtp", 25, "smtp", "smtp", ()),
+    ("openssl s_client -starttls ldap -connect dc.example:3890", 3890, "ldap", "ldap", ()),
+]
+
+
+@pytest.mark.parametrize(("text", "port", "protocol", "starttls", "notes"), UPGRADES)
+def test_protocol_and_upgrade(
+    text: str, port: int, protocol: str, starttls: str | None, notes: tuple[str, ...]
+) -> None:
+    target = parse(text)
+    assert (target.port, target.protocol, target.starttls) == (port, protocol, starttls)
+    assert tuple(note.id for note in target.notes) == notes
+
+
+def test_database_credentials_are_removed_with_a_warning() -> None:
+    target = parse("postgresql://app:s3cr3t@db.example:5432/orders")
+    assert (target.host, target.port, target.starttls) == ("db.example", 5432, "postgres")
+    assert "s3cr3t" not in target.input and "app" not in target.input
+    assert [note.id for note in target.notes] == ["input.credentials_removed"]
+
+
+@pytest.mark.parametrize(
+    ("text", "choice", "port", "protocol", "starttls"),
+    [
+        ("mail.example", "smtp", 25, "smtp", "smtp"),
+        ("mail.example:2525", "SMTP", 2525, "smtp", "smtp"),
+        ("db.example", "postgresql", 5432, "postgres", "postgres"),
+        ("mail.example:587", "none", 587, "smtp", None),
+        ("smtp://mail.example:465", "none", 465, "smtp", None),
+        ("imaps://mail.example:993", "imap", 993, "imap", "imap"),
+        ("openssl s_client -connect mail.example:2525", "smtp", 2525, "smtp", "smtp"),
+    ],
+)
+def test_starttls_choice_overrides_scheme_and_port(
+    text: str, choice: str, port: int, protocol: str, starttls: str | None
+) -> None:
+    target = parse(text, starttls=choice)
+    assert (target.port, target.protocol, target.starttls) == (port, protocol, starttls)
+    assert "input.starttls_assumed" not in [note.id for note in target.notes]
+
+
+def test_unknown_starttls_choice_names_the_known_ones() -> None:
+    with pytest.raises(TargetError) as caught:
+        parse("mail.example", starttls="gopher")
+    assert caught.value.key == "starttls_unknown"
+    message = catalogue.input_error(caught.value)
+    assert "gopher" in message and "smtp" in message and "mysql" in message
