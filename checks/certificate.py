@@ -26,7 +26,7 @@ from checks.core.facts.certificate import (
 from checks.core.facts.clock import ClockFacts
 from checks.core.facts.tls import TlsFacts
 from checks.core.models import Finding, Outcome, Status
-from checks.lib import aia, products
+from checks.lib import aia, products, starttls
 from checks.lib.cert_grades import (
     DAY,
     check_hostname,
@@ -388,6 +388,7 @@ def run(ctx: Context) -> Outcome:
         server_hostname=tls.sni or target.host,
         timeout=ctx.timeout(),
         cancel=ctx.cancel,
+        opening=starttls.opening(target),
     )
 
     def analyse_at(now: datetime | None) -> Analysis:

@@ -18,6 +18,7 @@ from typing import NoReturn, TextIO
 from checks.core.config import Resolve, Settings
 from checks.core.models import CheckResult, Status
 from checks.core.redact import redact
+from checks.core.schemes import STARTTLS_PROTOCOLS
 from checks.core.target import Target, TargetError, parse
 from checks.core.version import __version__
 from checks.present import catalogue
@@ -38,6 +39,9 @@ examples:
   handshake-doctor check example.com          check this computer and https://example.com
   handshake-doctor check https://intranet.corp:8443/login
   handshake-doctor check mail.example.com:993 --json > result.json
+  handshake-doctor check smtp://mail.example.com:587      STARTTLS, as a mail program does
+  handshake-doctor check postgresql://db.example.com:5432 also imap:// pop3:// ldap:// ftp://
+  handshake-doctor check dc.example.com:3890 --starttls ldap   a protocol on another port
   handshake-doctor check example.com --output report.html   (also .md or .json)
   handshake-doctor check example.com --resolve example.com:443:10.0.0.5
   handshake-doctor check example.com --lang zh_CN
@@ -158,8 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
         "target",
         nargs="?",
         metavar="TARGET",
-        help="a site: example.com, example.com:8443, a pasted https:// address, "
-        "or an 'openssl s_client -connect host:port' line (quote it)",
+        help="a site: example.com, example.com:8443, a pasted https:// address, a mail, "
+        "directory or database server (smtp://mail.example.com:587, imaps://…, ldap://…, "
+        "postgresql://…, mysql://…), or an 'openssl s_client -connect host:port' line (quote it)",
     )
     output = check.add_argument_group("output")
     output.add_argument("--json", action="store_true", help="print the JSON report (schema 1)")
@@ -193,6 +198,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="HOST:PORT:ADDR",
         help="connect to ADDR for HOST:PORT, still using HOST as the server name",
+    )
+    connection.add_argument(
+        "--starttls",
+        type=str.lower,
+        choices=(*STARTTLS_PROTOCOLS, "none"),
+        metavar="PROTOCOL",
+        help="speak PROTOCOL in plain text and upgrade to TLS first: "
+        + ", ".join(STARTTLS_PROTOCOLS)
+        + "; none for TLS at once (default: from the scheme or the port)",
     )
     connection.add_argument(
         "--cacert",
@@ -340,7 +354,7 @@ def run_check(args: argparse.Namespace, *, own_process: bool = False) -> int:
     target: Target | None = None
     if args.target is not None:
         try:
-            target = parse(args.target)
+            target = parse(args.target, starttls=args.starttls)
         except TargetError as exc:
             message = catalogue.input_error(exc, lang=lang)
             sys.stderr.write(f"handshake-doctor: {message}\n")
@@ -354,7 +368,7 @@ def run_check(args: argparse.Namespace, *, own_process: bool = False) -> int:
         from checks import registry
         from checks.engine import diagnose
 
-        plan = registry.plan(settings, has_target=target is not None)
+        plan = registry.plan(settings, target)
     cancel = threading.Event()
     show_progress = sys.stderr.isatty() and not args.json
     try:

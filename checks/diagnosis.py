@@ -78,7 +78,7 @@ _PROGRAM_REASONS: dict[str, frozenset[str]] = {
     "cipher.no_common_suite": frozenset({"cipher"}),
 }
 _TRUST_CAUSES = ("cert.", "interception.", "truststore.")
-_NETWORK_CAUSES = ("dns.", "tcp.", "tls.", "proxy.", "captive_portal.")
+_NETWORK_CAUSES = ("dns.", "tcp.", "starttls.", "tls.", "proxy.", "captive_portal.")
 
 
 def refusals_explained(cause: Finding, finding: Finding) -> bool:
@@ -159,7 +159,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "network",
-        ("input.", "proxy.", "dns.", "tcp.", "tls."),
+        ("input.", "proxy.", "dns.", "tcp.", "starttls.", "tls."),
         supported_by=("interception.none", "captive_portal.none", "clock.ok"),
     ),
     Rule(

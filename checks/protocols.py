@@ -15,7 +15,7 @@ from checks.core.facts.protocols import DhGroup, ProtocolsFacts
 from checks.core.facts.tcp import TcpFacts
 from checks.core.facts.tls import TlsFacts
 from checks.core.models import Finding, Outcome, Status
-from checks.lib import cipher_suites, clients, dhgroups, net, tlswire
+from checks.lib import cipher_suites, clients, dhgroups, net, starttls, tlswire
 from checks.lib.cipher_suites import VERSIONS, Suite
 from checks.lib.clients import display
 
@@ -94,6 +94,7 @@ class Scanner:
         cancel: threading.Event,
         max_connections: int = policy.PROTOCOL_MAX_CONNECTIONS,
         max_handshakes: int = policy.PROTOCOL_MAX_HANDSHAKES,
+        opening: starttls.Opening | None = None,
     ) -> None:
         self.address = address
         self.port = port
@@ -101,6 +102,7 @@ class Scanner:
         self.timeout = timeout
         self.cancel = cancel
         self.max_handshakes = max_handshakes
+        self.opening = opening
         self.handshakes = 0
         self.shares = tlswire.key_shares()
         self.registry = cipher_suites.registry()
@@ -118,9 +120,13 @@ class Scanner:
                 raise Cancelled
             timeout = self.timeout()
             try:
-                sock = net.connect(self.address, self.port, timeout=timeout, cancel=self.cancel)
+                sock = starttls.connect(
+                    self.address, self.port, self.opening, timeout=timeout, cancel=self.cancel
+                )
             except net.ConnectError as exc:
                 return Attempt("error", None, f"connect: {exc}")
+            except starttls.UpgradeFailed as exc:
+                return Attempt("error", None, str(exc))
             with sock:
                 try:
                     reply = tlswire.exchange(sock, hello, timeout=timeout, cancel=self.cancel, **kw)
@@ -534,7 +540,14 @@ def run(ctx: Context) -> Outcome:
     if tls_failure in _MOOT:
         return Outcome((), blocked_by=tls_failure)
     address = _address(ctx)
-    scanner = Scanner(address, target.port, sni=target.sni, timeout=ctx.timeout, cancel=ctx.cancel)
+    scanner = Scanner(
+        address,
+        target.port,
+        sni=target.sni,
+        timeout=ctx.timeout,
+        cancel=ctx.cancel,
+        opening=starttls.opening(target),
+    )
     result = scan(scanner)
     ctx.raise_if_cancelled()
     findings = judge(result, target.host)
@@ -554,7 +567,7 @@ CHECK = Check(
     id="protocols",
     scope="target",
     run=run,
-    requires=("tcp",),
+    requires=("tcp", "starttls"),
     after=("client_policy", "tls"),
     findings={
         "protocol.summary": ("strong",),

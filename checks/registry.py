@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from checks.core.check import Check
 from checks.core.config import Scope, Settings
+from checks.core.target import Target
 
 
 class Entry(NamedTuple):
@@ -17,6 +18,8 @@ class Entry(NamedTuple):
     id: str
     scope: Scope
     module: str  # checks.<module> defines CHECK
+    # A Target attribute that must be set for the check to apply (None: every target).
+    needs: str | None = None
 
 
 # Report order. A test asserts each module's CHECK has this id and scope.
@@ -31,6 +34,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("programs", "local", "programs"),
     Entry("dns", "target", "dns"),
     Entry("tcp", "target", "tcp"),
+    Entry("starttls", "target", "starttls", needs="starttls"),
     Entry("tls", "target", "tls"),
     Entry("cert", "target", "certificate"),
     Entry("protocols", "target", "protocols"),
@@ -54,15 +58,21 @@ def all_checks() -> tuple[Check, ...]:
     return tuple(load(entry) for entry in ENTRIES)
 
 
-def plan(settings: Settings, *, has_target: bool) -> tuple[Check, ...]:
-    """The checks to run: local ones unless `--only target`, target ones when there is a target.
+def plan(settings: Settings, target: Target | None) -> tuple[Check, ...]:
+    """The checks to run: local ones unless `--only target`, target ones when there is a target
+    (those that apply to it: the STARTTLS check only where TLS starts after an upgrade).
 
     Only the modules of these checks are imported.
     """
     wanted = {"local", "target"} if settings.only is None else {settings.only}
-    if not has_target:
+    if target is None:
         wanted.discard("target")
-    return tuple(load(entry) for entry in ENTRIES if entry.scope in wanted)
+    return tuple(
+        load(entry)
+        for entry in ENTRIES
+        if entry.scope in wanted
+        and (entry.needs is None or (target is not None and getattr(target, entry.needs)))
+    )
 
 
 def emitted_findings() -> dict[str, tuple[str, ...]]:

@@ -11,7 +11,7 @@ from checks.core.check import Check, Context
 from checks.core.facts.tcp import TcpFacts
 from checks.core.facts.tls import DefaultClient, TlsFacts, WithoutSni
 from checks.core.models import Finding, Outcome, Status
-from checks.lib import default_client
+from checks.lib import default_client, starttls
 from checks.lib.certinfo import common_names, display_name, dns_names, ip_names, load_pem
 from checks.lib.handshake import (
     Handshake,
@@ -78,7 +78,10 @@ def run(ctx: Context) -> Outcome:
     assert tcp is not None
     assert tcp.connected
     address, port = tcp.connected[0], target.port
-    main = handshake(address, port, sni=target.sni, timeout=ctx.timeout(), cancel=ctx.cancel)
+    opening = starttls.opening(target)
+    main = handshake(
+        address, port, sni=target.sni, timeout=ctx.timeout(), cancel=ctx.cancel, opening=opening
+    )
     facts = TlsFacts(
         address=address,
         port=port,
@@ -124,7 +127,9 @@ def run(ctx: Context) -> Outcome:
             findings.insert(0, Finding("tls.ok", Status.PASS, ok))
     if target.sni and main.chain_pem:
         ctx.raise_if_cancelled()
-        bare = handshake(address, port, sni=None, timeout=ctx.timeout(), cancel=ctx.cancel)
+        bare = handshake(
+            address, port, sni=None, timeout=ctx.timeout(), cancel=ctx.cancel, opening=opening
+        )
         without = WithoutSni(outcome=bare.outcome, alert=bare.alert, leaf_sha256=bare.leaf_sha256)
         facts = dataclasses.replace(facts, without_sni=without)
         findings += _without_sni(bare, main, target.host)
@@ -137,7 +142,13 @@ def _oversized_certificate(ctx: Context, address: str, port: int, problem: Findi
     assert ctx.target is not None
     wire = bytearray()
     handshake(
-        address, port, sni=ctx.target.sni, timeout=ctx.timeout(), cancel=ctx.cancel, wire=wire
+        address,
+        port,
+        sni=ctx.target.sni,
+        timeout=ctx.timeout(),
+        cancel=ctx.cancel,
+        wire=wire,
+        opening=starttls.opening(ctx.target),
     )
     certs = sent_certificates(bytes(wire))
     try:
@@ -196,7 +207,13 @@ def _default_client(
     assert ctx.target is not None
     sni = ctx.target.sni
     strict = default_client.probe(
-        address, port, sni=sni, policy=policy, timeout=ctx.timeout(), cancel=ctx.cancel
+        address,
+        port,
+        sni=sni,
+        policy=policy,
+        timeout=ctx.timeout(),
+        cancel=ctx.cancel,
+        opening=starttls.opening(ctx.target),
     )
     judged = DefaultClient(
         library=policy.library,
@@ -248,6 +265,7 @@ def _policy_variant(
         policy=dataclasses.replace(policy, security_level=0),
         timeout=ctx.timeout(),
         cancel=ctx.cancel,
+        opening=starttls.opening(ctx.target),
     )
     if relaxed.outcome == "ok":
         return "security_level" if relaxed.version in _MODERN else "version"
@@ -258,7 +276,7 @@ CHECK = Check(
     id="tls",
     scope="target",
     run=run,
-    requires=("tcp",),
+    requires=("tcp", "starttls"),
     findings={
         "tls.ok": (),
         "tls.not_tls": NOT_TLS_VARIANTS,

@@ -44,7 +44,7 @@ from checks.core.models import CheckResult, Report
 from checks.core.redact import redact
 from checks.core.target import Target, TargetError, parse
 from checks.core.version import __version__
-from checks.present import catalogue
+from checks.present import catalogue, document
 from gui import icons, preferences, qt_translation
 from gui.banner import VerdictBanner
 from gui.cards import CardsPanel
@@ -348,7 +348,7 @@ class MainWindow(QMainWindow):
         self.last_target = target
         self.last_report = None
         self.model.clear()
-        self.cards.set_target_label(target.display if target else None)
+        self.cards.set_target_label(self._label(target))
         self._views_dirty.update(("chain", "protocols", "programs"))
         self._refresh_visible_view()
         self._banner("running")
@@ -379,7 +379,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_run_planned(self, planned: list[tuple[str, str]]) -> None:
         target = self.last_target
-        self.cards.begin(planned, target.display if target else None)
+        self.cards.begin(planned, self._label(target))
         for result in self.model.results():
             card = self.cards.card(result.check_id)
             if card is not None:
@@ -418,10 +418,16 @@ class MainWindow(QMainWindow):
     def _on_run_finished(self, report: Report) -> None:
         self.show_report(report)
 
+    def _label(self, target: Target | None) -> str | None:
+        """What the cards call the target: `host:port`, and its protocol when not HTTPS."""
+        if target is None:
+            return None
+        return document.describe_target(target.display, target.protocol, target.starttls, self.lang)
+
     def show_report(self, report: Report) -> None:
         """Show a finished (or cancelled) diagnosis: cards, banner, chain and protocol views."""
         self.last_report = report
-        label = report.target.display if report.target else None
+        label = self._label(report.target)
         shown = {r.check_id: r for r in self.model.results()}
         if shown != {r.check_id: r for r in report.results}:
             # A report from elsewhere (a test, the screenshot script) replaces what is shown.

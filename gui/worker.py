@@ -48,7 +48,7 @@ def planned_checks(
     """
     from checks import registry
 
-    plan = registry.plan(settings, has_target=target is not None)
+    plan = registry.plan(settings, target)
     if only is not None:
         wanted = set(only)
         by_id = {check.id: check for check in plan}
@@ -149,9 +149,7 @@ def main(arguments: bytes, results: Connection, control: Connection) -> None:
         planned = planned_checks(settings, target, only)
         outbox.send(("planned", planned))
         ids = {check_id for check_id, _ in planned}
-        plan = tuple(
-            c for c in registry.plan(settings, has_target=target is not None) if c.id in ids
-        )
+        plan = tuple(c for c in registry.plan(settings, target) if c.id in ids)
         report = diagnose(
             plan,
             settings=settings,

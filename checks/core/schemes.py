@@ -79,3 +79,16 @@ TLS_VARIANT = {
     "amqp": "amqps",
     "dav": "davs",
 }
+
+# How each protocol is written in prose (a name, the same in every language).
+PROTOCOL_NAMES = {
+    "https": "HTTPS",
+    "smtp": "SMTP",
+    "imap": "IMAP",
+    "pop3": "POP3",
+    "ldap": "LDAP",
+    "ftp": "FTP",
+    "xmpp": "XMPP",
+    "postgres": "PostgreSQL",
+    "mysql": "MySQL",
+}

@@ -17,6 +17,7 @@ from checks.core.models import Finding, Status
 from checks.core.schemes import (
     IMPLICIT_TLS_PORTS,
     OBVIOUS_PORT,
+    PROTOCOL_NAMES,
     STARTTLS_DEFAULT_PORT,
     STARTTLS_PORTS,
     STARTTLS_PROTOCOLS,
@@ -411,7 +412,11 @@ def _protocol(scheme: str | None, port: int) -> tuple[str, str | None, tuple[Fin
         return TLS_PROTOCOL.get(scheme, "https"), None, ()
     if port in STARTTLS_PORTS:
         protocol = STARTTLS_PORTS[port]
-        note = Finding("input.starttls_assumed", Status.PASS, {"protocol": protocol, "port": port})
+        note = Finding(
+            "input.starttls_assumed",
+            Status.PASS,
+            {"protocol": protocol, "protocol_name": PROTOCOL_NAMES[protocol], "port": port},
+        )
         return protocol, protocol, (note,)
     return IMPLICIT_TLS_PORTS.get(port, "https"), None, ()
 

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from checks.core.target import to_ascii
-from checks.lib import cipher_suites, net
+from checks.lib import cipher_suites, net, starttls
 
 # OpenSSL's SSL_CTRL_GET_MIN_PROTO_VERSION and SSL_CTRL_GET_MAX_PROTO_VERSION.
 _GET_MIN_PROTO, _GET_MAX_PROTO = 130, 131
@@ -163,13 +163,16 @@ def probe(
     policy: SystemPolicy,
     timeout: float,
     cancel: threading.Event,
+    opening: starttls.Opening | None = None,
 ) -> PolicyHandshake:
     """Shake hands with `address` as a program using the default policy would, over memory BIOs
-    so that the timeout and cancel hold at every read."""
+    so that the timeout and cancel hold at every read; after the STARTTLS `opening`, if any."""
     try:
-        sock = net.connect(address, port, timeout=timeout, cancel=cancel)
+        sock = starttls.connect(address, port, opening, timeout=timeout, cancel=cancel)
     except net.ConnectError as exc:
         return PolicyHandshake("error", detail=f"connect: {exc}")
+    except starttls.UpgradeFailed as exc:
+        return PolicyHandshake("error", detail=str(exc))
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     server_name = to_ascii(sni) if sni else None
     conn = _context(policy).wrap_bio(incoming, outgoing, server_hostname=server_name)

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from OpenSSL import SSL
 
 from checks.core.target import to_ascii
-from checks.lib import net
+from checks.lib import net, starttls
 
 # Bytes kept of what the server sends; enough to recognise a protocol, never the whole stream.
 _SNIFF_BYTES = 64
@@ -207,12 +207,16 @@ def handshake(
     timeout: float,
     cancel: threading.Event,
     wire: bytearray | None = None,
+    opening: starttls.Opening | None = None,
 ) -> Handshake:
-    """One TLS handshake over a fresh TCP connection to `address`."""
+    """One TLS handshake over a fresh TCP connection to `address`, after the plain-text
+    `opening` of a STARTTLS protocol when there is one."""
     try:
-        sock = net.connect(address, port, timeout=timeout, cancel=cancel)
+        sock = starttls.connect(address, port, opening, timeout=timeout, cancel=cancel)
     except net.ConnectError as exc:
         return Handshake("error", detail=f"connect: {exc}")
+    except starttls.UpgradeFailed as exc:
+        return Handshake("error", detail=str(exc))
     with sock:
         return handshake_over(sock, sni=sni, timeout=timeout, cancel=cancel, wire=wire)
 

@@ -10,7 +10,7 @@ import truststore
 
 from checks.core.check import Cancelled
 from checks.core.facts.certificate import Judgement
-from checks.lib import net
+from checks.lib import net, starttls
 
 # The OS handshake runs on a helper thread whose socket already times out; this extra wait only
 # covers the thread's own start and teardown.
@@ -38,6 +38,7 @@ def ask_os(
     server_hostname: str | None,
     timeout: float,
     cancel: threading.Event,
+    opening: starttls.Opening | None = None,
 ) -> Judgement:
     """Open a second connection and let the operating system's verifier judge the chain.
 
@@ -45,8 +46,8 @@ def ask_os(
     the operating system cannot be asked, the judgement's `trusted` is None.
     """
     try:
-        sock = net.connect(address, port, timeout=timeout, cancel=cancel)
-    except net.ConnectError as exc:
+        sock = starttls.connect(address, port, opening, timeout=timeout, cancel=cancel)
+    except (net.ConnectError, starttls.UpgradeFailed) as exc:
         return Judgement(trusted=None, detail=f"could not ask the operating system: {exc}")
     try:
         return net.in_thread(

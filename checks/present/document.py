@@ -13,6 +13,7 @@ from checks.core.facts import facts_of
 from checks.core.facts.dns import DnsFacts
 from checks.core.models import CheckResult, Finding, Report, Status
 from checks.core.redact import plain, redact, redact_data
+from checks.core.schemes import PROTOCOL_NAMES
 from checks.present.catalogue import (
     OSName,
     Surface,
@@ -56,6 +57,8 @@ class TargetData(TypedDict):
     host: str
     port: int
     sni: str | None
+    protocol: str
+    starttls: str | None
     addresses: list[str]
 
 
@@ -184,6 +187,8 @@ def build(report: Report, lang: str, os_name: OSName | None, surface: Surface = 
             "host": report.target.host,
             "port": report.target.port,
             "sni": report.target.sni,
+            "protocol": report.target.protocol,
+            "starttls": report.target.starttls,
             "addresses": addresses(report.results),
         }
     lead = finding_data(verdict.finding, lang, os_name, surface) if verdict.finding else None
@@ -301,7 +306,20 @@ def target_label(doc: Document) -> str:
     if target is None:
         return ui("report.local_only", lang=doc.lang)
     host = f"[{target['host']}]" if ":" in target["host"] else target["host"]
-    return f"{host}:{target['port']}"
+    return describe_target(
+        f"{host}:{target['port']}", target["protocol"], target["starttls"], doc.lang
+    )
+
+
+def describe_target(display: str, protocol: str, starttls: str | None, lang: str) -> str:
+    """`host:port`, with the protocol when it is not HTTPS: how the report and the window
+    name what was checked."""
+    name = PROTOCOL_NAMES.get(protocol, protocol.upper())
+    if starttls is not None:
+        return ui("report.target_starttls", lang=lang, target=display, protocol=name)
+    if protocol != "https":
+        return ui("report.target_over_tls", lang=lang, target=display, protocol=name)
+    return display
 
 
 @dataclass(frozen=True)

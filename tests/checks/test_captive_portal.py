@@ -151,5 +151,5 @@ def test_the_check_runs_first_in_the_plan() -> None:
     from checks import registry
 
     assert registry.all_checks()[0] is captive_portal.CHECK
-    local = registry.plan(Settings(), has_target=False)
+    local = registry.plan(Settings(), None)
     assert local[0].id == "captive_portal"

@@ -236,8 +236,8 @@ def test_a_plan_imports_only_the_checks_it_runs() -> None:
     code = (
         "import sys\n"
         "from checks import registry\n"
-        "from checks.core.config import Settings\n"
-        "plan = registry.plan(Settings(only='target'), has_target=True)\n"
+        "from checks.core.config import Settings\nfrom checks.core.target import parse\n"
+        "plan = registry.plan(Settings(only='target'), parse('example.com'))\n"
         "print(','.join(c.id for c in plan))\n"
         "local = [e.module for e in registry.ENTRIES if e.scope == 'local']\n"
         "print(','.join(m for m in local if 'checks.' + m in sys.modules))\n"

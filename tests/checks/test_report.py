@@ -230,6 +230,8 @@ def test_json_target_and_addresses() -> None:
         "host": "example.com",
         "port": 443,
         "sni": "example.com",
+        "protocol": "https",
+        "starttls": None,
         "addresses": ["192.0.2.10", "2001:db8::1"],
     }
 
