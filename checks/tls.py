@@ -80,7 +80,13 @@ def run(ctx: Context) -> Outcome:
     address, port = tcp.connected[0], target.port
     opening = starttls.opening(target)
     main = handshake(
-        address, port, sni=target.sni, timeout=ctx.timeout(), cancel=ctx.cancel, opening=opening
+        address,
+        port,
+        sni=target.sni,
+        timeout=ctx.timeout(),
+        cancel=ctx.cancel,
+        opening=opening,
+        http=target.protocol == "https",
     )
     facts = TlsFacts(
         address=address,

@@ -24,6 +24,10 @@ if [ "$purpose" = test ]; then
   # The programs whose results the programs check reproduces (tests/lab/test_programs_lab.py
   # runs each against the lab's servers); openssl and python3 are already there.
   packages+=(curl wget git nodejs default-jre-headless)
+  # Mail, directory and database servers the STARTTLS lab starts privately (their own
+  # configuration, data folder and loopback ports; the system services stay stopped), and the
+  # clients whose results the programs check reproduces for those protocols.
+  packages+=(dovecot-imapd dovecot-pop3d slapd ldap-utils postgresql default-mysql-client)
 fi
 
 missing=()

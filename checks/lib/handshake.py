@@ -208,6 +208,7 @@ def handshake(
     cancel: threading.Event,
     wire: bytearray | None = None,
     opening: starttls.Opening | None = None,
+    http: bool = True,
 ) -> Handshake:
     """One TLS handshake over a fresh TCP connection to `address`, after the plain-text
     `opening` of a STARTTLS protocol when there is one."""
@@ -218,7 +219,7 @@ def handshake(
     except starttls.UpgradeFailed as exc:
         return Handshake("error", detail=str(exc))
     with sock:
-        return handshake_over(sock, sni=sni, timeout=timeout, cancel=cancel, wire=wire)
+        return handshake_over(sock, sni=sni, timeout=timeout, cancel=cancel, wire=wire, http=http)
 
 
 def handshake_over(
@@ -228,6 +229,7 @@ def handshake_over(
     timeout: float,
     cancel: threading.Event,
     wire: bytearray | None = None,
+    http: bool = True,
 ) -> Handshake:
     """One TLS handshake on a connected socket (direct, or a proxy tunnel), fed through memory
     BIOs so that every read honours `timeout` and `cancel` and a non-TLS reply is recognised.
@@ -312,7 +314,7 @@ def handshake_over(
     flush()
     version, cipher = conn.get_protocol_version_name(), conn.get_cipher_name()
     if requested:
-        verdict = _client_cert_verdict(conn, sock, host=sni, cancel=cancel)
+        verdict = _client_cert_verdict(conn, sock, host=sni, cancel=cancel, http=http)
         if verdict == HTTP_REFUSED:
             return result("ok", version=version, cipher=cipher, client_cert_refused=verdict)
         if verdict:
@@ -329,22 +331,29 @@ _HTTP_ANSWER_BYTES = 16 * 1024
 
 
 def _client_cert_verdict(
-    conn: SSL.Connection, sock: socket.socket, *, host: str | None, cancel: threading.Event
+    conn: SSL.Connection,
+    sock: socket.socket,
+    *,
+    host: str | None,
+    cancel: threading.Event,
+    http: bool,
 ) -> str | None:
     """Whether the server goes on without the certificate it asked for.
 
     In TLS 1.3 a server that requires one says so with an alert after our Finished; web
     servers such as nginx finish the handshake in both versions and refuse at the HTTP layer,
     so one request is made and its answer read: an alert name, `HTTP_REFUSED`, or None when
-    the server carried on.
+    the server carried on. A server of another protocol (`http` false) gets no request: only
+    its alert is waited for.
     """
     name = to_ascii(host) if host else "localhost"
     request = f"GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode("ascii")
     answer = bytearray()
     deadline = time.monotonic() + _CLIENT_CERT_VERDICT_S
     try:
-        conn.send(request)
-        sock.sendall(conn.bio_read(65536))
+        if http:
+            conn.send(request)
+            sock.sendall(conn.bio_read(65536))
         while len(answer) < _HTTP_ANSWER_BYTES:
             try:
                 answer.extend(conn.recv(_HTTP_ANSWER_BYTES))
