@@ -27,7 +27,7 @@ if [ "$purpose" = test ]; then
   # Mail, directory and database servers the STARTTLS lab starts privately (their own
   # configuration, data folder and loopback ports; the system services stay stopped), and the
   # clients whose results the programs check reproduces for those protocols.
-  packages+=(dovecot-imapd dovecot-pop3d slapd ldap-utils postgresql default-mysql-client)
+  packages+=(dovecot-imapd dovecot-pop3d slapd ldap-utils postgresql mariadb-client)
 fi
 
 missing=()
