@@ -89,6 +89,8 @@ def _target(ctx: Context) -> lib.Target:
         port=target.port,
         address=pinned,
         cacert=ctx.settings.cacert,
+        protocol=target.protocol,
+        starttls=target.starttls,
     )
 
 
@@ -105,10 +107,13 @@ def _as_seen_by(program: lib.Program, target: lib.Target, ctx: Context) -> lib.T
     return dataclasses.replace(target, cacert=public)
 
 
-def _attempts(ctx: Context, found: Sequence[lib.Program]) -> dict[str, lib.Attempt]:
-    target = _target(ctx)
+def _attempts(
+    ctx: Context, found: Sequence[lib.Program], target: lib.Target
+) -> dict[str, lib.Attempt]:
+    """How each program that speaks the target's protocol fares; the others are left out."""
     observed = _observed(ctx)
     results: dict[str, lib.Attempt] = {}
+    found = [p for p in found if lib.speaks(p, target)]
     runnable = [p for p in found if p.runnable]
     with ThreadPoolExecutor(max_workers=_PARALLEL, thread_name_prefix="programs") as pool:
         futures = {
@@ -136,8 +141,15 @@ def _attempts(ctx: Context, found: Sequence[lib.Program]) -> dict[str, lib.Attem
 
 
 def _outcome_findings(
-    host: str, found: Sequence[lib.Program], attempts: dict[str, lib.Attempt]
+    host: str,
+    found: Sequence[lib.Program],
+    attempts: dict[str, lib.Attempt],
+    target: lib.Target,
 ) -> list[Finding]:
+    """All connect, some refuse or none connect, among the programs tried; with a mail,
+    directory, database or chat server, the programs that do not speak it are named apart."""
+    if not attempts:
+        return []
     by_id = {p.id: p for p in found}
     refusing = [by_id[i] for i, a in attempts.items() if a.result == "refuses"]
     connecting = [by_id[i] for i, a in attempts.items() if a.result == "connects"]
@@ -157,6 +169,10 @@ def _outcome_findings(
         f"{_label(by_id[i])}: {a.result}{f' ({a.detail})' if a.detail else ''} [{a.how}]"
         for i, a in attempts.items()
     )
+    if target.protocol != "https":
+        params["variant"] = "protocol"
+        params["protocol"] = lib.protocol_name(target.protocol)
+        params["not_tried"] = _names([p for p in found if p.id not in attempts]) or ["—"]
     if not refusing:
         return [Finding("programs.all_connect", Status.PASS, params, evidence)]
     if not connecting:
@@ -195,7 +211,14 @@ def _trust_findings(
     return findings
 
 
-def _record(program: lib.Program, attempt: lib.Attempt | None) -> ProgramRecord:
+def _record(
+    program: lib.Program, attempt: lib.Attempt | None, target: lib.Target | None
+) -> ProgramRecord:
+    """One row of the table; a program that does not speak the target's protocol has no
+    result, and says so in `detail`."""
+    if attempt is None and target is not None and not lib.speaks(program, target):
+        why = f"not tried: it does not speak {lib.protocol_name(target.protocol)}"
+        return dataclasses.replace(_record(program, None, None), detail=why)
     return ProgramRecord(
         name=program.id,
         label=_label(program),
@@ -228,10 +251,13 @@ def run(ctx: Context) -> Outcome:
     os_roots = enumerate_os(timeout=ctx.timeout(), cancel=ctx.cancel).trusted
     findings += _trust_findings(found, os_roots, _public_roots(ctx))
     attempts: dict[str, lib.Attempt] = {}
+    target: lib.Target | None = None
     if ctx.target is not None and found and _speaks_tls(ctx):
-        attempts = _attempts(ctx, found)
-        findings += _outcome_findings(ctx.target.host, found, attempts)
-    facts = ProgramsFacts(programs=tuple(_record(p, attempts.get(p.id)) for p in found))
+        target = _target(ctx)
+        attempts = _attempts(ctx, found, target)
+        findings += _outcome_findings(ctx.target.host, found, attempts, target)
+    records = tuple(_record(p, attempts.get(p.id), target) for p in found)
+    facts = ProgramsFacts(programs=records)
     return Outcome(tuple(findings), facts)
 
 
@@ -244,8 +270,10 @@ CHECK = Check(
     findings={
         "programs.found": (),
         "programs.trust_gap": _OWN_STORES,
-        "programs.all_connect": (),
-        "programs.some_refuse": (),
-        "programs.none_connect": (),
+        # "protocol": a mail, directory, database or chat server, which some programs do
+        # not speak: they are named apart, not counted.
+        "programs.all_connect": ("protocol",),
+        "programs.some_refuse": ("protocol",),
+        "programs.none_connect": ("protocol",),
     },
 )

@@ -7,6 +7,7 @@ shape of the output on Windows and macOS, not captured there.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import plistlib
 import struct
@@ -19,22 +20,28 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from checks import programs as programs_check
 from checks.core.check import Cancelled
 from checks.lib.programs import (
     PROGRAM_IDS,
+    Attempt,
     Observed,
     Program,
     Target,
     attempt,
     browsers,
     classify,
+    common,
+    databases,
     discover,
     judge_by_policy,
     parse,
     policy,
     runner,
+    speaks,
     trust_gaps,
     trustgap,
+    upgrade,
 )
 from checks.lib.system import CommandResult
 
@@ -417,3 +424,300 @@ def test_runner_times_out_and_kills(tmp_path: Path) -> None:
     assert "no answer within" in (done.error or "")
     missing = runner.run(["no-such-tool"], timeout=1, cancel=threading.Event(), environ={})
     assert missing.error == "no-such-tool not found"
+
+
+# --- mail, directory, database and chat servers ----------------------------------------------
+
+CURL_NEW = (  # from memory: curl 8.6's banner shape, with the OpenLDAP back-end
+    "curl 8.6.0 (x86_64-pc-linux-gnu) libcurl/8.6.0 OpenSSL/3.2.1 OpenLDAP/2.6.7\n"
+    "Protocols: dict file ftp ftps http https imap imaps ldap ldaps pop3 pop3s smtp smtps\n"
+)
+
+
+def _program(program_id: str, name: str = "", **fields: object) -> Program:
+    return Program(
+        program_id, name or program_id, None, f"/usr/bin/{program_id}", "OpenSSL 3.0.19", "os",
+        None, {}, True, **fields,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def _run(tmp_path: Path, protocol: str, starttls: str | None, **fields: object) -> common.Run:
+    values: dict[str, object] = {
+        "host": "mail.example", "port": 587, "address": None, "cacert": None, "timeout": 5.0,
+        "cancel": threading.Event(), "environ": {}, "folder": tmp_path,
+        "protocol": protocol, "starttls": starttls,
+    }  # fmt: skip
+    values.update(fields)
+    return common.Run(**values)  # type: ignore[arg-type]
+
+
+def test_curl_protocols_and_ldap_starttls_only_where_it_works() -> None:
+    linux = parse.curl_protocols(CURL_LINUX + "Protocols: ftp imap imaps ldap ldaps smtp\n")
+    # 7.88.1 sends StartTLS and then breaks the handshake (curl/curl#12610, fixed in 8.6.0).
+    assert linux == ("ftp", "imap", "imaps", "ldap", "ldaps", "smtp")
+    assert parse.curl_protocols(CURL_NEW)[-1] == "ldap-starttls"
+    old = CURL_NEW.replace("8.6.0", "7.81.0")
+    assert "ldap-starttls" in parse.curl_protocols(old)
+    assert "ldap-starttls" not in parse.curl_protocols(CURL_NEW.replace(" OpenLDAP/2.6.7", ""))
+    assert parse.psql_version("psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n") == "15.18"
+    assert databases.version_banner(
+        "mysql  Ver 15.1 Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64) using  EditLine"
+    ) == ("MariaDB client", "10.11.19")  # real
+    assert databases.version_banner("mysql  Ver 8.0.36 for Linux on x86_64 (MySQL Community)") == (
+        "MySQL client", "8.0.36",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("protocol", "starttls", "speaking"),
+    [
+        ("https", None, {"curl", "wget", "python", "node", "java", "git", "openssl", "chrome"}),
+        ("smtp", "smtp", {"curl", "python", "openssl"}),
+        ("smtp", None, {"curl", "python", "openssl"}),
+        ("imap", "imap", {"curl", "python", "openssl"}),
+        ("pop3", None, {"curl", "python", "openssl"}),
+        ("ftp", "ftp", {"curl", "python", "openssl"}),
+        ("ftp", None, {"curl", "openssl"}),
+        ("ldap", "ldap", {"openssl"}),
+        ("ldap", None, {"curl", "openssl"}),
+        ("xmpp", "xmpp", {"openssl"}),
+        ("postgres", "postgres", {"psql", "openssl"}),
+        ("mysql", "mysql", {"mysql", "openssl"}),
+        ("nntp", None, {"openssl"}),
+    ],
+)
+def test_only_the_programs_that_speak_the_protocol_are_tried(
+    protocol: str, starttls: str | None, speaking: set[str]
+) -> None:
+    curl_protocols = ("ftp", "ftps", "imap", "imaps", "ldap", "ldaps", "pop3", "pop3s", "smtp")
+    programs = [
+        _program("curl", protocols=(*curl_protocols, "smtps")),
+        *(_program(p) for p in ("wget", "python", "node", "java", "git", "openssl", "psql")),
+        _program("mysql", "MariaDB client"),
+        _browser("chrome"),
+    ]
+    target = Target("mail.example", 1, protocol=protocol, starttls=starttls)
+    assert {p.id for p in programs if speaks(p, target)} == speaking
+    # A program that does not speak it is never run: its attempt says why.
+    wget = attempt(programs[1], target, timeout=1, cancel=threading.Event())
+    if "wget" not in speaking:
+        assert (wget.result, wget.reason) == ("unknown", None)
+        assert "does not speak" in wget.detail
+    newer = _program("curl", protocols=(*curl_protocols, "ldap-starttls"))
+    assert speaks(newer, Target("dir.example", 389, protocol="ldap", starttls="ldap"))
+    libressl = dataclasses.replace(_program("openssl"), tls_library="LibreSSL 3.3.6")
+    assert not speaks(
+        libressl, Target("db.example", 5432, protocol="postgres", starttls="postgres")
+    )
+
+
+def test_curl_reaches_mail_servers_as_a_user_would(tmp_path: Path) -> None:
+    curl = _program("curl")
+    r = _run(tmp_path, "smtp", "smtp", address="192.0.2.7", cacert="/lab/root.pem")
+    argv = upgrade.curl_argv(curl, r)
+    assert argv[:3] == ["/usr/bin/curl", "-q", "-v"]
+    assert argv[-4:] == ["--ssl-reqd", "-X", "NOOP", "smtp://mail.example:587/"]
+    assert argv[argv.index("--resolve") :][:2] == ["--resolve", "mail.example:587:192.0.2.7"]
+    assert argv[argv.index("--cacert") :][:2] == ["--cacert", "/lab/root.pem"]
+    # No sender, recipient, upload or user: no mail is sent and nobody logs in.
+    assert not {"--mail-from", "--mail-rcpt", "-T", "-u"} & set(argv)
+    imaps = upgrade.curl_argv(curl, _run(tmp_path, "imap", None, port=993))
+    assert imaps[-3:] == ["-X", "CAPABILITY", "imaps://mail.example:993/"]
+    assert "--ssl-reqd" not in imaps
+    pop3 = upgrade.curl_argv(curl, _run(tmp_path, "pop3", "pop3", port=110))
+    assert pop3[-4:] == ["--ssl-reqd", "-X", "CAPA", "pop3://mail.example:110/"]
+    ftp = upgrade.curl_argv(curl, _run(tmp_path, "ftp", "ftp", port=21))
+    assert ftp[-3:] == ["--ssl-reqd", "-I", "ftp://mail.example:21/"]
+    ldaps = upgrade.curl_argv(curl, _run(tmp_path, "ldap", None, host="::1", port=636))
+    assert ldaps[-1] == "ldaps://[::1]:636/"
+
+
+def test_curl_after_tls_is_connected_only_once_it_verified() -> None:
+    verified = "* SSL certificate verify ok.\n< 530 Login incorrect.\ncurl: (67) Access denied\n"
+    assert upgrade.read_curl("curl", 67, verified).result == "connects"
+    assert upgrade.read_curl("curl", 0, "").result == "connects"
+    # Before TLS a weird reply is no sign of TLS working.
+    weird = upgrade.read_curl("curl", 8, "curl: (8) Got unexpected imap-server response\n")
+    assert (weird.result, weird.reason) == ("refuses", "other")
+    real = "curl: (60) SSL certificate problem: certificate has expired\n"  # real
+    assert upgrade.read_curl("curl", 60, real).reason == "expired"
+    no_tls = upgrade.read_curl("curl", 64, "* Trying\ncurl: (64) STARTTLS not supported.\n")
+    assert (no_tls.reason, no_tls.detail) == ("other", "curl: (64) STARTTLS not supported.")
+    slow = "curl: (28) Operation timed out after 5000 milliseconds with 0 bytes received\n"
+    assert upgrade.read_curl("curl", 28, slow).reason == "timeout"
+
+
+def test_openssl_upgrade_arguments_and_refusals(tmp_path: Path) -> None:
+    assert upgrade.openssl_args(_run(tmp_path, "smtp", "smtp")) == ["-starttls", "smtp"]
+    assert upgrade.openssl_args(_run(tmp_path, "xmpp", "xmpp", host="chat.example")) == [
+        "-starttls", "xmpp", "-xmpphost", "chat.example",
+    ]  # fmt: skip
+    assert upgrade.openssl_args(_run(tmp_path, "postgres", "postgres")) == [
+        "-starttls", "postgres",
+    ]  # fmt: skip
+    assert upgrade.openssl_args(_run(tmp_path, "imap", None)) == []
+    lib_error = "80EB3D25EF7F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number"
+    missing = "Didn't find STARTTLS in server response, trying anyway...\n" + lib_error  # real
+    assert "did not offer STARTTLS" in (upgrade.openssl_refusal("", missing) or "")
+    assert "plain text" in (upgrade.openssl_refusal("", lib_error) or "")
+    quiet = "CONNECTED(00000003)\n---\nno peer certificate available\n"  # real (PostgreSQL 'N')
+    assert upgrade.openssl_refusal(quiet, "") == "the server did not start TLS"
+    mysql = upgrade.openssl_refusal(quiet, "MySQL server does not support SSL.\n")  # real
+    assert mysql == "the server did not start TLS: MySQL server does not support SSL."
+    handshake = "C0:error:0A000102:SSL routines::unsupported protocol"
+    assert upgrade.openssl_refusal(quiet, handshake) is None
+
+
+def test_python_probe_argv(tmp_path: Path) -> None:
+    r = _run(tmp_path, "imap", None, port=993, address="192.0.2.7", cacert="/lab/root.pem")
+    argv = upgrade.python_argv("/usr/bin/python3", r)
+    assert argv[:2] == ["/usr/bin/python3", "-c"]
+    assert argv[3:] == ["imap", "", "mail.example", "993", "192.0.2.7", "/lab/root.pem", "5.0"]
+    assert "create_default_context(cafile=cafile)" in argv[2]
+
+
+def test_psql_connection_string_and_roots(tmp_path: Path) -> None:
+    psql = dataclasses.replace(_program("psql"), trust_store_path=str(tmp_path / "root.crt"))
+    r = _run(tmp_path, "postgres", "postgres", host="db.example", port=5432,
+             address="192.0.2.7", cacert="/lab/it's.pem")  # fmt: skip
+    argv = databases.psql_argv(psql, r)
+    assert argv[:5] == ["/usr/bin/psql", "-X", "-w", "-q", "-d"]
+    assert argv[-2:] == ["-c", ""]
+    assert argv[5] == (
+        "host='db.example' hostaddr='192.0.2.7' port='5432' sslmode='verify-full' "
+        "sslrootcert='/lab/it\\'s.pem' user='handshake_doctor' dbname='postgres' "
+        "connect_timeout='5' application_name='handshake-doctor'"
+    )
+    bare = _run(tmp_path, "postgres", "postgres")
+    # No root.crt of the user's: libpq 16's "system" (the OS store); with root.crt, that file.
+    assert databases.psql_rootcert(psql, bare) == "system"
+    (tmp_path / "root.crt").write_text("")
+    assert databases.psql_rootcert(psql, bare) == str(tmp_path / "root.crt")
+    assert "PGPASSWORD" not in databases._psql_environ(
+        _run(tmp_path, "postgres", "postgres", environ={"PGPASSWORD": "x", "PATH": "/bin"})
+    )
+
+
+PSQL_AT = 'psql: error: connection to server at "127.0.0.1", port 44181 failed: '  # real
+
+
+@pytest.mark.parametrize(
+    ("stderr", "result", "reason"),
+    [
+        ('FATAL:  role "handshake_doctor" does not exist', "connects", None),
+        ('FATAL:  password authentication failed for user "handshake_doctor"', "connects", None),
+        ("fe_sendauth: no password supplied", "connects", None),
+        ("SSL error: certificate verify failed", "refuses", "trust"),
+        (
+            'server certificate for "wrong.example" (and 1 other name) does not match host name '
+            '"127.0.0.1"',
+            "refuses",
+            "name",
+        ),
+        ("server does not support SSL, but SSL was required", "refuses", "other"),
+        (
+            "Connection refused\n\tIs the server running on that host and accepting TCP/IP "
+            "connections?",
+            "refuses",
+            "network",
+        ),
+        ("timeout expired", "refuses", "timeout"),
+        (
+            'root certificate file "system" does not exist\nEither provide the file or change '
+            "sslmode to disable server certificate verification.",
+            "unknown",
+            None,
+        ),
+    ],
+)
+def test_psql_messages(stderr: str, result: str, reason: str | None) -> None:
+    said = databases.read_psql(_program("psql"), 2, PSQL_AT + stderr + "\n")
+    assert (said.result, said.reason) == (result, reason)
+    assert "psql: error" not in said.detail
+    if result == "unknown":
+        assert "root.crt" in said.detail
+        assert "sslmode=prefer" in said.detail
+
+
+def test_mysql_clients_and_messages(tmp_path: Path) -> None:
+    mariadb = _program("mysql", "MariaDB client")
+    r = _run(tmp_path, "mysql", "mysql", host="127.0.0.1", port=3306, cacert="/lab/root.pem")
+    assert databases.mysql_argv(mariadb, r) == [
+        "/usr/bin/mysql", "--no-defaults", "--protocol=TCP", "-h", "127.0.0.1", "-P", "3306",
+        "--connect-timeout=5", "-u", "handshake_doctor", "--ssl", "--ssl-verify-server-cert",
+        "--ssl-ca=/lab/root.pem", "-e", "",
+    ]  # fmt: skip
+    oracle = databases.mysql_argv(_program("mysql", "MySQL client"), r)
+    assert "--ssl-mode=VERIFY_IDENTITY" in oracle
+    assert "--ssl" not in oracle
+    bare = databases.mysql(_program("mysql", "MySQL client"), _run(tmp_path, "mysql", "mysql"))
+    assert bare.result == "unknown"
+    assert "--ssl-ca" in bare.detail
+    cases = {  # real, from the MariaDB 10.11 client
+        "ERROR 1045 (28000): Access denied for user 'handshake_doctor'@'localhost' (using "
+        "password: NO)": ("connects", None),
+        "ERROR 2026 (HY000): TLS/SSL error: certificate has expired": ("refuses", "expired"),
+        "ERROR 2026 (HY000): TLS/SSL error: unable to get local issuer certificate": (
+            "refuses", "trust",
+        ),
+        "ERROR 2026 (HY000): TLS/SSL error: Validation of SSL server certificate failed": (
+            "refuses", "name",
+        ),
+        "ERROR 2026 (HY000): TLS/SSL error: SSL is required, but the server does not support "
+        "it": ("refuses", "other"),
+        "ERROR 2002 (HY000): Can't connect to server on '127.0.0.1' (115)": ("refuses", "network"),
+    }  # fmt: skip
+    for stderr, expected in cases.items():
+        said = databases.read_mysql("mysql", 1, stderr + "\n")
+        assert (said.result, said.reason) == expected, stderr
+
+
+def test_discover_finds_psql_and_the_mariadb_client(tmp_path: Path) -> None:
+    for name, banner in (
+        ("psql", "psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"),
+        ("mariadb", "mariadb  Ver 15.1 Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)"),
+    ):
+        fake = tmp_path / name
+        fake.write_text(f"#!/bin/sh\nprintf '%s\\n' '{banner}'\n")
+        fake.chmod(0o755)
+    env = {"PATH": str(tmp_path), "HOME": str(tmp_path / "home")}
+    found = discover(timeout=5, cancel=threading.Event(), environ=env, os_name="linux")
+    by_id = {p.id: p for p in found}
+    assert set(by_id) == {"psql", "mysql"}
+    psql = by_id["psql"]
+    assert (psql.version, psql.trust_store) == ("15.18", "file")
+    assert psql.trust_store_path == str(tmp_path / "home" / ".postgresql" / "root.crt")
+    assert any("does not exist" in note for note in psql.notes)
+    mysql = by_id["mysql"]
+    assert (mysql.name, mysql.version, mysql.trust_store) == ("MariaDB client", "10.11.19", "os")
+    named = discover(
+        timeout=5, cancel=threading.Event(), environ={**env, "PGSSLROOTCERT": "/corp/pg.pem"},
+        os_name="linux",
+    )  # fmt: skip
+    assert next(p for p in named if p.id == "psql").trust_store_path == "/corp/pg.pem"
+
+
+def test_the_check_counts_only_programs_that_speak_the_protocol() -> None:
+    found = [
+        _program("curl"), _program("wget"), _program("python", "Python 3.11 (urllib)"),
+        _program("psql"), _browser("chrome"),
+    ]  # fmt: skip
+    target = Target("mail.example", 587, protocol="smtp", starttls="smtp")
+    attempts = {
+        "curl": Attempt("curl", "connects", None, "exit 0", "ran"),
+        "python": Attempt("python", "refuses", "expired", "certificate has expired", "ran"),
+    }
+    (finding,) = programs_check._outcome_findings("mail.example", found, attempts, target)
+    assert finding.id == "programs.some_refuse"
+    assert finding.params["variant"] == "protocol"
+    assert finding.params["protocol"] == "SMTP"
+    assert finding.params["not_tried"] == ["wget", "psql", "chrome"]
+    assert finding.params["refusing"] == ["Python 3.11 (urllib)"]
+    assert programs_check._outcome_findings("mail.example", found, {}, target) == []
+    record = programs_check._record(found[1], None, target)
+    assert (record.result, record.detail) == (None, "not tried: it does not speak SMTP")
+    assert programs_check._record(found[0], attempts["curl"], target).result == "connects"
+    web = Target("example.com", 443)
+    web_attempts = {"curl": attempts["curl"]}
+    (web_finding,) = programs_check._outcome_findings("example.com", found, web_attempts, web)
+    assert "variant" not in web_finding.params

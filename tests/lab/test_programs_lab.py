@@ -1,7 +1,10 @@
-"""The real curl, wget, Python, Node, Java, git and openssl against lab servers, via attempt()."""
+"""The real curl, wget, Python, Node, Java, git, openssl, psql and mysql against lab servers
+(web, mail, directory and database), via attempt()."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import shlex
@@ -17,9 +20,9 @@ from pathlib import Path
 import certifi
 import pytest
 
-from checks.lib.programs import Attempt, Program, Target, attempt, discover
+from checks.lib.programs import Attempt, Program, Target, attempt, discover, speaks
 from tests.field.world import changes_trust_or_route
-from tests.lab import clean_machine, pki
+from tests.lab import clean_machine, pki, starttls_servers
 from tests.lab.scenarios import ROOT, Lab
 from tests.lab.servers import TLSServer
 
@@ -258,3 +261,170 @@ def test_a_root_only_in_the_os_store_reaches_curl_but_not_node_or_certifi(
     distro_certifi = str(answer["certifi"] or "").startswith(("/etc/", "/usr/share/ca-cert"))
     expected = ["connects", None] if distro_certifi else ["refuses", "trust"]
     assert answer["python+requests"][:2] == expected  # type: ignore[index]
+
+
+# --- mail, directory and database servers -----------------------------------------------------
+
+# The programs that speak these protocols; CI installs every one (psql and the MariaDB client
+# too), so a missing one fails here.
+SPEAKERS = ("curl", "openssl", "python", "psql", "mysql")
+CERTS = ("healthy", "expired", "wrong_host")
+# (service, protocol, starttls) -> the programs run; ldap+starttls gets curl only when this
+# curl does LDAP StartTLS (7.87-8.5 break it; Debian 12's 7.88.1 is not tried).
+SERVICES: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
+    "smtp": ("smtp", "smtp", ("curl", "openssl", "python")),
+    "imap": ("imap", "imap", ("curl", "openssl", "python")),
+    "imaps": ("imap", None, ("curl", "openssl", "python")),
+    "pop3": ("pop3", "pop3", ("curl", "openssl", "python")),
+    "pop3s": ("pop3", None, ("curl", "openssl", "python")),
+    "postgres": ("postgres", "postgres", ("psql", "openssl")),
+    "mysql": ("mysql", "mysql", ("mysql", "openssl")),
+    "ldap": ("ldap", "ldap", ("openssl",)),
+    "ldaps": ("ldap", None, ("curl", "openssl")),
+}
+# libpq names no verification error but "certificate verify failed": its reason is "trust".
+REASON_FOR = {"expired": "expired", "wrong_host": "name"}
+OWN_WORDS = {("psql", "expired"): "trust"}
+
+
+@dataclass(frozen=True)
+class MailServers:
+    ports: dict[tuple[str, str], int]
+    cacert: Path
+    healthy: tuple[Path, Path]
+
+
+@pytest.fixture(scope="module")
+def mail_servers(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServers]:
+    """Real dovecot, PostgreSQL and slapd, and the SMTP and MySQL stand-ins, once per
+    certificate: healthy, expired and for another name (all on 127.0.0.1)."""
+    starttls_servers.require_starttls_daemons()
+    folder = tmp_path_factory.mktemp("mail")
+    inter, ip, past = lab.intermediate, "127.0.0.1", pki.NOW - pki.DAY
+    chains = {
+        "healthy": [pki.leaf(ip, inter), inter],
+        "expired": [pki.leaf(ip, inter, not_before=past - 30 * pki.DAY, not_after=past), inter],
+        "wrong_host": [pki.leaf("wrong.example", inter), inter],
+    }
+    ports: dict[tuple[str, str], int] = {}
+    with contextlib.ExitStack() as stack:
+        for name, chain in chains.items():
+            cert, key = pki.write_chain(folder, name, chain)
+            smtp = stack.enter_context(starttls_servers.SmtpServer(cert, key))
+            dovecot = stack.enter_context(starttls_servers.Dovecot(cert, key))
+            postgres = stack.enter_context(starttls_servers.Postgres(cert, key))
+            mysql = stack.enter_context(starttls_servers.MysqlServer(cert, key))
+            slapd = stack.enter_context(starttls_servers.Slapd(cert, key))
+            assert dovecot.implicit_port
+            assert dovecot.pop3_implicit_port
+            assert slapd.implicit_port
+            ports.update({
+                ("smtp", name): smtp.port, ("imap", name): dovecot.port,
+                ("imaps", name): dovecot.implicit_port, ("pop3", name): dovecot.pop3_port,
+                ("pop3s", name): dovecot.pop3_implicit_port, ("postgres", name): postgres.port,
+                ("mysql", name): mysql.port, ("ldap", name): slapd.port,
+                ("ldaps", name): slapd.implicit_port,
+            })  # fmt: skip
+        healthy = (folder / "healthy.pem", folder / "healthy.key")
+        yield MailServers(ports, lab.root_pem, healthy)
+
+
+@pytest.fixture(scope="module")
+def speakers(programs: dict[str, Program]) -> dict[str, Program]:
+    missing = [p for p in SPEAKERS if p not in programs]
+    assert not missing, f"not installed (packaging/install-system-packages.sh test): {missing}"
+    return programs
+
+
+def _runs(service: str, curl: Program) -> tuple[str, ...]:
+    run = SERVICES[service][2]
+    if service == "ldap" and "ldap-starttls" in curl.protocols:
+        return ("curl", *run)
+    return run
+
+
+def test_programs_that_speak_mail_directory_and_database_protocols(
+    mail_servers: MailServers, speakers: dict[str, Program], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cancel = threading.Event()
+    wrong: dict[tuple[str, str, str], tuple[str, str | None, str]] = {}
+    lines = []
+    for service, (protocol, starttls, _) in SERVICES.items():
+        tried = _runs(service, speakers["curl"])
+        for cert in CERTS:
+            port = mail_servers.ports[(service, cert)]
+            target = Target("127.0.0.1", port, None, mail_servers.cacert, protocol, starttls)
+            # Exactly the programs that speak it are tried; wget, git, Node, Java are not.
+            assert {p for p, found in speakers.items() if speaks(found, target)} == set(tried)
+            for program_id in tried:
+                got = attempt(speakers[program_id], target, timeout=TIMEOUT, cancel=cancel)
+                assert got.how == "ran"
+                lines.append(f"  {service:9} {cert:11} {program_id:8} {_cell(got):18} {got.detail}")
+                expected = ("connects", None)
+                if cert != "healthy":
+                    own = OWN_WORDS.get((program_id, cert), REASON_FOR[cert])
+                    expected = ("refuses", own)
+                if (got.result, got.reason) != expected:
+                    wrong[(service, cert, program_id)] = (got.result, got.reason, got.detail)
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
+    assert wrong == {}
+
+
+def test_ldap_starttls_with_this_curl(
+    mail_servers: MailServers, speakers: dict[str, Program]
+) -> None:
+    """curl 7.87 to 8.5 send StartTLS and then break the handshake: with such a curl it is
+    not tried (not applicable); with any other it must connect."""
+    curl = speakers["curl"]
+    port = mail_servers.ports[("ldap", "healthy")]
+    target = Target("127.0.0.1", port, None, mail_servers.cacert, "ldap", "ldap")
+    if "ldap-starttls" in curl.protocols:
+        assert attempt(curl, target, timeout=TIMEOUT, cancel=threading.Event()).result == (
+            "connects"
+        )
+        return
+    assert not speaks(curl, target)
+    left_out = attempt(curl, target, timeout=TIMEOUT, cancel=threading.Event())
+    assert (left_out.result, left_out.reason) == ("unknown", None)
+    assert "LDAP StartTLS" in left_out.detail
+
+
+def test_a_server_that_offers_no_starttls_is_refused_for_that(
+    mail_servers: MailServers, speakers: dict[str, Program]
+) -> None:
+    cert, key = mail_servers.healthy
+    cancel = threading.Event()
+    with starttls_servers.SmtpServer(cert, key, mode="no_starttls") as smtp:
+        target = Target("127.0.0.1", smtp.port, None, mail_servers.cacert, "smtp", "smtp")
+        for program_id in ("curl", "openssl", "python"):
+            got = attempt(speakers[program_id], target, timeout=TIMEOUT, cancel=cancel)
+            assert (got.result, got.reason) == ("refuses", "other"), (program_id, got)
+            assert "STARTTLS" in got.detail, got
+    with starttls_servers.Postgres(cert, key, ssl=False) as postgres:
+        target = Target(
+            "127.0.0.1", postgres.port, None, mail_servers.cacert, "postgres", "postgres"
+        )
+        got = attempt(speakers["psql"], target, timeout=TIMEOUT, cancel=cancel)
+        assert (got.result, got.reason) == ("refuses", "other"), got
+        assert "does not support SSL" in got.detail
+
+
+def test_psql_without_a_cacert_says_what_its_libpq_trusts(
+    mail_servers: MailServers, speakers: dict[str, Program], tmp_path: Path
+) -> None:
+    """No --cacert and no ~/.postgresql/root.crt: libpq 16+ is given sslrootcert=system (the
+    OS store, which lacks the lab root); libpq 15 knows no "system" and cannot verify at all."""
+    psql = dataclasses.replace(speakers["psql"], trust_store_path=str(tmp_path / "root.crt"))
+    port = mail_servers.ports[("postgres", "healthy")]
+    target = Target("127.0.0.1", port, protocol="postgres", starttls="postgres")
+    got = attempt(psql, target, timeout=TIMEOUT, cancel=threading.Event())
+    major = int((psql.version or "0").split(".")[0])
+    if major < 16:
+        assert (got.result, got.reason) == ("unknown", None), got
+        assert "root.crt" in got.detail
+    else:
+        assert (got.result, got.reason) == ("refuses", "trust"), got
+    (tmp_path / "root.crt").write_bytes(mail_servers.cacert.read_bytes())
+    own = attempt(psql, target, timeout=TIMEOUT, cancel=threading.Event())
+    assert own.result == "connects", own

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.lib.programs.attempt import attempt
+from checks.lib.programs.attempt import attempt, speaks
 from checks.lib.programs.discover import discover
 from checks.lib.programs.models import (
     BROWSERS,
@@ -18,6 +18,7 @@ from checks.lib.programs.models import (
 )
 from checks.lib.programs.policy import BROWSER_POLICY, judge_by_policy
 from checks.lib.programs.trustgap import trust_gaps
+from checks.lib.programs.upgrade import shown as protocol_name
 
 __all__ = [
     "BROWSERS",
@@ -34,5 +35,7 @@ __all__ = [
     "attempt",
     "discover",
     "judge_by_policy",
+    "protocol_name",
+    "speaks",
     "trust_gaps",
 ]

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 
 from checks.core.check import Cancelled
 from checks.core.target import TargetError, to_ascii
-from checks.lib.programs import classify, parse, probes
+from checks.lib.programs import classify, databases, parse, probes, upgrade
+from checks.lib.programs.common import (
+    Run,
+    connects,
+    did_not_run,
+    refuses,
+    script_result,
+    secs,
+    unknown,
+)
 from checks.lib.programs.models import Attempt, Program, Reason, Target
-from checks.lib.programs.runner import english, run
+from checks.lib.programs.runner import english
 from checks.lib.roots import read_certs
-from checks.lib.system import CommandResult
 
-# Beyond the network timeout each program gets this long to start and end: a JVM compiles the
-# probe in memory first (1-3 s), the others start in well under a second.
-_GRACE_S = {"java": 20.0}
-_DEFAULT_GRACE_S = 5.0
 # The password of the temporary Java trust store: it guards nothing (public certificates).
 _STORE_PASSWORD = "changeit"
 # curl exit codes that come after a working TLS connection (an HTTP-level problem):
@@ -36,150 +38,63 @@ _CURL_NETWORK: dict[int, Reason] = {5: "network", 6: "network", 7: "network", 28
 _WGET_AFTER_TLS = {0, 6, 8}
 
 
-@dataclass(frozen=True)
-class _Run:
-    """What an attempt needs besides the program: the target's parts and the environment."""
-
-    host: str
-    port: int
-    address: str | None
-    cacert: str | None
-    timeout: float
-    cancel: threading.Event
-    environ: dict[str, str]
-    folder: Path
-
-    @property
-    def host_is_ip(self) -> bool:
-        return _is_ip(self.host)
-
-    def authority(self, host: str | None = None) -> str:
-        name = host or self.host
-        return f"[{name}]:{self.port}" if ":" in name else f"{name}:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"https://{self.authority()}/"
-
-    def go(
-        self, program: Program, argv: list[str], env: Mapping[str, str] | None = None
-    ) -> CommandResult:
-        grace = _GRACE_S.get(program.id, _DEFAULT_GRACE_S)
-        return run(
-            argv, timeout=self.timeout + grace, cancel=self.cancel,
-            environ=env if env is not None else self.environ, cwd=self.folder,
-        )  # fmt: skip
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _secs(value: float) -> str:
-    return f"{max(1, round(value))}"
-
-
-def _unknown(program: Program, detail: str, reason: Reason | None = None) -> Attempt:
-    return Attempt(program.id, "unknown", reason, classify.one_line(detail), "ran")
-
-
-def _refuses(program_id: str, text: str, reason: Reason | None = None) -> Attempt:
-    """A refusal, its reason read from `text` unless given, its detail the line that says it."""
-    reason = reason or classify.reason_of(text)
-    lines = [line for line in text.splitlines() if line.strip()]
-    telling = next((line for line in lines if classify.reason_of(line) == reason), None)
-    detail = telling or (lines[0] if lines else "no message")
-    return Attempt(program_id, "refuses", reason, classify.one_line(detail), "ran")
-
-
-def _connects(program_id: str, detail: str) -> Attempt:
-    return Attempt(program_id, "connects", None, classify.one_line(detail), "ran")
-
-
-def _did_not_run(program: Program, done: CommandResult) -> Attempt | None:
-    """An Attempt for a command that never ended or never started, else None."""
-    if done.error is None:
-        return None
-    if "no answer within" in done.error:
-        return Attempt(program.id, "refuses", "timeout", classify.one_line(done.error), "ran")
-    return _unknown(program, f"could not run {program.name}: {done.error}")
-
-
-def _curl(program: Program, r: _Run) -> Attempt:
+def _curl(program: Program, r: Run) -> Attempt:
     # -q first: no ~/.curlrc, which could add output files or other side effects.
     argv = [program.path or "curl", "-q", "-sS", "-o", os.devnull, "-I", "--noproxy", "*"]
-    argv += ["--max-time", _secs(r.timeout), "--connect-timeout", _secs(r.timeout)]
+    argv += ["--max-time", secs(r.timeout), "--connect-timeout", secs(r.timeout)]
     if r.address and not r.host_is_ip:
         pinned = f"[{r.address}]" if ":" in r.address else r.address
         argv += ["--resolve", f"{r.host}:{r.port}:{pinned}"]
     if r.cacert:
         argv += ["--cacert", r.cacert]
     done = r.go(program, [*argv, r.url])
-    if (failed := _did_not_run(program, done)) is not None:
+    if (failed := did_not_run(program, done)) is not None:
         return failed
     code = done.returncode
     if code == 0 or code in _CURL_AFTER_TLS:
-        return _connects(program.id, f"exit {code}: the TLS connection worked")
+        return connects(program.id, f"exit {code}: the TLS connection worked")
     text = done.stderr.strip() or f"curl exit {code}"
     reason = _CURL_NETWORK.get(code or 0)
     line = classify.first_meaningful(text, "curl: (")
-    return _refuses(program.id, line, reason)
+    return refuses(program.id, line, reason)
 
 
-def _wget(program: Program, r: _Run) -> Attempt:
+def _wget(program: Program, r: Run) -> Attempt:
     if r.address and not r.host_is_ip:
-        return _unknown(program, "wget cannot be told which address to use (no --resolve)")
+        return unknown(program, "wget cannot be told which address to use (no --resolve)")
     # --no-config: no wgetrc (it may name output files); --no-hsts: no ~/.wget-hsts written.
     argv = [program.path or "wget", "--no-config", "-nv", "--spider", "--no-hsts", "--tries=1"]
-    argv += [f"--timeout={_secs(r.timeout)}", "--no-proxy", "--max-redirect=0"]
+    argv += [f"--timeout={secs(r.timeout)}", "--no-proxy", "--max-redirect=0"]
     if r.cacert:
         argv.append(f"--ca-certificate={r.cacert}")
     done = r.go(program, [*argv, r.url])
-    if (failed := _did_not_run(program, done)) is not None:
+    if (failed := did_not_run(program, done)) is not None:
         return failed
     text = (done.stderr + "\n" + done.stdout).strip()
     if done.returncode in _WGET_AFTER_TLS:
-        return _connects(program.id, classify.first_meaningful(text, "URL:") or "exit 0")
+        return connects(program.id, classify.first_meaningful(text, "URL:") or "exit 0")
     if done.returncode == 4 and not re.search(r"SSL|TLS|GnuTLS|certificate", text, re.I):
         # Exit 4 is any network failure; without a TLS word it never reached the handshake.
         reason: Reason = "timeout" if classify.reason_of(text) == "timeout" else "network"
-        return _refuses(program.id, text, reason)
-    return _refuses(program.id, text or f"wget exit {done.returncode}")
+        return refuses(program.id, text, reason)
+    return refuses(program.id, text or f"wget exit {done.returncode}")
 
 
-def _script_result(program_id: str, answer: Mapping[str, object]) -> Attempt:
-    """An Attempt from a probe script's JSON answer ({"ok": ..., "message": ..., ...})."""
-    if answer.get("ok") is True:
-        return _connects(program_id, f"connected with {answer.get('version') or 'TLS'}")
-    message = str(answer.get("message") or "")
-    code = str(answer.get("code") or "")
-    causes = str(answer.get("causes") or "")
-    text = " ".join(part for part in (code, message) if part)
-    reason = classify.reason_of(f"{text} {causes}")
-    if answer.get("stage") == "network" and reason not in ("timeout", "network"):
-        reason = "network"
-    return Attempt(program_id, "refuses", reason, classify.one_line(text or causes), "ran")
-
-
-def _python(program: Program, r: _Run) -> Attempt:
+def _python(program: Program, r: Run) -> Attempt:
     python = program.executable or program.path or "python3"
     argv = [python, "-c", probes.PYTHON_ATTEMPT, r.host, str(r.port), r.address or ""]
     done = r.go(program, [*argv, r.cacert or "", str(r.timeout)])
-    if (failed := _did_not_run(program, done)) is not None:
+    if (failed := did_not_run(program, done)) is not None:
         return failed
     answer = parse.json_object(done.stdout)
     urllib = answer.get("urllib")
     if not isinstance(urllib, dict):
         problem = classify.first_meaningful(done.stderr, "Error") or "no answer"
-        return _unknown(program, f"the Python probe failed: {problem}")
-    result = _script_result(program.id, urllib)
+        return unknown(program, f"the Python probe failed: {problem}")
+    result = script_result(program.id, urllib)
     requests = answer.get("requests")
     if isinstance(requests, dict):
-        as_requests = _script_result(program.id, requests)
+        as_requests = script_result(program.id, requests)
         bundle = str(answer.get("bundle") or "")
         detail = classify.one_line(f"as requests ({bundle}): {as_requests.detail}")
         as_requests = Attempt(program.id, as_requests.result, as_requests.reason, detail, "ran")
@@ -188,16 +103,16 @@ def _python(program: Program, r: _Run) -> Attempt:
     return result
 
 
-def _node(program: Program, r: _Run) -> Attempt:
+def _node(program: Program, r: Run) -> Attempt:
     argv = [program.path or "node", "-e", probes.NODE_ATTEMPT, r.host, str(r.port)]
     done = r.go(program, [*argv, r.address or "", r.cacert or "", str(r.timeout)])
-    if (failed := _did_not_run(program, done)) is not None:
+    if (failed := did_not_run(program, done)) is not None:
         return failed
     answer = parse.json_object(done.stdout)
     if not answer:
         problem = classify.first_meaningful(done.stderr, "Error") or "no answer"
-        return _unknown(program, f"the Node probe failed: {problem}")
-    return _script_result(program.id, answer)
+        return unknown(program, f"the Node probe failed: {problem}")
+    return script_result(program.id, answer)
 
 
 def _java_truststore(cacert: str, folder: Path) -> list[str]:
@@ -220,7 +135,7 @@ def _java_truststore(cacert: str, folder: Path) -> list[str]:
     ]
 
 
-def _java(program: Program, r: _Run) -> Attempt:
+def _java(program: Program, r: Run) -> Attempt:
     (r.folder / "Probe.java").write_text(probes.JAVA_PROBE, encoding="utf-8")
     # -XX:-UsePerfData: no hsperfdata file left in the temporary folder of the system.
     argv = [program.path or "java", "-XX:-UsePerfData"]
@@ -228,23 +143,23 @@ def _java(program: Program, r: _Run) -> Attempt:
         try:
             argv += _java_truststore(r.cacert, r.folder)
         except (OSError, ValueError) as exc:
-            return _unknown(
+            return unknown(
                 program, f"could not make a Java trust store of the --cacert file: {exc}"
             )
     argv += ["Probe.java", r.host, str(r.port), r.address or "", str(int(r.timeout * 1000))]
     done = r.go(program, argv)
-    if (failed := _did_not_run(program, done)) is not None:
+    if (failed := did_not_run(program, done)) is not None:
         return failed
     answer = parse.json_object(done.stdout)
     if not answer:
         problem = classify.first_meaningful(done.stderr, "error")
         if "jdk.compiler" in done.stderr or "module" in problem.lower():
             problem = "this Java cannot run a source file (Java 11+ with jdk.compiler needed)"
-        return _unknown(program, f"the Java probe failed: {problem or 'no answer'}")
-    return _script_result(program.id, answer)
+        return unknown(program, f"the Java probe failed: {problem or 'no answer'}")
+    return script_result(program.id, answer)
 
 
-def _git(program: Program, r: _Run) -> Attempt:
+def _git(program: Program, r: Run) -> Attempt:
     # No proxy, credential helper or prompt: the question is only whether TLS works.
     argv = [program.path or "git", "-c", "http.proxy=", "-c", "credential.helper=", "-c"]
     argv += [
@@ -252,7 +167,7 @@ def _git(program: Program, r: _Run) -> Attempt:
         "-c",
         "http.lowSpeedLimit=1",
         "-c",
-        f"http.lowSpeedTime={_secs(r.timeout)}",
+        f"http.lowSpeedTime={secs(r.timeout)}",
     ]
     if r.address and not r.host_is_ip:
         pinned = f"[{r.address}]" if ":" in r.address else r.address
@@ -271,7 +186,7 @@ def _git(program: Program, r: _Run) -> Attempt:
         # GIT_SSL_CAINFO wins over http.sslCAInfo, so the file goes there.
         env["GIT_SSL_CAINFO"] = r.cacert
     done = r.go(program, [*argv, "ls-remote", r.url], env)
-    if (failed := _did_not_run(program, done)) is not None:
+    if (failed := did_not_run(program, done)) is not None:
         return failed
     text = done.stderr.strip()
     match = re.search(r"unable to access '[^']*': (.*)", text)
@@ -279,42 +194,50 @@ def _git(program: Program, r: _Run) -> Attempt:
         # Any answer from the web server (not a repository, 404, authentication) came over a
         # working TLS connection.
         answer = classify.first_meaningful(text) or "exit 0"
-        return _connects(program.id, f"the server answered over TLS: {answer}")
-    return _refuses(program.id, match.group(1))
+        return connects(program.id, f"the server answered over TLS: {answer}")
+    return refuses(program.id, match.group(1))
 
 
 _OPENSSL_ERROR = re.compile(r"error:[0-9A-F]+:[^:]*:[^:]*:([^:]+)")
 
 
-def _openssl(program: Program, r: _Run) -> Attempt:
+def _openssl(program: Program, r: Run) -> Attempt:
     argv = [program.path or "openssl", "s_client", "-connect", r.authority(r.address)]
+    argv += upgrade.openssl_args(r)
     if not r.host_is_ip:
         argv += ["-servername", r.host]
     argv += ["-verify_return_error", "-verify_ip" if r.host_is_ip else "-verify_hostname", r.host]
     if r.cacert:
         argv += ["-CAfile", r.cacert]
     done = r.go(program, argv)
-    if (failed := _did_not_run(program, done)) is not None:
+    if (failed := did_not_run(program, done)) is not None:
         return failed
     text = done.stdout + "\n" + done.stderr
     verify = re.search(r"Verify return code: (\d+) \(([^)]*)\)", text)
     if done.returncode == 0 and verify and verify.group(1) == "0":
         protocol = re.search(r"Protocol\s*: (\S+)|New, (TLSv[\d.]+)", text)
         version = next((g for g in protocol.groups() if g), "TLS") if protocol else "TLS"
-        return _connects(program.id, f"Verify return code: 0 (ok), {version}")
+        return connects(program.id, f"Verify return code: 0 (ok), {version}")
     verify_error = re.search(r"verify error:num=\d+:(.*)", text)
     if verify_error:
-        return _refuses(program.id, verify_error.group(1).strip())
+        return refuses(program.id, verify_error.group(1).strip())
+    if r.starttls and (no_upgrade := upgrade.openssl_refusal(done.stdout, done.stderr)):
+        return refuses(program.id, no_upgrade, "other")
     library = _OPENSSL_ERROR.search(text)
     if library:
-        return _refuses(program.id, library.group(1).strip())
+        return refuses(program.id, library.group(1).strip())
     line = classify.first_meaningful(text, "connect:", "error", "errno")
-    return _refuses(program.id, line or f"openssl exit {done.returncode}")
+    return refuses(program.id, line or f"openssl exit {done.returncode}")
 
 
-_ATTEMPTS: dict[str, Callable[[Program, _Run], Attempt]] = {
+_ATTEMPTS: dict[str, Callable[[Program, Run], Attempt]] = {
     "curl": _curl, "wget": _wget, "python": _python, "node": _node, "java": _java, "git": _git,
-    "openssl": _openssl,
+    "openssl": _openssl, "psql": databases.psql, "mysql": databases.mysql,
+}  # fmt: skip
+# The same programs for any other protocol (see `upgrade.covers` for who speaks what).
+_UPGRADED: dict[str, Callable[[Program, Run], Attempt]] = {
+    "curl": upgrade.curl, "python": upgrade.python, "openssl": _openssl,
+    "psql": databases.psql, "mysql": databases.mysql,
 }  # fmt: skip
 
 
@@ -335,25 +258,39 @@ def attempt(
 ) -> Attempt:
     """Run the real `program` against `target` and say whether it got a TLS connection.
 
-    Never raises except `Cancelled`: a program that is missing, cannot be run here or answers
-    in a way we cannot read gives result "unknown" with the reason in `detail`.
+    Never raises except `Cancelled`: a program that is missing, cannot be run here, does not
+    speak the target's protocol (see `speaks`) or answers in a way we cannot read gives result
+    "unknown" with the reason in `detail`.
     """
-    run_it = _ATTEMPTS.get(program.id)
+    table = _ATTEMPTS if target.protocol == "https" else _UPGRADED
+    run_it = table.get(program.id)
+    if (why := upgrade.covers(program, target)) is not None:
+        return unknown(program, why)
     if not program.runnable or run_it is None:
-        return _unknown(program, f"{program.name} cannot be run here; judge it by its policy")
+        return unknown(program, f"{program.name} cannot be run here; judge it by its policy")
     if program.path is None:
-        return _unknown(program, f"{program.name} is not installed")
+        return unknown(program, f"{program.name} is not installed")
     try:
         host = to_ascii(target.host.strip("[]"))
     except TargetError:
-        return _unknown(program, f"{target.host!r} has no ASCII form to give {program.name}")
+        return unknown(program, f"{target.host!r} has no ASCII form to give {program.name}")
     env = _environment(os.environ if environ is None else environ)
     cacert = str(target.cacert) if target.cacert is not None else None
     try:
         with tempfile.TemporaryDirectory(prefix="hd-programs-") as folder:
-            r = _Run(host, target.port, target.address, cacert, timeout, cancel, env, Path(folder))
+            r = Run(
+                host, target.port, target.address, cacert, timeout, cancel, env, Path(folder),
+                target.protocol, target.starttls,
+            )  # fmt: skip
             return run_it(program, r)
     except Cancelled:
         raise
     except (OSError, ValueError, UnicodeError) as exc:
-        return _unknown(program, f"could not run {program.name}: {type(exc).__name__}: {exc}")
+        return unknown(program, f"could not run {program.name}: {type(exc).__name__}: {exc}")
+
+
+def speaks(program: Program, target: Target) -> bool:
+    """Whether `program` speaks what `target` carries (HTTPS, or a mail, directory, database
+    or chat protocol, with its plain-text upgrade when it has one): the others are not tried
+    (a browser, wget, git, Node or Java with an SMTP server, psql with a web server)."""
+    return upgrade.covers(program, target) is None

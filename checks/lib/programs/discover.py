@@ -11,7 +11,7 @@ from pathlib import Path
 from checks.core.check import Cancelled
 from checks.core.platform import OSName, current_os
 from checks.lib import bundles, default_client
-from checks.lib.programs import browsers, parse, probes
+from checks.lib.programs import browsers, databases, parse, probes
 from checks.lib.programs.models import PROGRAM_IDS, Program
 from checks.lib.programs.policy import openssl_policy
 from checks.lib.programs.runner import english, run, which
@@ -46,12 +46,16 @@ def _file_trust(environ: Mapping[str, str], *names: str) -> tuple[str, str | Non
 
 
 def _curl(path: str, ask: Ask, environ: Mapping[str, str], os_name: OSName) -> Program:
-    version, library = parse.curl_version(ask(path, "-V").stdout)
+    banner = ask(path, "-V").stdout
+    version, library = parse.curl_version(banner)
     # The curl tool reads CURL_CA_BUNDLE, then SSL_CERT_DIR / SSL_CERT_FILE (tool_operate.c).
     store, store_path = _file_trust(environ, "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
     policy = _openssl_level(library) if library and library.startswith("OpenSSL") else {}
     notes = ("curl trusts the bundle in CURL_CA_BUNDLE",) if store == "file" else ()
-    return Program("curl", "curl", version, path, library, store, store_path, policy, True, notes)
+    return Program(
+        "curl", "curl", version, path, library, store, store_path, policy, True, notes,
+        protocols=parse.curl_protocols(banner),
+    )  # fmt: skip
 
 
 def _wget(path: str, ask: Ask, environ: Mapping[str, str], os_name: OSName) -> Program:
@@ -192,6 +196,53 @@ def _openssl(path: str, ask: Ask, environ: Mapping[str, str], os_name: OSName) -
     )
 
 
+def _home(environ: Mapping[str, str]) -> Path | None:
+    home = environ.get("HOME")
+    if home:
+        return Path(home)
+    try:
+        return Path.home()
+    except (RuntimeError, KeyError):
+        return None
+
+
+def _system_openssl(environ: Mapping[str, str], ask: Ask) -> str | None:
+    """The OpenSSL the system's libraries link (libpq, MariaDB's client): `openssl version`."""
+    tool = which("openssl", environ)
+    return parse.openssl_version(ask(tool, "version").stdout)[1] if tool else None
+
+
+def _psql(path: str, ask: Ask, environ: Mapping[str, str], os_name: OSName) -> Program:
+    version = parse.psql_version(ask(path, "--version").stdout)
+    # libpq verifies against PGSSLROOTCERT, else ~/.postgresql/root.crt (only sslrootcert=system
+    # in libpq 16 and later means the OS store); without the file, sslmode=verify-full fails
+    # and the default sslmode=prefer checks no certificate.
+    named = parse.env_lookup(environ, "PGSSLROOTCERT")
+    home = _home(environ)
+    default = str(home / ".postgresql" / "root.crt") if home else None
+    store_path = named or default
+    notes = ["psql checks certificates only with sslmode=verify-ca or verify-full"]
+    if store_path and not os.path.exists(store_path):
+        notes.append(f"{store_path} does not exist: psql has no roots of its own to verify with")
+    library = _system_openssl(environ, ask) if os_name == "linux" else None
+    return Program(
+        "psql", "psql", version, path, f"{library} (libpq)" if library else "libpq", "file",
+        store_path, {}, True, tuple(notes),
+    )  # fmt: skip
+
+
+def _mysql(path: str, ask: Ask, environ: Mapping[str, str], os_name: OSName) -> Program:
+    name, version = databases.version_banner(ask(path, "--version").stdout)
+    library = _system_openssl(environ, ask) if os_name == "linux" else None
+    if name.startswith("MariaDB"):
+        # MariaDB's Connector/C verifies against OpenSSL's default roots unless --ssl-ca.
+        store, notes = "os", ("MariaDB's client checks certificates only with "
+                              "--ssl-verify-server-cert (the default from 11.4)",)  # fmt: skip
+    else:
+        store, notes = "file", ("the MySQL client verifies only against --ssl-ca",)
+    return Program("mysql", name, version, path, library, store, None, {}, True, notes)
+
+
 _TOOLS: dict[str, tuple[tuple[str, ...], Callable[..., Program]]] = {
     "curl": (("curl",), _curl),
     "wget": (("wget",), _wget),
@@ -200,6 +251,8 @@ _TOOLS: dict[str, tuple[tuple[str, ...], Callable[..., Program]]] = {
     "java": (("java",), _java),
     "git": (("git",), _git),
     "openssl": (("openssl",), _openssl),
+    "psql": (("psql",), _psql),
+    "mysql": (("mysql", "mariadb"), _mysql),
 }
 
 

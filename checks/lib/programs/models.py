@@ -9,7 +9,7 @@ from typing import Literal
 
 PROGRAM_IDS = (
     "chrome", "edge", "firefox", "safari", "chromium", "curl", "wget", "python", "node", "java",
-    "git", "openssl", "dotnet", "powershell",
+    "git", "openssl", "psql", "mysql", "dotnet", "powershell",
 )  # fmt: skip
 BROWSERS = ("chrome", "edge", "firefox", "safari", "chromium")
 TRUST_STORES = ("os", "certifi", "node_bundled", "java_cacerts", "nss", "chrome_root_store", "file")
@@ -73,6 +73,9 @@ class Program:
     executable: str | None = None
     # Python only: where requests and pip find their roots (certifi's bundle), when importable.
     certifi_path: str | None = None
+    # What it says it speaks: curl's `Protocols:` line (lowercase), plus "ldap-starttls" when
+    # its LDAP is OpenLDAP's and new enough for StartTLS (7.81+); empty when not known.
+    protocols: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,12 +88,18 @@ class Target:
         address: a pinned address (the CLI's --resolve); None lets the program resolve `host`.
         cacert: when given, every program trusts exactly this file, as if it had been passed to
             each (curl --cacert, Python cafile=, Node ca:, a Java trust store, ...).
+        protocol: what the connection carries once TLS is up: "https", or "smtp", "imap",
+            "pop3", "ldap", "ftp", "xmpp", "postgres", "mysql", "nntp", ...
+        starttls: the protocol whose plain-text upgrade comes before the handshake, or None
+            when TLS starts at once.
     """
 
     host: str
     port: int
     address: str | None = None
     cacert: Path | None = None
+    protocol: str = "https"
+    starttls: str | None = None
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,29 @@ def curl_version(text: str) -> tuple[str | None, str | None]:
     return version, None
 
 
+def curl_protocols(text: str) -> tuple[str, ...]:
+    """`curl -V` -> the schemes of its `Protocols:` line, plus "ldap-starttls" when its LDAP
+    does StartTLS for ldap:// with --ssl-reqd: the OpenLDAP back-end (named `OpenLDAP/x` on the
+    first line; the other refuses), in curl 7.81 to 7.86 or 8.6 and later. curl 7.87 to 8.5
+    send the StartTLS request, then break the handshake (their connection filters lost the
+    TLS layer: curl/curl#12610, fixed in 8.6.0), so for them it is not tried at all."""
+    match = re.search(r"^Protocols:(.*)$", text, re.MULTILINE)
+    protocols = tuple(match.group(1).lower().split()) if match else ()
+    version, _ = curl_version(text)
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    numbers = tuple(int(part) for part in (version or "0").split(".")[:2] if part.isdigit())
+    works = (7, 81) <= numbers < (7, 87) or numbers >= (8, 6)
+    if "ldap" in protocols and "OpenLDAP/" in first and works:
+        protocols += ("ldap-starttls",)
+    return protocols
+
+
+def psql_version(text: str) -> str | None:
+    """`psql --version` -> "15.18" ("psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)")."""
+    match = re.search(r"\(PostgreSQL\) (\d+(?:\.\d+)*)", text)
+    return match.group(1) if match else first_version(text)
+
+
 def wget_version(text: str) -> tuple[str | None, str | None]:
     """`wget --version` -> (version, "GnuTLS" or "OpenSSL"), read from "+ssl/gnutls"."""
     match = re.search(r"GNU Wget2? (\S+)", text)

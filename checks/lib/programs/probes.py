@@ -150,3 +150,93 @@ public class Probe {
     }
 }
 """
+
+# argv: protocol starttls host port address cafile timeout. The standard library's clients as a
+# careful user calls them: with ssl.create_default_context() (without a context, smtplib,
+# imaplib, poplib and ftplib do not check the certificate at all). A pinned address is dialled
+# in place of the name, which stays the one TLS checks. Nothing is logged in to or sent beyond
+# the greeting, the upgrade and QUIT/LOGOUT.
+PYTHON_UPGRADE = """
+import json, socket, ssl, sys
+proto, upgrade, host, port, address, cafile, timeout = sys.argv[1:8]
+port, timeout, cafile = int(port), float(timeout), cafile or None
+if address and address != host:
+    dial = socket.create_connection
+    def pinned(where, *args, **kwargs):
+        return dial((address, where[1]) if where[0] == host else where, *args, **kwargs)
+    socket.create_connection = pinned
+stage, client = "network", None
+def connect(ctx):
+    global stage, client
+    if proto == "smtp":
+        import smtplib
+        if not upgrade:
+            stage = "tls"
+            client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ctx)
+            return
+        client = smtplib.SMTP(host, port, timeout=timeout)
+        stage = "upgrade"
+        client.starttls(context=ctx)
+    elif proto == "imap":
+        import imaplib
+        if not upgrade:
+            stage = "tls"
+            client = imaplib.IMAP4_SSL(host, port, ssl_context=ctx, timeout=timeout)
+            return
+        client = imaplib.IMAP4(host, port, timeout=timeout)
+        stage = "upgrade"
+        client.starttls(ssl_context=ctx)
+    elif proto == "pop3":
+        import poplib
+        if not upgrade:
+            stage = "tls"
+            client = poplib.POP3_SSL(host, port, timeout=timeout, context=ctx)
+            return
+        client = poplib.POP3(host, port, timeout=timeout)
+        stage = "upgrade"
+        client.stls(context=ctx)
+    elif proto == "ftp":
+        import ftplib
+        client = ftplib.FTP_TLS(context=ctx, timeout=timeout)
+        client.connect(host, port)
+        stage = "upgrade"
+        client.auth()
+    else:
+        raise ValueError("no client for " + proto)
+def attempt():
+    global stage
+    try:
+        ctx = ssl.create_default_context(cafile=cafile)
+        connect(ctx)
+        stage = "done"
+        sock = getattr(client, "sock", None)
+        version = sock.version() if isinstance(sock, ssl.SSLSocket) else None
+        return {"ok": True, "version": version}
+    except ssl.SSLCertVerificationError as exc:
+        return {"ok": False, "stage": "tls", "message": exc.verify_message or str(exc)}
+    except ssl.SSLError as exc:
+        return {"ok": False, "stage": "tls", "message": str(exc)}
+    except socket.timeout as exc:
+        return {"ok": False, "stage": stage, "message": "timed out: " + str(exc)}
+    except Exception as exc:
+        message = type(exc).__name__ + ": " + str(exc)
+        # smtplib's errors are OSErrors too: the module tells the protocol's own from others.
+        if type(exc).__module__ not in ("smtplib", "imaplib", "poplib", "ftplib"):
+            return {"ok": False, "stage": "network", "message": message}
+        # The protocol's own error: before the upgrade it refused TLS; once TLS was up (the
+        # greeting of a server that starts with TLS comes after it) TLS itself worked.
+        if stage == "tls":
+            return {"ok": True, "version": None, "detail": "TLS worked, then " + message}
+        return {"ok": False, "stage": stage, "message": message}
+def close():
+    for name in ("quit", "logout"):
+        if hasattr(client, name):
+            try:
+                getattr(client, name)()
+            except Exception:
+                pass
+            return
+answer = attempt()
+close()
+print(json.dumps(answer))
+"""
