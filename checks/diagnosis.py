@@ -132,7 +132,9 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "captive_portal",
         ("captive_portal.detected",),
-        explains=_is("cert.", "clock.", "interception.", "tls.", "tcp.", "dns.", "protocol."),
+        explains=_is(
+            "cert.", "clock.", "interception.", "starttls.", "tls.", "tcp.", "dns.", "protocol."
+        ),
     ),
     Rule(
         "clock",

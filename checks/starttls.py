@@ -73,10 +73,10 @@ def run(ctx: Context) -> Outcome:
     facts = StartTlsFacts(
         protocol=protocol,
         outcome=up.outcome,
-        greeting=up.greeting,
+        greeting=up.greeting or None,
         offered=up.offered,
         advertised=up.advertised,
-        reply=up.reply,
+        reply=up.reply or None,
         spoken=up.spoken or None,
         direct_tls=direct,
     )
@@ -100,19 +100,23 @@ def _finding(
         }
         if protocol in _IMPLICIT_VARIANTS:
             params["variant"] = protocol
-        return Finding("starttls.implicit_tls", Status.FAIL, params, (up.reply,))
+        return Finding("starttls.implicit_tls", Status.FAIL, params, _evidence(up))
     if up.outcome in _REFUSAL_IDS:
         params = {**base, "reply": up.reply, "offered": ", ".join(up.offered[:12])}
         if up.outcome == "not_offered":
             # What the administrator switches on differs per server: the steps are per protocol.
             params["variant"] = protocol
-        return Finding(_REFUSAL_IDS[up.outcome], Status.FAIL, params, (up.reply,))
+        return Finding(_REFUSAL_IDS[up.outcome], Status.FAIL, params, _evidence(up))
     if up.outcome == "other":
         params = {**base, "spoken": up.spoken or "unknown", "reply": up.reply}
-        return Finding("starttls.other_protocol", Status.FAIL, params, (up.reply,))
+        return Finding("starttls.other_protocol", Status.FAIL, params, _evidence(up))
     variant = up.outcome if up.outcome in ("stalled", "closed") else "silent"
     params = {**base, "variant": variant, "reply": up.reply, "timeout_s": timeout}
-    return Finding("starttls.no_greeting", Status.FAIL, params, (up.reply,) if up.reply else ())
+    return Finding("starttls.no_greeting", Status.FAIL, params, _evidence(up))
+
+
+def _evidence(up: starttls.Upgrade) -> tuple[str, ...]:
+    return (up.reply,) if up.reply else ()
 
 
 CHECK = Check(

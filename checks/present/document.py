@@ -198,7 +198,10 @@ def build(report: Report, lang: str, os_name: OSName | None, surface: Surface = 
     if lead is not None:
         summary = lead["title"]
     elif verdict.connects and report.target is not None:
-        summary = ui("verdict.connects", lang=lang, host=report.target.display)
+        shown = describe_target(
+            report.target.display, report.target.protocol, report.target.starttls, lang
+        )
+        summary = ui("verdict.connects", lang=lang, host=shown)
     else:
         summary = ui("verdict.no_problem", lang=lang)
     left = tuple(

@@ -50,6 +50,8 @@ SHOTS: dict[str, tuple[Shot, ...]] = {
         Shot("wrong-host-chinese", "wrong_host", lang="zh_CN"),
         Shot("dark", "expired", dark=True),
         Shot("dark-chain", "expired", tab=1, prepare="select_leaf", dark=True),
+        Shot("mail-wrong-port", "mail_wrong_port"),
+        Shot("mail-starttls", "mail_starttls", tab=2),
     ),
     "clock_behind": (Shot("clock-wrong", "healthy"),),
     "interception": (Shot("interception", "healthy"),),
@@ -114,7 +116,7 @@ def _window_process(env: str, out: Path, known_roots: Path, names: list[str]) ->
         window.show()
         settle()
         window.target_edit.setFocus()
-        QTest.keyClicks(window.target_edit, world.target_host(shot.fault))
+        QTest.keyClicks(window.target_edit, world.target(shot.fault))
         done = QEventLoop()
         window.runner.run_finished.connect(done.quit)
         QTimer.singleShot(RUN_TIMEOUT_MS, done.quit)

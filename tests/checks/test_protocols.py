@@ -548,7 +548,7 @@ def test_run_reads_the_address_from_tcp_and_the_policy_from_client_policy() -> N
     assert isinstance(outcome.facts, ProtocolsFacts)
     assert outcome.facts.address == "127.0.0.1"
     assert outcome.facts.handshakes == outcome.findings[0].params["handshakes"]
-    assert protocols.CHECK.requires == ("tcp",)
+    assert protocols.CHECK.requires == ("tcp", "starttls")
     assert protocols.CHECK.after == ("client_policy", "tls")
 
 

@@ -8,7 +8,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import pytest
 
@@ -32,10 +32,8 @@ def peer(script: Script) -> Iterator[int]:
             return
         with conn:
             conn.settimeout(5)
-            try:
+            with suppress(OSError):
                 script(conn)
-            except OSError:
-                pass
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()

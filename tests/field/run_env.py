@@ -21,7 +21,7 @@ CELL_TIMEOUT_S = 90
 
 
 def _cell(product: world.Product, fault: str) -> dict[str, object]:
-    target = world.target_host(fault)
+    target = world.target(fault)
     started = time.monotonic()
     done = subprocess.run(
         product.command(target),
@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
     env, folder = argv[0], Path(argv[1])
     if argv[2:3] == ["--text"]:
         with world.world(env, folder) as product:
-            command = [a for a in product.command(world.target_host(argv[3])) if a != "--json"]
+            command = [a for a in product.command(world.target(argv[3])) if a != "--json"]
             done = subprocess.run(
                 command, env=dict(product.env), cwd=product.env["HOME"], check=False
             )

@@ -27,6 +27,7 @@ import certifi
 
 from tests.lab import pki
 from tests.lab.servers import NO_CONTENT, REDIRECT, CannedServer, LoopbackServer, TLSServer
+from tests.lab.starttls_standins import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,7 +44,13 @@ FAULTS = (
     "closed_port",
     "filtered_port",
     "client_cert_required",
+    # Mail: a healthy server reached with STARTTLS on 587, and STARTTLS chosen for port 465,
+    # which speaks TLS at once (the commonest mail setting mix-up).
+    "mail_starttls",
+    "mail_wrong_port",
 )
+# The mail faults' ports and the way their SMTP stand-in behaves.
+MAIL = {"mail_starttls": (587, "starttls"), "mail_wrong_port": (465, "implicit")}
 ENVIRONMENTS = (
     "online",
     "offline",
@@ -82,6 +89,13 @@ YEAR = 365 * pki.DAY
 
 def target_host(fault: str) -> str:
     return f"{fault.replace('_', '-')}.corp.test"
+
+
+def target(fault: str) -> str:
+    """What the user types for the site of `fault`: its name, or a mail server's smtp:// URL."""
+    if fault in MAIL:
+        return f"smtp://{target_host(fault)}:{MAIL[fault][0]}"
+    return target_host(fault)
 
 
 def target_address(fault: str) -> str:
@@ -405,6 +419,14 @@ def _target_servers(ca: Pki, folder: Path) -> list[LoopbackServer]:
         if fault in ("closed_port", "filtered_port"):
             continue
         cert, key = pki.write_chain(folder / "targets", fault, _chain(fault, ca))
+        if fault in MAIL:
+            port, mode = MAIL[fault]
+            mail = SmtpServer(
+                cert, key, mode=mode, hostname=target_host(fault), host=target_address(fault),
+                port=port,
+            )  # fmt: skip
+            servers.append(mail.start())
+            continue
         options: dict[str, object] = {}
         if fault == "tls10_only":
             options = {

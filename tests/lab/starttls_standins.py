@@ -88,7 +88,15 @@ class StartTLSStandIn(LoopbackServer):
 
     modes: tuple[str, ...] = ("starttls",)
 
-    def __init__(self, chain_pem_path: Path, key_path: Path, *, mode: str = "starttls") -> None:
+    def __init__(
+        self,
+        chain_pem_path: Path,
+        key_path: Path,
+        *,
+        mode: str = "starttls",
+        host: str | None = None,
+        port: int = 0,
+    ) -> None:
         if mode not in self.modes:
             raise ValueError(
                 f"{type(self).__name__} mode must be one of {self.modes}, not {mode!r}"
@@ -99,7 +107,7 @@ class StartTLSStandIn(LoopbackServer):
         # One entry per TLS handshake: the version, or "error: ..." when it failed.
         self.handshakes: list[str] = []
         self.implicit_port: int | None = None
-        super().__init__()
+        super().__init__(host=host, port=port)
 
     def wrap(self, conn: socket.socket) -> ssl.SSLSocket:
         with self._lock:
@@ -186,8 +194,10 @@ class SmtpServer(StartTLSStandIn):
         *,
         mode: str = "starttls",
         hostname: str = "mail.lab.test",
+        host: str | None = None,
+        port: int = 0,
     ) -> None:
-        super().__init__(chain_pem_path, key_path, mode=mode)
+        super().__init__(chain_pem_path, key_path, mode=mode, host=host, port=port)
         self.hostname = hostname
 
     def converse(self, session: _Session) -> None:

@@ -15,10 +15,10 @@ class StartTlsFacts(Facts):
     Attributes:
         protocol: the protocol spoken before TLS (`smtp`, `imap`, ...).
         outcome: how the plain-text phase ended (`checks.lib.starttls.OUTCOMES`).
-        greeting: the server's first line, or its version (MySQL).
+        greeting: the server's first line, or its version (MySQL); absent when none came.
         offered: the capabilities it listed before the upgrade.
         advertised: whether the upgrade was among them (absent where nothing is listed).
-        reply: its answer to the upgrade request, or the last thing it sent.
+        reply: its answer to the upgrade request, or the last thing it sent; absent when none.
         spoken: for a port that speaks another protocol, which one it looks like.
         direct_tls: for a port that said nothing or hung up, whether a TLS handshake from the
             first byte worked there (the implicit-TLS port given STARTTLS settings).
@@ -28,9 +28,9 @@ class StartTlsFacts(Facts):
 
     protocol: str
     outcome: str
-    greeting: str
+    greeting: str | None = absent_when_none()
     offered: tuple[str, ...]
     advertised: bool | None = absent_when_none()
-    reply: str
+    reply: str | None = absent_when_none()
     spoken: str | None = absent_when_none()
     direct_tls: bool | None = absent_when_none()
