@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal
 
+from checks.core.schemes import STARTTLS_SCHEMES, TLS_PROTOCOL
 from checks.core.target import TargetError, parse
 from checks.present import catalogue
 
@@ -62,6 +63,8 @@ class Entry:
         causes: most likely first.
         ambiguous: the findings this message cannot tell apart (empty when it can): only a
             check of the site settles which one it is.
+        scheme: for a mail, directory or database program's message, the scheme that makes
+            a bare server name its target (`smtp`: `smtp://mail.example.com`), else None.
     """
 
     id: str
@@ -72,6 +75,7 @@ class Entry:
     fallback: bool
     causes: tuple[EntryCause, ...]
     ambiguous: tuple[str, ...] = ()
+    scheme: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,11 +155,14 @@ def _entry_from(raw: Mapping[str, Any], index: int) -> Entry:
             fallback=bool(raw.get("fallback", False)),
             causes=causes,
             ambiguous=tuple(str(f) for f in raw.get("ambiguous", ())),
+            scheme=str(raw["scheme"]) if "scheme" in raw else None,
         )
     except (KeyError, TypeError, re.error) as exc:
         raise DataError(f"{where}: {type(exc).__name__}: {exc}") from None
     if not entry_id or not entry.patterns or not entry.causes:
         raise DataError(f"{where}: needs an id, patterns and causes")
+    if entry.scheme is not None and entry.scheme not in SITE_SCHEMES:
+        raise DataError(f"{where}: scheme must be one of {', '.join(SITE_SCHEMES)}")
     for cause in causes:
         if cause.likelihood not in LIKELIHOODS or cause.run not in (RUN_LOCAL, RUN_SITE):
             raise DataError(f"{where}: bad cause {cause}")
@@ -259,6 +266,9 @@ def _best_match(text: str) -> tuple[Entry, str] | None:
 # --------------------------------------------------------------------------- the site in the text
 
 _NAME = r"[a-z0-9][a-z0-9.-]{0,252}"
+# Schemes a site may be written with besides https (longest first: `smtps` before `smtp`).
+SITE_SCHEMES = tuple(sorted((*STARTTLS_SCHEMES, *TLS_PROTOCOL), key=len, reverse=True))
+_SCHEMES = "|".join(SITE_SCHEMES)
 _PORT = r"(?::(?P<port>\d{1,5}))?"
 _HOST_AFTER = tuple(
     re.compile(pattern)
@@ -289,8 +299,18 @@ _HOST_AFTER = tuple(
         rf"did not continue to (?P<host>{_NAME})",
         rf"an error occurred during a connection to (?P<host>{_NAME}){_PORT}",
         rf"connect to (?P<host>{_NAME}):(?P<port>\d{{1,5}}) \[",
+        # psql/libpq, the Postfix SMTP client, Outlook's connection log.
+        rf'connection to server at "(?P<host>{_NAME})"(?: \([0-9a-f.:]{{2,45}}\))?'
+        rf", port (?P<port>\d{{1,5}})",
+        rf"relay=(?P<host>{_NAME})\[[0-9a-f.:]{{2,45}}\]:(?P<port>\d{{1,5}})",
+        rf"server: '(?P<host>{_NAME})', protocol: (?:smtp|pop3|imap), port: (?P<port>\d{{1,5}})",
+        rf"host (?P<host>{_NAME})\[[0-9a-f.:]{{2,45}}\] said",
+        rf"outgoing server \(smtp\) (?P<host>{_NAME})",
         rf"https://(?:[^\s/@'\"]{{0,256}}@)?(?P<host>{_NAME}|\[[0-9a-f:.]{{2,45}}\]){_PORT}",
         rf"wss://(?:[^\s/@'\"]{{0,256}}@)?(?P<host>{_NAME}|\[[0-9a-f:.]{{2,45}}\]){_PORT}",
+        # Mail, directory and database URLs keep their scheme: it says the protocol.
+        rf"(?P<scheme>{_SCHEMES})://(?:[^\s/@'\"]{{0,256}}@)?"
+        rf"(?P<host>{_NAME}|\[[0-9a-f:.]{{2,45}}\]){_PORT}",
         # GnuTLS wordings (wget, Debian's git) name the host without the port: after the URL.
         rf"the certificate of '(?P<host>{_NAME})'",
         rf"does not match (?:target )?host ?name '(?P<host>{_NAME})'",
@@ -340,15 +360,21 @@ _DOC_HOSTS = frozenset(
 )
 
 
-def _site(host: str, port: str | None) -> str | None:
-    """`host` or `host:port` as `handshake-doctor check` takes it, or None if it is no site."""
+def _site(host: str, port: str | None, scheme: str | None = None) -> str | None:
+    """`host`, `host:port` or `scheme://host[:port]` as `handshake-doctor check` takes it, or
+    None if it is no site."""
     host = host.rstrip(".-").lower()
     if not host or host in _DOC_HOSTS:
         return None
+    authority = f"{host}:{port}" if port else host
     try:
-        target = parse(f"{host}:{port}" if port else host)
+        target = parse(f"{scheme}://{authority}" if scheme else authority)
     except TargetError:
         return None
+    if scheme is not None and not target.is_ip and "." not in target.host:
+        return None
+    if scheme is not None:
+        return f"{scheme}://{target.display if port else authority}"
     if target.is_ip:
         if target.host in ("0.0.0.0", "::"):
             return None
@@ -375,7 +401,8 @@ def _find_host(text: str) -> str | None:
         # The real site comes early; a text full of look-alikes must not cost a parse each.
         for found in itertools.islice(pattern.finditer(text), MAX_HOST_CANDIDATES):
             port = found.group("port") if "port" in pattern.groupindex else None
-            if (site := _site(found.group("host"), port)) is not None:
+            scheme = found.group("scheme") if "scheme" in pattern.groupindex else None
+            if (site := _site(found.group("host"), port, scheme)) is not None:
                 return site
     for phrase in _HOST_BEFORE:
         at = text.find(phrase)
@@ -409,6 +436,9 @@ def explain(text: str, *, lang: str | None = "en") -> Explanation:
         return Explanation(False, None, None, "", (), checklist(language), None, "", language)
     entry, matched = best
     host = find_host(normalised)
+    if host is not None and entry.scheme is not None and ":" not in host:
+        # A bare server name in a mail or database program's message: its protocol's target.
+        host = f"{entry.scheme}://{host}"
     causes = tuple(
         Cause(
             finding=c.finding,
@@ -531,5 +561,6 @@ def to_text(explanation: Explanation) -> str:
     if explanation.host is not None:
         lines += ["", site_text(explanation)]
     elif _names_site(explanation.entry):
-        lines += ["", ui("add_site")]
+        scheme = next((e.scheme for e in entries() if e.id == explanation.entry), None)
+        lines += ["", ui("add_server", scheme=scheme) if scheme else ui("add_site")]
     return "\n".join(lines) + "\n"

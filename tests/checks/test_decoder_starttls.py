@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from checks.core.target import parse
 from checks.present import catalogue, decoder
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -194,3 +195,49 @@ def test_every_starttls_finding_the_decoder_names_is_a_real_finding_with_words()
         assert finding in emitted
         for lang in catalogue.LANGUAGES:
             assert catalogue.ui(f"decoder.cause.{finding}", lang=lang)
+
+
+@pytest.mark.parametrize(
+    ("message", "site"),
+    [
+        (PSQL_NO_SSL, "db.example.com:5432"),
+        (THUNDERBIRD_NO_STARTTLS, "submission://mail.example.com"),
+        (
+            "jdbc:postgresql://db.corp.example:6432/app "
+            "org.postgresql.util.PSQLException: The server does not support SSL.",
+            "postgresql://db.corp.example:6432",
+        ),
+        (
+            "postfix/smtp[8812]: 4F00A1: to=<a@b.example>, relay=mx.b.example[192.0.2.7]:25, "
+            "delay=1, status=deferred (TLS is required, but was not offered by host "
+            "mx.b.example[192.0.2.7])",
+            "mx.b.example:25",
+        ),
+    ],
+)
+def test_the_server_a_message_names_is_checked_with_its_protocol(message: str, site: str) -> None:
+    explanation = decoder.explain(message)
+    assert explanation.host == site
+    assert explanation.check == f"handshake-doctor check {site}"
+    target = parse(site)
+    assert target.starttls is not None
+
+
+def test_a_message_without_a_server_asks_for_one_with_the_protocols_scheme() -> None:
+    text = decoder.to_text(decoder.explain(LDAP_NO_STARTTLS))
+    assert "handshake-doctor check ldap://server.example.com" in text
+    chinese = decoder.to_text(decoder.explain(LDAP_NO_STARTTLS, lang="zh_CN"))
+    assert "ldap://server.example.com" in chinese
+
+
+def test_an_entry_scheme_must_be_one_a_target_takes() -> None:
+    raw = {
+        "id": "x.y",
+        "source": "X",
+        "patterns": ["x y z"],
+        "example": "x y z",
+        "scheme": "gopher",
+        "causes": [{"finding": "cert.expired", "likelihood": "likely", "run": decoder.RUN_SITE}],
+    }
+    with pytest.raises(decoder.DataError, match="scheme"):
+        decoder._entry_from(raw, 0)
