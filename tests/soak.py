@@ -21,8 +21,10 @@ from pathlib import Path
 
 import psutil
 
+from checks.core.target import parse
 from tests.lab import pki
 from tests.lab.servers import TLSServer, closed_port
+from tests.lab.starttls_standins import SmtpServer
 
 # Short enough that 50 runs fit in CI; long enough for a loopback handshake on a busy machine.
 CONNECT_TIMEOUT_S = 1.5
@@ -75,7 +77,8 @@ class Lab:
 
 @contextlib.contextmanager
 def lab(folder: Path) -> Iterator[Lab]:
-    """A closed port, a healthy TLS server and a slow one, all on 127.0.0.1."""
+    """A closed port, a healthy TLS server, a slow one, a mail server that upgrades with
+    STARTTLS and one whose greeting never ends, all on 127.0.0.1."""
     root = pki.root("Handshake Doctor Soak Root")
     leaf = pki.leaf("127.0.0.1", root)
     cert, key = pki.write_chain(folder / "certs", "soak", (leaf,))
@@ -84,18 +87,22 @@ def lab(folder: Path) -> Iterator[Lab]:
     bundle.write_bytes((system.read_bytes() if system else b"") + root.pem)
     healthy = TLSServer(cert, key).start()
     slow = SlowTLSServer(cert, key, delay=SLOW_DELAY_S).start()
+    mail = SmtpServer(cert, key).start()
+    endless = SmtpServer(cert, key, mode="endless_greeting").start()
     try:
         yield Lab(
             {
                 "closed": f"127.0.0.1:{closed_port()}",
                 "healthy": f"127.0.0.1:{healthy.port}",
                 "slow": f"127.0.0.1:{slow.port}",
+                "mail": f"smtp://127.0.0.1:{mail.port}",
+                "mail_stalled": f"smtp://127.0.0.1:{endless.port}",
             },
             bundle,
         )
     finally:
-        healthy.stop()
-        slow.stop()
+        for server in (healthy, slow, mail, endless):
+            server.stop()
 
 
 @dataclass(frozen=True)
@@ -274,7 +281,8 @@ class Window:
         self.type(target)
         started = time.monotonic()
         self.key("Return")
-        heading = f"Handshake Doctor report: {target}"
+        # The report names the server as `host:port` (and its protocol, for a mail server).
+        heading = f"Handshake Doctor report: {parse(target).display}"
         while time.monotonic() - started < RUN_TIMEOUT_S:
             time.sleep(POLL_S)
             self.ensure_alive()
@@ -362,6 +370,11 @@ EXPECTED: Mapping[str, tuple[tuple[tuple[str, str], ...], str]] = {
         (("Connection (TCP)", "PASS"), ("Secure handshake (TLS)", "FAIL")),
         "never",
     ),
+    "mail": (
+        (("Upgrade to TLS (STARTTLS)", "PASS"), ("Secure handshake (TLS)", "PASS")),
+        "",
+    ),
+    "mail_stalled": ((("Upgrade to TLS (STARTTLS)", "FAIL"),), "never finished"),
 }
 # Growth allowed after the first runs have warmed every cache; a leak of one card, report or
 # thread per run would pass these within a few runs.
