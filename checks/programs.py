@@ -254,6 +254,7 @@ def run(ctx: Context) -> Outcome:
     target: lib.Target | None = None
     if ctx.target is not None and found and _speaks_tls(ctx):
         target = _target(ctx)
+        found = tuple(lib.named_for(p, target) for p in found)
         attempts = _attempts(ctx, found, target)
         findings += _outcome_findings(ctx.target.host, found, attempts, target)
     records = tuple(_record(p, attempts.get(p.id), target) for p in found)

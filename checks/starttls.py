@@ -8,9 +8,9 @@ from checks.core.facts.tcp import TcpFacts
 from checks.core.models import Finding, Outcome, Status
 from checks.core.schemes import (
     IMPLICIT_TLS_PORTS,
-    PROTOCOL_NAMES,
     STARTTLS_PORTS,
     STARTTLS_PROTOCOLS,
+    protocol_name,
 )
 from checks.lib import net, starttls
 from checks.lib.handshake import handshake
@@ -54,7 +54,7 @@ def run(ctx: Context) -> Outcome:
         "host": target.host,
         "port": target.port,
         "protocol": protocol,
-        "protocol_name": PROTOCOL_NAMES[protocol],
+        "protocol_name": protocol_name(protocol),
     }
     try:
         sock = net.connect(address, target.port, timeout=ctx.timeout(), cancel=ctx.cancel)

@@ -91,4 +91,13 @@ PROTOCOL_NAMES = {
     "xmpp": "XMPP",
     "postgres": "PostgreSQL",
     "mysql": "MySQL",
+    "nntp": "NNTP",
+    "irc": "IRC",
+    "mqtt": "MQTT",
+    "amqp": "AMQP",
 }
+
+
+def protocol_name(protocol: str) -> str:
+    """`protocol` as people write it (`smtp` -> SMTP, `postgres` -> PostgreSQL)."""
+    return PROTOCOL_NAMES.get(protocol, protocol.upper())

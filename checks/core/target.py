@@ -17,7 +17,6 @@ from checks.core.models import Finding, Status
 from checks.core.schemes import (
     IMPLICIT_TLS_PORTS,
     OBVIOUS_PORT,
-    PROTOCOL_NAMES,
     STARTTLS_DEFAULT_PORT,
     STARTTLS_PORTS,
     STARTTLS_PROTOCOLS,
@@ -25,6 +24,7 @@ from checks.core.schemes import (
     TLS_PORTS,
     TLS_PROTOCOL,
     TLS_VARIANT,
+    protocol_name,
 )
 
 
@@ -415,7 +415,7 @@ def _protocol(scheme: str | None, port: int) -> tuple[str, str | None, tuple[Fin
         note = Finding(
             "input.starttls_assumed",
             Status.PASS,
-            {"protocol": protocol, "protocol_name": PROTOCOL_NAMES[protocol], "port": port},
+            {"protocol": protocol, "protocol_name": protocol_name(protocol), "port": port},
         )
         return protocol, protocol, (note,)
     return IMPLICIT_TLS_PORTS.get(port, "https"), None, ()

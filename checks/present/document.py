@@ -13,7 +13,7 @@ from checks.core.facts import facts_of
 from checks.core.facts.dns import DnsFacts
 from checks.core.models import CheckResult, Finding, Report, Status
 from checks.core.redact import plain, redact, redact_data
-from checks.core.schemes import PROTOCOL_NAMES
+from checks.core.schemes import protocol_name
 from checks.present.catalogue import (
     OSName,
     Surface,
@@ -317,7 +317,7 @@ def target_label(doc: Document) -> str:
 def describe_target(display: str, protocol: str, starttls: str | None, lang: str) -> str:
     """`host:port`, with the protocol when it is not HTTPS: how the report and the window
     name what was checked."""
-    name = PROTOCOL_NAMES.get(protocol, protocol.upper())
+    name = protocol_name(protocol)
     if starttls is not None:
         return ui("report.target_starttls", lang=lang, target=display, protocol=name)
     if protocol != "https":

@@ -721,3 +721,14 @@ def test_the_check_counts_only_programs_that_speak_the_protocol() -> None:
     web_attempts = {"curl": attempts["curl"]}
     (web_finding,) = programs_check._outcome_findings("example.com", found, web_attempts, web)
     assert "variant" not in web_finding.params
+
+
+def test_python_is_named_by_the_module_that_speaks_the_protocol() -> None:
+    from checks.lib.programs.upgrade import named_for
+
+    python = Program("python", "Python 3.11 (urllib)", "3.11.2", "/usr/bin/python3",
+                     "OpenSSL 3.0", "system_bundle", None, None, True)  # fmt: skip
+    smtp = Target("mail.example", 587, protocol="smtp", starttls="smtp")
+    assert named_for(python, smtp).name == "Python 3.11 (smtplib)"
+    assert named_for(python, Target("db.example", 5432, protocol="postgres")).name == python.name
+    assert named_for(python, Target("example.com", 443)) is python

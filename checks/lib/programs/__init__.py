@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from checks.core.schemes import protocol_name
 from checks.lib.programs.attempt import attempt, speaks
 from checks.lib.programs.discover import discover
 from checks.lib.programs.models import (
@@ -18,7 +19,7 @@ from checks.lib.programs.models import (
 )
 from checks.lib.programs.policy import BROWSER_POLICY, judge_by_policy
 from checks.lib.programs.trustgap import trust_gaps
-from checks.lib.programs.upgrade import shown as protocol_name
+from checks.lib.programs.upgrade import named_for
 
 __all__ = [
     "BROWSERS",
@@ -35,6 +36,7 @@ __all__ = [
     "attempt",
     "discover",
     "judge_by_policy",
+    "named_for",
     "protocol_name",
     "speaks",
     "trust_gaps",

@@ -4,9 +4,11 @@ or TLS at once), ending right after TLS and the protocol's greeting."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 
+from checks.core.schemes import protocol_name
 from checks.lib.programs import classify, parse, probes
 from checks.lib.programs.common import (
     Run,
@@ -51,25 +53,24 @@ OPENSSL_STARTTLS = {
 _LIBRESSL_STARTTLS = ("smtp", "pop3", "imap", "ftp", "xmpp")
 # The standard library's clients: smtplib, imaplib, poplib and ftplib (ftplib cannot start
 # with TLS, so implicit FTPS is not among them).
+PYTHON_MODULES = {"smtp": "smtplib", "imap": "imaplib", "pop3": "poplib", "ftp": "ftplib"}
 _PYTHON_STARTTLS = ("smtp", "imap", "pop3", "ftp")
 _PYTHON_IMPLICIT = ("smtp", "imap", "pop3")
-# Protocol names as people write them.
-_SHOWN = {
-    "https": "HTTPS", "smtp": "SMTP", "imap": "IMAP", "pop3": "POP3", "ldap": "LDAP",
-    "ftp": "FTP", "xmpp": "XMPP", "postgres": "PostgreSQL", "mysql": "MySQL", "nntp": "NNTP",
-    "irc": "IRC", "mqtt": "MQTT", "amqp": "AMQP",
-}  # fmt: skip
 # Programs that speak only HTTPS (browsers, wget, git, Node and Java as our probes run them).
 _HTTPS_ONLY = ("wget", "node", "java", "git", "chrome", "edge", "firefox", "safari", "chromium")
 
 
-def shown(protocol: str) -> str:
-    """`protocol` as people write it ("smtp" -> "SMTP", "postgres" -> "PostgreSQL")."""
-    return _SHOWN.get(protocol, protocol.upper())
+def named_for(program: Program, target: Target) -> Program:
+    """`program` named for what it does with `target`: Python by the module that connects
+    (`Python 3.11 (smtplib)`), since urllib speaks only HTTPS."""
+    module = PYTHON_MODULES.get(target.protocol) if program.id == "python" else None
+    if module is None:
+        return program
+    return dataclasses.replace(program, name=program.name.replace("(urllib)", f"({module})"))
 
 
 def _mode(target: Target) -> str:
-    name = shown(target.protocol)
+    name = protocol_name(target.protocol)
     return f"{name} with STARTTLS" if target.starttls else f"{name} over TLS at once"
 
 
@@ -81,7 +82,7 @@ def covers(program: Program, target: Target) -> str | None:
         wanted = "postgres" if program.id == "psql" else "mysql"
         if upgrade == wanted:
             return None
-        return f"{program.name} speaks only {shown(wanted)}, not {_mode(target)}"
+        return f"{program.name} speaks only {protocol_name(wanted)}, not {_mode(target)}"
     if protocol == "https":
         return None
     if program.id == "curl":
@@ -99,14 +100,14 @@ def covers(program: Program, target: Target) -> str | None:
             return None
         return f"Python's standard library has no client for {_mode(target)}"
     if program.id in _HTTPS_ONLY or program.id in ("dotnet", "powershell"):
-        return f"{program.name} does not speak {shown(protocol)}"
+        return f"{program.name} does not speak {protocol_name(protocol)}"
     return f"{program.name} is not tried with {_mode(target)}"
 
 
 def _curl_covers(program: Program, protocol: str, upgrade: str | None) -> str | None:
     scheme = CURL_IMPLICIT.get(protocol)
     if scheme is None:
-        return f"curl does not speak {shown(protocol)}"
+        return f"curl does not speak {protocol_name(protocol)}"
     wanted = protocol if upgrade else scheme
     if program.protocols and wanted not in program.protocols:
         return f"this curl was built without {wanted}://"
