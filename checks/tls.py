@@ -11,7 +11,8 @@ from checks.core.check import Check, Context
 from checks.core.facts.tcp import TcpFacts
 from checks.core.facts.tls import DefaultClient, TlsFacts, WithoutSni
 from checks.core.models import Finding, Outcome, Status
-from checks.lib import default_client, starttls
+from checks.core.schemes import STARTTLS_PROTOCOLS
+from checks.lib import default_client, net, starttls
 from checks.lib.certinfo import common_names, display_name, dns_names, ip_names, load_pem
 from checks.lib.handshake import (
     Handshake,
@@ -30,7 +31,11 @@ ALERT_VARIANTS = (
     "insufficient_security",
     "access_denied",
 )
-NOT_TLS_VARIANTS = ("http", "ssh", "smtp", "imap", "pop3", "ftp", "unknown")
+NOT_TLS_VARIANTS = (
+    "http", "ssh", "smtp", "imap", "pop3", "ftp", "ldap", "postgres", "mysql", "xmpp", "unknown",
+)  # fmt: skip
+# How a port that wants a plain-text upgrade first meets TLS from the first byte.
+_UPGRADE_HINTS = ("not_tls", "closed", "timeout")
 # Why this machine's default client policy refuses a server our probe reaches.
 POLICY_VARIANTS = ("dh_small", "security_level", "version", "suite")
 # OpenSSL reasons that mean no protocol version is shared.
@@ -119,6 +124,9 @@ def run(ctx: Context) -> Outcome:
         if problem.params.get("variant") == "oversized":
             ctx.raise_if_cancelled()
             problem = _oversized_certificate(ctx, address, port, problem)
+        elif main.outcome in _UPGRADE_HINTS and problem.params.get("variant") in (None, "unknown"):
+            ctx.raise_if_cancelled()
+            problem = _needs_upgrade(ctx, address, problem)
         return Outcome((problem,), facts)
 
     if main.outcome == "ok":
@@ -140,6 +148,32 @@ def run(ctx: Context) -> Outcome:
         facts = dataclasses.replace(facts, without_sni=without)
         findings += _without_sni(bare, main, target.host)
     return Outcome(tuple(findings), facts)
+
+
+def _needs_upgrade(ctx: Context, address: str, problem: Finding) -> Finding:
+    """TLS from the first byte failed on a mail, directory, database or chat port: when the
+    protocol's own upgrade works there, the port wants it (TLS settings on a STARTTLS port)."""
+    target = ctx.target
+    assert target is not None
+    if target.starttls is not None or target.protocol not in STARTTLS_PROTOCOLS:
+        return problem
+    try:
+        sock = net.connect(address, target.port, timeout=ctx.timeout(), cancel=ctx.cancel)
+    except net.ConnectError:
+        return problem
+    with sock:
+        up = starttls.upgrade(
+            sock, target.protocol, host=target.sni or target.host, timeout=ctx.timeout(),
+            cancel=ctx.cancel,
+        )  # fmt: skip
+    if up.outcome != "ok":
+        return problem
+    params = {
+        **problem.params,
+        "variant": target.protocol,
+        "first_bytes": up.greeting or problem.params.get("first_bytes") or "",
+    }
+    return Finding("tls.not_tls", Status.FAIL, params, problem.evidence)
 
 
 def _oversized_certificate(ctx: Context, address: str, port: int, problem: Finding) -> Finding:

@@ -254,3 +254,22 @@ def test_a_well_known_port_alone_and_an_openssl_line(
     assert report["target"]["starttls"] == "smtp"
     chosen = diagnose(f"{HOST}:{server.port}", server.port, "--starttls", "smtp")
     assert chosen["verdict"]["status"] == "pass", chosen["verdict"]
+
+
+@pytest.mark.parametrize("protocol", ["ldap", "postgres", "mysql", "xmpp"])
+def test_tls_from_the_first_byte_on_a_port_that_wants_the_upgrade(
+    protocol: str, certs: Certs, diagnose: Diagnose, stack: contextlib.ExitStack
+) -> None:
+    """The other way round: ldaps:// on the StartTLS port, `--starttls none` on a database or
+    chat port. The port's own upgrade works, so the finding names it and the right setting."""
+    start, scheme, _ = PROTOCOLS[protocol]
+    port = start(stack, certs.healthy, "healthy")
+    if protocol == "ldap":
+        report = diagnose(f"ldaps://{HOST}:{port}", port)
+    else:
+        report = diagnose(f"{scheme}://{HOST}:{port}", port, "--starttls", "none")
+    assert report["target"]["starttls"] is None
+    assert report["verdict"]["finding"] == "tls.not_tls", report["verdict"]
+    finding = findings(report, "tls")["tls.not_tls"]
+    assert finding["params"]["variant"] == protocol
+    assert f"{scheme}://{HOST}:{port}" in " ".join(finding["fix"])
