@@ -257,6 +257,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(t("window.title"))
         self.target_label.setText(t("window.target_label_mnemonic"))
         self.target_edit.setPlaceholderText(t("window.target_placeholder"))
+        self.target_edit.setToolTip(t("window.target_tip"))
         self.target_combo.setAccessibleName(t("window.target_label"))
         self.target_edit.setAccessibleName(t("window.target_label"))
         self.diagnose_button.setText(t("window.diagnose"))
