@@ -201,10 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     connection.add_argument(
         "--starttls",
-        type=str.lower,
-        choices=(*STARTTLS_PROTOCOLS, "none"),
         metavar="PROTOCOL",
-        help="speak PROTOCOL in plain text and upgrade to TLS first: "
+        help="speak PROTOCOL in plain text and upgrade to TLS first, as openssl s_client "
+        "-starttls does: "
         + ", ".join(STARTTLS_PROTOCOLS)
         + "; none for TLS at once (default: from the scheme or the port)",
     )

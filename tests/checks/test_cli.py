@@ -101,6 +101,7 @@ def test_bad_targets_get_one_sentence_and_exit_3(bad: str) -> None:
         ["--lang", "fr"],
         ["--ntp-server", "time.example:99999"],
         ["--only", "everything"],
+        ["--starttls", "gopher"],
     ],
 )
 def test_bad_options_exit_3_without_a_traceback(options: list[str]) -> None:
@@ -108,6 +109,19 @@ def test_bad_options_exit_3_without_a_traceback(options: list[str]) -> None:
     assert done.returncode == 3
     assert "Traceback" not in done.stderr
     assert "handshake-doctor:" in done.stderr
+
+
+def test_a_mail_server_on_a_closed_port_names_its_protocol() -> None:
+    port = _closed_port()
+    done = _cli("check", f"127.0.0.1:{port}", "--starttls", "SMTP", "--only", "target", "--json")
+    assert done.returncode == 2, done.stderr
+    report = json.loads(done.stdout)
+    jsonschema.validate(report, SCHEMA)
+    assert (report["target"]["protocol"], report["target"]["starttls"]) == ("smtp", "smtp")
+    statuses = {c["id"]: c["status"] for c in report["checks"]}
+    assert statuses["starttls"] == "skip"
+    text = _cli("check", f"smtp://127.0.0.1:{port}", "--only", "target").stdout
+    assert f"127.0.0.1:{port} (SMTP with STARTTLS)" in text
 
 
 def test_only_target_without_a_target_is_a_usage_error() -> None:
