@@ -28,6 +28,7 @@ _REFUSAL_IDS = {
     "not_offered": "starttls.not_offered",
     "after_auth": "starttls.after_auth",
     "refused": "starttls.refused",
+    "unanswered": "starttls.refused",
 }
 _QUIET = ("silent", "closed", "tls")
 
@@ -106,6 +107,8 @@ def _finding(
         if up.outcome == "not_offered":
             # What the administrator switches on differs per server: the steps are per protocol.
             params["variant"] = protocol
+        if up.outcome == "unanswered":
+            params.update(variant="unanswered", timeout_s=timeout)
         return Finding(_REFUSAL_IDS[up.outcome], Status.FAIL, params, _evidence(up))
     if up.outcome == "other":
         params = {**base, "spoken": up.spoken or "unknown", "reply": up.reply}
@@ -128,7 +131,7 @@ CHECK = Check(
         "starttls.ok": (),
         "starttls.not_offered": STARTTLS_PROTOCOLS,
         "starttls.after_auth": (),
-        "starttls.refused": (),
+        "starttls.refused": ("unanswered",),
         "starttls.implicit_tls": _IMPLICIT_VARIANTS,
         "starttls.no_greeting": ("silent", "stalled", "closed"),
         "starttls.other_protocol": (),

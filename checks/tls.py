@@ -11,7 +11,7 @@ from checks.core.check import Check, Context
 from checks.core.facts.tcp import TcpFacts
 from checks.core.facts.tls import DefaultClient, TlsFacts, WithoutSni
 from checks.core.models import Finding, Outcome, Status
-from checks.core.schemes import STARTTLS_PROTOCOLS
+from checks.core.schemes import STARTTLS_PROTOCOLS, protocol_name
 from checks.lib import default_client, net, starttls
 from checks.lib.certinfo import common_names, display_name, dns_names, ip_names, load_pem
 from checks.lib.handshake import (
@@ -32,7 +32,8 @@ ALERT_VARIANTS = (
     "access_denied",
 )
 NOT_TLS_VARIANTS = (
-    "http", "ssh", "smtp", "imap", "pop3", "ftp", "ldap", "postgres", "mysql", "xmpp", "unknown",
+    "http", "ssh", "smtp", "imap", "pop3", "ftp", "ldap", "postgres", "mysql", "xmpp",
+    "after_upgrade", "unknown",
 )  # fmt: skip
 # How a port that wants a plain-text upgrade first meets TLS from the first byte.
 _UPGRADE_HINTS = ("not_tls", "closed", "timeout")
@@ -124,6 +125,11 @@ def run(ctx: Context) -> Outcome:
         if problem.params.get("variant") == "oversized":
             ctx.raise_if_cancelled()
             problem = _oversized_certificate(ctx, address, port, problem)
+        elif main.outcome == "not_tls" and target.starttls is not None:
+            # The server agreed to the upgrade, then answered the handshake in plain text.
+            params = {**problem.params, "variant": "after_upgrade"}
+            params["protocol_name"] = protocol_name(target.starttls)
+            problem = dataclasses.replace(problem, params=params)
         elif main.outcome in _UPGRADE_HINTS and problem.params.get("variant") in (None, "unknown"):
             ctx.raise_if_cancelled()
             problem = _needs_upgrade(ctx, address, problem)

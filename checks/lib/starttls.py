@@ -29,6 +29,7 @@ HELO_NAME = "handshake-doctor.invalid"
 #                request is unknown to it)
 #   after_auth   the server wants a login before it will switch to TLS
 #   refused      the server offers the upgrade but answered the request with an error
+#   unanswered   the server greeted, then never answered the request for the upgrade
 #   silent       nothing arrived in time (a server that waits for TLS sends nothing)
 #   stalled      the greeting began but never ended (too long, too many lines, or cut short)
 #   closed       the server hung up during the plain-text phase
@@ -39,6 +40,7 @@ OUTCOMES = (
     "not_offered",
     "after_auth",
     "refused",
+    "unanswered",
     "silent",
     "stalled",
     "closed",
@@ -111,6 +113,8 @@ class _Channel:
         self.total = 0
         self.lines = 0
         self.started = False
+        # The request for the upgrade has been sent: silence now is no answer to it.
+        self.asked = False
 
     def send(self, data: bytes) -> None:
         try:
@@ -123,7 +127,8 @@ class _Channel:
         try:
             data = net.recv(self.sock, 4096, timeout=max(0.0, left), cancel=self.cancel)
         except TimeoutError:
-            raise _Stop("stalled" if self.started else "silent", bytes(self.buffer)) from None
+            waited = "unanswered" if self.asked else "stalled" if self.started else "silent"
+            raise _Stop(waited, bytes(self.buffer)) from None
         except Cancelled:
             raise
         except OSError as exc:
@@ -210,6 +215,7 @@ def _smtp(channel: _Channel, host: str) -> dict[str, object]:
     code, lines = _numbered_reply(channel)
     offered = tuple(printable(line[4:]).split(" ")[0].upper() for line in lines[1:])
     advertised = "STARTTLS" in offered
+    channel.asked = True
     channel.send(b"STARTTLS\r\n")
     code, reply = _numbered_reply(channel)
     return _judge_numbered(code, reply[-1], greeting, offered, advertised, ok=220)
@@ -220,6 +226,7 @@ def _ftp(channel: _Channel, host: str) -> dict[str, object]:
     greeting = lines[0]
     if code != 220:
         raise _Stop("refused" if code in (421, 530) else "other", greeting)
+    channel.asked = True
     channel.send(b"AUTH TLS\r\n")
     code, reply = _numbered_reply(channel)
     return _judge_numbered(code, reply[-1], greeting, (), None, ok=234)
@@ -278,6 +285,7 @@ def _imap(channel: _Channel, host: str) -> dict[str, object]:
     words = b" ".join(line[13:] for line in untagged if line.upper().startswith(b"* CAPABILITY"))
     offered = tuple(printable(words, 2000).upper().split())
     advertised = "STARTTLS" in offered
+    channel.asked = True
     channel.send(b"hd2 STARTTLS\r\n")
     reply, _ = _imap_tagged(channel, b"hd2")
     status = reply[4:].split(b" ", 1)[0].upper()
@@ -312,6 +320,7 @@ def _pop3(channel: _Channel, host: str) -> dict[str, object]:
             listed.append(printable(line).split(" ")[0].upper())
         offered = tuple(listed)
     advertised = "STLS" in offered if offered else None
+    channel.asked = True
     channel.send(b"STLS\r\n")
     reply = channel.line()
     found: dict[str, object] = {
@@ -361,6 +370,7 @@ def _xmpp(channel: _Channel, host: str) -> dict[str, object]:
     }
     if not advertised:
         return {**found, "outcome": "not_offered", "reply": greeting}
+    channel.asked = True
     channel.send(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
     answer = channel.until(_TLS_ANSWER)
     outcome = "ok" if b"<proceed" in answer else "refused"

@@ -359,3 +359,15 @@ def test_connect_raises_with_the_upgrade() -> None:
         with pytest.raises(starttls.UpgradeFailed) as failed:
             starttls.connect("127.0.0.1", port, opening, timeout=2, cancel=threading.Event())
     assert failed.value.upgrade.outcome == "not_offered"
+
+
+def test_a_request_never_answered_is_unanswered_not_a_stalled_greeting() -> None:
+    def ignore(conn: socket.socket) -> None:
+        conn.sendall(b"220 mail ESMTP\r\n")
+        lines(conn, 1)
+        conn.sendall(EHLO)
+        lines(conn, 1)
+        time.sleep(1.5)
+
+    up = run(ignore, "smtp", timeout=0.5)
+    assert up.outcome == "unanswered"

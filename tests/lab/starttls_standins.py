@@ -173,11 +173,15 @@ class SmtpServer(StartTLSStandIn):
     expects a ClientHello at once (SMTPS on a STARTTLS port) and greets inside TLS;
     "stalled_greeting" sends `220-<name> ESMTP` and half a line `220-please wa`, then nothing;
     "endless_greeting" sends `220-<name> greeting line N` every 50 ms, never a final `220 `;
-    "silent" accepts and never sends a byte.
+    "silent" accepts and never sends a byte; "ignore_upgrade" answers `220 2.0.0 Ready to start
+    TLS` and then goes on in plain text (the ClientHello gets `500 5.5.2 Error: bad syntax`);
+    "unanswered" lists STARTTLS and never answers the command.
     """
 
     modes = (
         "starttls",
+        "ignore_upgrade",
+        "unanswered",
         "no_starttls",
         "refuse",
         "after_auth",
@@ -238,6 +242,12 @@ class SmtpServer(StartTLSStandIn):
             session.send("454 4.7.0 TLS not available due to local problem\r\n")
         elif self.mode == "after_auth":
             session.send("530 5.7.0 Must issue an AUTH command first\r\n")
+        elif self.mode == "unanswered":
+            self.hold(session)
+        elif self.mode == "ignore_upgrade":
+            session.send("220 2.0.0 Ready to start TLS\r\n")
+            session.sock.recv(4096)  # the ClientHello, read as a bad command
+            session.send("500 5.5.2 Error: bad syntax\r\n")
         else:
             session.send("220 2.0.0 Ready to start TLS\r\n")
             session.upgrade()
@@ -246,7 +256,7 @@ class SmtpServer(StartTLSStandIn):
     def _reply(self, verb: str, argument: str, secure: bool) -> str:
         if verb == "EHLO":
             offers = ["PIPELINING", "SIZE 10240000"]
-            if not secure and self.mode in ("starttls", "refuse"):
+            if not secure and self.mode in ("starttls", "refuse", "ignore_upgrade", "unanswered"):
                 offers.append("STARTTLS")
             if secure or self.mode == "after_auth":
                 offers.append("AUTH PLAIN LOGIN")

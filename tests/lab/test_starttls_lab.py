@@ -273,3 +273,21 @@ def test_tls_from_the_first_byte_on_a_port_that_wants_the_upgrade(
     finding = findings(report, "tls")["tls.not_tls"]
     assert finding["params"]["variant"] == protocol
     assert f"{scheme}://{HOST}:{port}" in " ".join(finding["fix"])
+
+
+# mode -> (check, finding, variant): what a server that ignores the upgrade is named.
+IGNORED = {
+    "ignore_upgrade": ("tls", "tls.not_tls", "after_upgrade"),
+    "unanswered": ("starttls", "starttls.refused", "unanswered"),
+}
+
+
+@pytest.mark.parametrize("mode", list(IGNORED))
+def test_a_server_that_ignores_the_upgrade(
+    certs: Certs, diagnose: Diagnose, stack: contextlib.ExitStack, mode: str
+) -> None:
+    check_id, finding, variant = IGNORED[mode]
+    server = stack.enter_context(SmtpServer(*certs.healthy, mode=mode))
+    report = diagnose(f"smtp://{HOST}:{server.port}", server.port)
+    assert report["verdict"]["finding"] == finding, report["verdict"]
+    assert findings(report, check_id)[finding]["params"]["variant"] == variant
