@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import venv
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 # Only what our scan needs is imported at the top: the child process that runs it must not pay
 # for the lab's imports (pytest, the PKI) in its measured time.
 from checks import protocols  # noqa: E402
-from checks.lib import cipher_suites  # noqa: E402
+from checks.lib import cipher_suites, starttls  # noqa: E402
 
 BENCH = ROOT / "bench"
 VENV = BENCH / ".venv"
@@ -74,22 +75,37 @@ TESTSSL_CIPHER_PREFIX = {
 # --- our side: a separate process, like the peers --------------------------------------------
 
 
-def ours_main(port: int) -> None:
+def ours_main(port: int, opening: str | None = None) -> None:
+    """Scan 127.0.0.1:`port`, every connection upgraded first with `opening` (a STARTTLS
+    protocol of checks.lib.starttls) when given; print the facts as JSON."""
     started = time.monotonic()
     scanner = protocols.Scanner(
-        "127.0.0.1", port, sni=None, timeout=lambda: 5.0, cancel=threading.Event()
+        "127.0.0.1",
+        port,
+        sni=None,
+        timeout=lambda: 5.0,
+        cancel=threading.Event(),
+        opening=starttls.Opening(opening, "127.0.0.1") if opening else None,
     )
     result = protocols.scan(scanner)
     facts = protocols.facts(result, "127.0.0.1", port, None)
-    facts["scan_s"] = time.monotonic() - started
-    sys.stdout.write(json.dumps(facts))
+    out = {
+        "versions": dict(facts.versions),
+        "suites": {version: list(names) for version, names in facts.suites.items()},
+        "handshakes": facts.handshakes,
+        "scan_s": time.monotonic() - started,
+    }
+    sys.stdout.write(json.dumps(out))
 
 
-def run_ours(port: int) -> tuple[float, float, Sets, int]:
+def run_ours(port: int, opening: str | None = None) -> tuple[float, float, Sets, int]:
     """Wall time of the whole process, time of the scan inside it, the sets, the handshakes."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--ours", str(port)]
+    if opening:
+        command += ["--opening", opening]
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--ours", str(port)],
+        command,
         capture_output=True,
         text=True,
         timeout=PEER_TIMEOUT,
@@ -136,10 +152,13 @@ def ensure_sslyze() -> Path | None:
     return python
 
 
-def run_sslyze(python: Path, port: int) -> tuple[float, Sets]:
+def run_sslyze(python: Path, port: int, starttls: str | None = None) -> tuple[float, Sets]:
+    """`starttls`: sslyze's --starttls protocol (smtp, imap, pop3, ldap, postgres, ...)."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "sslyze.json"
         flags = ["--sslv2", "--sslv3", "--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3"]
+        if starttls:
+            flags += ["--starttls", starttls]
         started = time.monotonic()
         subprocess.run(
             [
@@ -172,11 +191,16 @@ def run_sslyze(python: Path, port: int) -> tuple[float, Sets]:
 # --- testssl.sh ------------------------------------------------------------------------------
 
 
-def run_testssl(port: int) -> tuple[float, Sets]:
+def run_testssl(
+    port: int, starttls: str | None = None, extra: Sequence[str] = ()
+) -> tuple[float, Sets]:
+    """`starttls`: testssl.sh's -t/--starttls protocol (smtp, imap, ldap, postgres, ...);
+    `extra`: more options (--ssl-native)."""
     assert TESTSSL is not None
     registry = cipher_suites.registry()
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "testssl.json"
+        options = [*(["--starttls", starttls] if starttls else []), *extra]
         started = time.monotonic()
         subprocess.run(
             [
@@ -192,6 +216,7 @@ def run_testssl(port: int) -> tuple[float, Sets]:
                 "0",
                 "--ip",
                 "127.0.0.1",
+                *options,
                 "-p",
                 "-E",
                 f"127.0.0.1:{port}",
@@ -249,10 +274,11 @@ def _agree(ours: Sets, peer: Sets | None, part: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--ours", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--opening", help=argparse.SUPPRESS)
     parser.add_argument("--configs", default="")
     args = parser.parse_args(argv)
     if args.ours:
-        ours_main(args.ours)
+        ours_main(args.ours, args.opening)
         return 0
     from tests.lab.nginx import nginx_available
     from tests.lab.test_protocols_lab import CONFIGS, start_configs
