@@ -19,8 +19,8 @@ from checks.lib.handshake import (
     handshake,
     malformed_kind,
     sent_certificates,
-    sniff_protocol,
 )
+from checks.lib.starttls import sniff_protocol
 
 # Alerts with a text of their own; every other alert uses the generic one.
 ALERT_VARIANTS = (

@@ -150,22 +150,6 @@ def looks_like_tls(data: bytes) -> bool:
     return len(data) >= 3 and data[0] & 0x80 != 0 and data[2] == 0x04
 
 
-def sniff_protocol(data: bytes) -> str:
-    """Name what a non-TLS reply looks like: one of `NOT_TLS_VARIANTS`."""
-    head = data[:16].upper()
-    if head.startswith(b"HTTP/") or b"<HTML" in data[:64].upper():
-        return "http"
-    if head.startswith(b"SSH-"):
-        return "ssh"
-    if head.startswith((b"220 ", b"220-")):
-        return "ftp" if b"FTP" in data.upper() else "smtp"
-    if head.startswith(b"* OK"):
-        return "imap"
-    if head.startswith(b"+OK"):
-        return "pop3"
-    return "unknown"
-
-
 def preview(data: bytes) -> str:
     """A printable, short rendering of raw bytes for the report."""
     text = "".join(chr(b) if 32 <= b < 127 else "·" for b in data[:48])

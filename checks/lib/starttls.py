@@ -171,14 +171,16 @@ class _Channel:
         return data
 
 
-def _sniff(line: bytes) -> str:
-    head = line[:16].upper()
-    if head.startswith(b"HTTP/") or head.startswith(b"<"):
-        return "http" if head.startswith(b"HTTP/") else "xml"
+def sniff_protocol(data: bytes) -> str:
+    """Name the plain-text protocol a reply looks like: `http`, `ssh`, `smtp`, `ftp`, `imap`,
+    `pop3` or `unknown` (for a port that is not TLS, or not the protocol expected)."""
+    head = data[:16].upper()
+    if head.startswith(b"HTTP/") or b"<HTML" in data[:64].upper():
+        return "http"
     if head.startswith(b"SSH-"):
         return "ssh"
     if head.startswith((b"220 ", b"220-")):
-        return "ftp" if b"FTP" in line.upper() else "smtp"
+        return "ftp" if b"FTP" in data.upper() else "smtp"
     if head.startswith(b"* OK"):
         return "imap"
     if head.startswith(b"+OK"):
@@ -187,7 +189,7 @@ def _sniff(line: bytes) -> str:
 
 
 def _other(line: bytes) -> _Stop:
-    return _Stop("other", line, _sniff(line))
+    return _Stop("other", line, sniff_protocol(line))
 
 
 _AUTH_WORDS = re.compile(rb"auth|login|log in", re.IGNORECASE)

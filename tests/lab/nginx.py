@@ -39,6 +39,21 @@ def require_nginx() -> None:
     pytest.fail(MISSING_MESSAGE, pytrace=False)
 
 
+def end_process(process: subprocess.Popen[bytes] | None, stop_signal: int, grace: float) -> None:
+    """Send a daemon `stop_signal`, then SIGKILL its whole process group after `grace`
+    seconds; always waits for it (a daemon started with start_new_session)."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(process.pid, stop_signal)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(STOP_TIMEOUT)
+
+
 def free_port() -> int:
     """A loopback port that was free a moment ago."""
     with socket.socket() as probe:
@@ -198,15 +213,7 @@ class Nginx:
         """Graceful quit (SIGQUIT), then SIGKILL to the whole group after 5 s; always waits."""
         process, self.process = self.process, None
         try:
-            if process is not None and process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGQUIT)
-                try:
-                    process.wait(STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(STOP_TIMEOUT)
+            end_process(process, signal.SIGQUIT, STOP_TIMEOUT)
         finally:
             if self._tmp is not None:
                 self._tmp.cleanup()

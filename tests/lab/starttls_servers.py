@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
-from tests.lab.nginx import _accepts, free_port
+from tests.lab.nginx import _accepts, end_process, free_port
 from tests.lab.starttls_standins import FtpServer, MysqlServer, SmtpServer, XmppServer
 
 __all__ = [
@@ -258,15 +258,7 @@ class _Daemon:
         """Ask the daemon to shut down, SIGKILL its whole group after `stop_grace`; always waits."""
         process, self.process = self.process, None
         try:
-            if process is not None and process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, self.stop_signal)
-                try:
-                    process.wait(self.stop_grace)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(STOP_TIMEOUT)
+            end_process(process, self.stop_signal, self.stop_grace)
         finally:
             if self._tmp is not None:
                 self._tmp.cleanup()

@@ -18,6 +18,7 @@ from checks.lib.programs.common import (
     Run,
     connects,
     did_not_run,
+    probe_attempt,
     refuses,
     script_result,
     secs,
@@ -106,13 +107,7 @@ def _python(program: Program, r: Run) -> Attempt:
 def _node(program: Program, r: Run) -> Attempt:
     argv = [program.path or "node", "-e", probes.NODE_ATTEMPT, r.host, str(r.port)]
     done = r.go(program, [*argv, r.address or "", r.cacert or "", str(r.timeout)])
-    if (failed := did_not_run(program, done)) is not None:
-        return failed
-    answer = parse.json_object(done.stdout)
-    if not answer:
-        problem = classify.first_meaningful(done.stderr, "Error") or "no answer"
-        return unknown(program, f"the Node probe failed: {problem}")
-    return script_result(program.id, answer)
+    return probe_attempt(program, done, "Node")
 
 
 def _java_truststore(cacert: str, folder: Path) -> list[str]:

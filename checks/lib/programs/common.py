@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from checks.lib.programs import classify
+from checks.lib.programs import classify, parse
 from checks.lib.programs.models import Attempt, Program, Reason
 from checks.lib.programs.runner import run
 from checks.lib.system import CommandResult
@@ -92,6 +92,18 @@ def did_not_run(program: Program, done: CommandResult) -> Attempt | None:
     if "no answer within" in done.error:
         return Attempt(program.id, "refuses", "timeout", classify.one_line(done.error), "ran")
     return unknown(program, f"could not run {program.name}: {done.error}")
+
+
+def probe_attempt(program: Program, done: CommandResult, probe: str) -> Attempt:
+    """The Attempt of a probe script that prints one JSON answer: what it says, or why the
+    script (the `probe`: "Node", "Python") said nothing usable."""
+    if (failed := did_not_run(program, done)) is not None:
+        return failed
+    answer = parse.json_object(done.stdout)
+    if not answer:
+        problem = classify.first_meaningful(done.stderr, "Error") or "no answer"
+        return unknown(program, f"the {probe} probe failed: {problem}")
+    return script_result(program.id, answer)
 
 
 def script_result(program_id: str, answer: Mapping[str, object]) -> Attempt:

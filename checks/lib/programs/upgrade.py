@@ -9,15 +9,14 @@ import os
 import re
 
 from checks.core.schemes import protocol_name
-from checks.lib.programs import classify, parse, probes
+from checks.lib.programs import classify, probes
 from checks.lib.programs.common import (
     Run,
     connects,
     did_not_run,
+    probe_attempt,
     refuses,
-    script_result,
     secs,
-    unknown,
 )
 from checks.lib.programs.models import Attempt, Program, Reason, Target
 
@@ -194,10 +193,4 @@ def python(program: Program, r: Run) -> Attempt:
     """smtplib, imaplib, poplib or ftplib with ssl.create_default_context() (over the
     --cacert file when given), as their documentation advises."""
     done = r.go(program, python_argv(program.executable or program.path or "python3", r))
-    if (failed := did_not_run(program, done)) is not None:
-        return failed
-    answer = parse.json_object(done.stdout)
-    if not answer:
-        problem = classify.first_meaningful(done.stderr, "Error") or "no answer"
-        return unknown(program, f"the Python probe failed: {problem}")
-    return script_result(program.id, answer)
+    return probe_attempt(program, done, "Python")
