@@ -178,6 +178,7 @@ def analyse(
     cacert: TrustStore | None = None,
     os_judgement: Judgement | None = None,
     known_bad: KnownBadList | None = None,
+    soon_days: int = policy.EXPIRES_SOON_DAYS,
 ) -> Analysis:
     """Grade the chain as sent and report every problem found, not only the first.
 
@@ -227,7 +228,7 @@ def analyse(
         # Without the server's own certificate neither names nor a path can be judged; the
         # others are still graded one by one.
         for index, cert in sent.items():
-            findings += grade(cert, index, positions[index], now, dated=True)
+            findings += grade(cert, index, positions[index], now, dated=True, soon_days=soon_days)
         findings += known_bad_findings([(c, i, positions[i]) for i, c in sent.items()], known_bad)
         return Analysis(tuple(findings), facts)
 
@@ -251,7 +252,9 @@ def analyse(
     for index in path.indices:
         # A root's expiry does not matter: the copy in the trust store is the anchor.
         dated = index == 0 or positions[index] != "root"
-        findings += grade(sent[index], index, positions[index], now, dated=dated)
+        findings += grade(
+            sent[index], index, positions[index], now, dated=dated, soon_days=soon_days
+        )
     examined: list[tuple[x509.Certificate, int | None, Position]] = [
         (sent[i], i, positions[i]) for i in path.indices
     ]
@@ -401,6 +404,7 @@ def run(ctx: Context) -> Outcome:
             cacert=cacert,
             os_judgement=os_judgement,
             known_bad=known_bad,
+            soon_days=ctx.settings.expires_soon_days,
         )
 
     analysis = analyse_at(None)
@@ -544,7 +548,7 @@ CHECK = Check(
         "cert.unparsable": ("missing",),
         "cert.expired": ("intermediate",),
         "cert.not_yet_valid": ("intermediate",),
-        "cert.expires_soon": (),
+        "cert.expires_soon": ("urgent",),
         "cert.hostname_mismatch": ("www", "by_address"),
         "cert.no_san": (),
         "cert.self_signed": ("cacert",),

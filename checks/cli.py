@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from checks.core import policy
 from checks.core.config import Resolve, Settings
 from checks.core.models import CheckResult, Status
 from checks.core.redact import redact
@@ -93,6 +94,13 @@ def _positive_seconds(text: str) -> float:
     if not 0 < value <= 300:
         raise argparse.ArgumentTypeError("the timeout must be between 0 and 300 seconds")
     return value
+
+
+def _expiry_days(text: str) -> int:
+    low, high = policy.EXPIRES_SOON_RANGE
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        raise argparse.ArgumentTypeError(f"the expiry warning is a number of days, {low} to {high}")
+    return int(text)
 
 
 def _resolve_pin(text: str) -> Resolve:
@@ -213,6 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="trust only the root certificates in FILE for the target",
     )
+    scope.add_argument(
+        "--expiry-warning",
+        type=_expiry_days,
+        default=Settings.expires_soon_days,
+        metavar="DAYS",
+        help="warn when a certificate of the target ends within DAYS days "
+        "(default %(default)s; 0: never)",
+    )
     references = check.add_argument_group("reference points")
     references.add_argument(
         "--known-roots",
@@ -300,6 +316,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         offline=args.offline,
         only=args.only,
         lang=args.lang,
+        expires_soon_days=args.expiry_warning,
     )
 
 

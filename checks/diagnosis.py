@@ -226,6 +226,9 @@ def effect(finding: Finding) -> Effect:
     if finding.id in _UNSAFE:
         # A weak key or signature that this machine's default client refuses stops it.
         return Effect.BLOCKS if finding.params.get("refused_here") is True else Effect.UNSAFE
+    if finding.id == "cert.expires_soon" and finding.params.get("variant") == "urgent":
+        # Connections fail within the week: it leads the verdict though they work today.
+        return Effect.UNSAFE
     if finding.status is Status.FAIL and finding.id not in _HYGIENE_FAILURES:
         return Effect.BLOCKS
     return Effect.HYGIENE

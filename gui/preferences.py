@@ -6,13 +6,18 @@ import dataclasses
 
 from PySide6.QtCore import QSettings
 
+from checks.core import policy
 from checks.core.config import Settings
 from checks.present import catalogue
 
 ORGANISATION = "Handshake Doctor"
 APPLICATION = "Handshake Doctor"
 MAX_RECENT = 10
-_LIMITS = {"connect_timeout": (0.5, 60.0), "check_deadline": (5.0, 300.0)}
+_LIMITS = {
+    "connect_timeout": (0.5, 60.0),
+    "check_deadline": (5.0, 300.0),
+    "expires_soon_days": policy.EXPIRES_SOON_RANGE,
+}
 
 
 def store() -> QSettings:
@@ -67,6 +72,13 @@ def load_settings(qs: QSettings | None = None) -> Settings:
         canaries=canaries or base.canaries,
         offline=offline,
         lang=language,
+        expires_soon_days=int(
+            _number(
+                qs.value("settings/expires_soon_days", base.expires_soon_days),
+                "expires_soon_days",
+                base.expires_soon_days,
+            )
+        ),
     )
 
 
@@ -78,6 +90,7 @@ def save_settings(settings: Settings, qs: QSettings | None = None) -> None:
     qs.setValue("settings/connect_timeout", settings.connect_timeout)
     qs.setValue("settings/check_deadline", settings.check_deadline)
     qs.setValue("settings/offline", settings.offline)
+    qs.setValue("settings/expires_soon_days", settings.expires_soon_days)
     qs.sync()
 
 

@@ -14,10 +14,12 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QPlainTextEdit,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from checks.core import policy
 from checks.core.config import DEFAULT_CANARIES, DEFAULT_NTP_SERVERS, Settings
 from checks.core.target import TargetError, parse
 from checks.present import catalogue
@@ -65,6 +67,11 @@ class SettingsDialog(QDialog):
         self.deadline.setSingleStep(5.0)
         self.deadline.setSuffix(ui("gui_settings.seconds_suffix", lang=lang))
         self.deadline.setValue(settings.check_deadline)
+        self.expiry = QSpinBox()
+        self.expiry.setRange(*policy.EXPIRES_SOON_RANGE)
+        self.expiry.setSuffix(ui("gui_settings.days_suffix", lang=lang))
+        self.expiry.setSpecialValueText(ui("gui_settings.expiry_never", lang=lang))
+        self.expiry.setValue(settings.expires_soon_days)
         self.offline = QCheckBox(ui("gui_settings.offline", lang=lang))
         self.offline.setChecked(settings.offline)
         self.error_label = wrapping_label()
@@ -77,6 +84,7 @@ class SettingsDialog(QDialog):
             ("gui_settings.canaries", self.canaries),
             ("gui_settings.connect_timeout", self.timeout),
             ("gui_settings.check_deadline", self.deadline),
+            ("gui_settings.expiry_warning", self.expiry),
         ]
         for key, widget in rows:
             label = QLabel(ui(key, lang=lang))
@@ -133,6 +141,7 @@ class SettingsDialog(QDialog):
             canaries=_lines(self.canaries) or DEFAULT_CANARIES,
             connect_timeout=self.timeout.value(),
             check_deadline=self.deadline.value(),
+            expires_soon_days=self.expiry.value(),
             offline=self.offline.isChecked(),
         )
 
@@ -153,4 +162,5 @@ class SettingsDialog(QDialog):
         self.canaries.setPlainText("\n".join(defaults.canaries))
         self.timeout.setValue(defaults.connect_timeout)
         self.deadline.setValue(defaults.check_deadline)
+        self.expiry.setValue(defaults.expires_soon_days)
         self.offline.setChecked(defaults.offline)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from checks.core import policy
+
 Scope = Literal["local", "target"]
 
 DEFAULT_NTP_SERVERS = (
@@ -48,6 +50,8 @@ class Settings:
         offline: contact nothing but the target.
         only: run only the local-machine checks or only the target checks.
         lang: language of the output; None follows the OS.
+        expires_soon_days: warn when a certificate of the target ends within this many days
+            (0: never); within `policy.EXPIRES_URGENT_DAYS` the warning leads the verdict.
     """
 
     connect_timeout: float = 5.0
@@ -61,6 +65,7 @@ class Settings:
     offline: bool = False
     only: Scope | None = None
     lang: str | None = None
+    expires_soon_days: int = policy.EXPIRES_SOON_DAYS
 
     def canary_sites(self) -> tuple[tuple[Canary, ...], tuple[str, ...]]:
         """The well-known sites that parse as host[:port], and the texts that do not."""

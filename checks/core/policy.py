@@ -12,8 +12,13 @@ DSA_ALLOWED = False
 # Signature hashes with practical collision attacks (MD5: 2008 rogue CA; SHA-1: SHAttered 2017).
 WEAK_SIGNATURE_HASHES = frozenset({"md5", "sha1"})
 
-# A certificate this close to its end is a warning: renewal has probably failed.
-EXPIRES_SOON_DAYS = 14
+# A certificate this close to its end is a warning: renewal has probably failed (certbot and
+# most ACME clients renew 30 days ahead; seed 000 recommends an alert 30 days before).
+EXPIRES_SOON_DAYS = 30
+# This close, connections fail within the week: the warning leads the verdict.
+EXPIRES_URGENT_DAYS = 7
+# The range the settings accept for the warning (0 turns it off).
+EXPIRES_SOON_RANGE = (0, 365)
 
 # Path building against hostile or broken chains: at most this many certificates on one path
 # and this many issuer candidates tried in total, so cross-signed cycles always end.

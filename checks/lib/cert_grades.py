@@ -71,9 +71,15 @@ def check_hostname(cert: x509.Certificate, host: str, *, is_ip: bool) -> Finding
 
 
 def check_validity(
-    cert: x509.Certificate, *, index: int, position: Position, now: datetime
+    cert: x509.Certificate,
+    *,
+    index: int,
+    position: Position,
+    now: datetime,
+    soon_days: int = policy.EXPIRES_SOON_DAYS,
 ) -> list[Finding]:
-    """Expired, not yet valid, or expiring within `policy.EXPIRES_SOON_DAYS` days."""
+    """Expired, not yet valid, or expiring within `soon_days` days (urgent within
+    `policy.EXPIRES_URGENT_DAYS`)."""
     not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
     params: dict[str, object] = {
         "index": index,
@@ -92,9 +98,12 @@ def check_validity(
         days = (now - not_after) // DAY
         return [Finding("cert.expired", Status.FAIL, {**params, "days": days})]
     left = not_after - now
-    if left < timedelta(days=policy.EXPIRES_SOON_DAYS):
+    if left < timedelta(days=soon_days):
         params.pop("variant", None)
-        return [Finding("cert.expires_soon", Status.WARN, {**params, "days": left // DAY})]
+        params["days"] = left // DAY
+        if left < timedelta(days=policy.EXPIRES_URGENT_DAYS):
+            params["variant"] = "urgent"
+        return [Finding("cert.expires_soon", Status.WARN, params)]
     return []
 
 
@@ -153,9 +162,19 @@ def check_known_bad(
 
 
 def grade(
-    cert: x509.Certificate, index: int, position: Position, now: datetime, *, dated: bool
+    cert: x509.Certificate,
+    index: int,
+    position: Position,
+    now: datetime,
+    *,
+    dated: bool,
+    soon_days: int = policy.EXPIRES_SOON_DAYS,
 ) -> list[Finding]:
-    findings = check_validity(cert, index=index, position=position, now=now) if dated else []
+    findings = (
+        check_validity(cert, index=index, position=position, now=now, soon_days=soon_days)
+        if dated
+        else []
+    )
     checks = [
         # A self-signature proves nothing, so its hash does not matter either.
         None if is_self_signed(cert) else check_signature(cert, index=index, position=position),

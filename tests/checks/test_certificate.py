@@ -186,6 +186,35 @@ def test_expires_soon_is_a_warning() -> None:
     assert "cert.valid" not in ids(result)
 
 
+def test_within_a_week_the_expiry_warning_is_urgent_and_leads_the_verdict() -> None:
+    from checks import diagnosis
+    from checks.core.models import CheckResult, Effect
+
+    three = only(analyse([pki.leaf("a.test", INTERMEDIATE, not_after=NOW + 3 * DAY).cert,
+                          INTERMEDIATE.cert]), "cert.expires_soon")  # fmt: skip
+    twenty = only(analyse([pki.leaf("a.test", INTERMEDIATE, not_after=NOW + 20 * DAY).cert,
+                           INTERMEDIATE.cert]), "cert.expires_soon")  # fmt: skip
+    assert (three.params["days"], three.params.get("variant")) == (3, "urgent")
+    assert (twenty.params["days"], twenty.params.get("variant")) == (20, None)
+    assert diagnosis.effect(three) is Effect.UNSAFE
+    assert diagnosis.effect(twenty) is Effect.HYGIENE
+    tls = CheckResult("tls", Status.PASS, (Finding("tls.ok", Status.PASS),))
+    urgent = diagnosis.verdict((tls, CheckResult("cert", Status.WARN, (three,))))
+    assert urgent.finding is three
+    assert urgent.connects is True
+    later = diagnosis.verdict((tls, CheckResult("cert", Status.WARN, (twenty,))))
+    assert later.finding is None
+    assert [p.finding.id for p in later.left] == ["cert.expires_soon"]
+
+
+def test_the_expiry_warning_is_a_setting() -> None:
+    twenty = pki.leaf("a.test", INTERMEDIATE, not_after=NOW + 20 * DAY)
+    chain = [twenty.cert, INTERMEDIATE.cert]
+    assert ids(analyse(chain, soon_days=10)) == ["cert.valid"]
+    assert ids(analyse(chain, soon_days=0)) == ["cert.valid"]
+    assert ids(analyse(chain, soon_days=60)) == ["cert.expires_soon"]
+
+
 def test_the_expiry_warning_starts_at_the_policy_threshold() -> None:
     days = policy.EXPIRES_SOON_DAYS
     later = pki.leaf("a.test", INTERMEDIATE, not_after=NOW + days * DAY + DAY)

@@ -102,6 +102,9 @@ def test_bad_targets_get_one_sentence_and_exit_3(bad: str) -> None:
         ["--ntp-server", "time.example:99999"],
         ["--only", "everything"],
         ["--starttls", "gopher"],
+        ["--expiry-warning", "-1"],
+        ["--expiry-warning", "a month"],
+        ["--expiry-warning", "400"],
     ],
 )
 def test_bad_options_exit_3_without_a_traceback(options: list[str]) -> None:

@@ -35,6 +35,7 @@ def test_settings_round_trip_and_bad_values_fall_back() -> None:
         connect_timeout=2.5,
         check_deadline=20.0,
         offline=True,
+        expires_soon_days=14,
     )
     preferences.save_settings(chosen)
     assert preferences.load_settings() == chosen
@@ -42,7 +43,9 @@ def test_settings_round_trip_and_bad_values_fall_back() -> None:
     store.setValue("settings/connect_timeout", "fast")
     store.setValue("settings/lang", "klingon")
     store.setValue("settings/check_deadline", 9999)
+    store.setValue("settings/expires_soon_days", "soon")
     loaded = preferences.load_settings()
+    assert loaded.expires_soon_days == Settings().expires_soon_days
     assert loaded.connect_timeout == Settings().connect_timeout
     assert loaded.lang is None
     assert loaded.check_deadline == 300.0
@@ -82,6 +85,7 @@ def test_the_dialog_edits_validates_and_applies(qtbot: QtBot, window: MainWindow
     dialog.ntp.setPlainText("ntp.corp.example\n\n")
     dialog.canaries.setPlainText("")
     dialog.timeout.setValue(3.0)
+    dialog.expiry.setValue(45)
     dialog.offline.setChecked(True)
     dialog.language.setCurrentIndex(dialog.language.findData("zh_CN"))
     dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
@@ -93,6 +97,7 @@ def test_the_dialog_edits_validates_and_applies(qtbot: QtBot, window: MainWindow
     assert window.lang == "zh_CN"
     assert window.banner.headline_label.text() == "这台电脑可以安全地连接到 shop.example.com:443"
     assert preferences.load_settings().connect_timeout == 3.0
+    assert preferences.load_settings().expires_soon_days == 45
     assert preferences.load_settings().offline
 
 
