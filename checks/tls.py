@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import math
 
@@ -106,6 +107,9 @@ def run(ctx: Context) -> Outcome:
         client_cert_requested=main.client_cert_requested,
         client_ca_names=main.client_ca_names,
         first_bytes=main.detail if main.outcome == "not_tls" else None,
+        ocsp_staple=base64.b64encode(main.ocsp_staple).decode("ascii")
+        if main.ocsp_staple
+        else None,
     )
     findings: list[Finding] = []
     refused = main.client_cert_refused is not None

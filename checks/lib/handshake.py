@@ -22,6 +22,8 @@ _SNIFF_BYTES = 64
 
 # Limits on a hostile peer: total bytes read during one handshake.
 _MAX_HANDSHAKE_BYTES = 512 * 1024
+# A real OCSP response is 1-4 KB; more than this is not kept.
+_MAX_STAPLE_BYTES = 64 * 1024
 
 
 # After a TLS 1.3 handshake in which a client certificate was requested, the server's verdict
@@ -78,6 +80,7 @@ class Handshake:
         received: bytes the server sent before the handshake ended or timed out.
         client_cert_refused: `HTTP_REFUSED` when the handshake completed without the
             requested client certificate but the web server then refused the request.
+        ocsp_staple: the OCSP response the server stapled (DER), empty when none.
     """
 
     outcome: str
@@ -92,6 +95,7 @@ class Handshake:
     leaf_sha256: str | None = field(default=None)
     received: int = 0
     client_cert_refused: str | None = None
+    ocsp_staple: bytes = b""
 
 
 def _client_context(*, tls12: bool = False) -> SSL.Context:
@@ -225,10 +229,19 @@ def handshake_over(
         if b"certificate request" in conn.get_state_string():
             requested.append(True)
 
+    stapled: list[bytes] = []
+
+    def on_staple(conn: SSL.Connection, response: bytes, data: object) -> bool:
+        # Judged later with the chain; the handshake goes on whatever the staple says.
+        stapled.append(response[:_MAX_STAPLE_BYTES])
+        return True
+
     context = _client_context(tls12=wire is not None)
     context.set_info_callback(on_state)
+    context.set_ocsp_client_callback(on_staple)
     conn = SSL.Connection(context, None)
     conn.set_connect_state()
+    conn.request_ocsp()
     if sni:
         conn.set_tlsext_host_name(to_ascii(sni).encode("ascii"))
     first = bytearray()
@@ -249,6 +262,7 @@ def handshake_over(
             first_bytes=bytes(first),
             leaf_sha256=_leaf_sha256(conn),
             received=received,
+            ocsp_staple=stapled[0] if stapled else b"",
             **values,  # type: ignore[arg-type]
         )
 

@@ -77,6 +77,9 @@ def value_text(key: str, value: object, lang: str) -> str:
         return ui_texts(lang).get(f"ntp_clock.{text}") or text
     if text.startswith("-----BEGIN"):
         return ui("fact_value.pem", lang=lang, count=text.count("-----BEGIN"))
+    if key == "ocsp_staple":
+        # base64 of DER: the size tells a person more than the text.
+        return ui("fact_value.der_bytes", lang=lang, count=len(text) * 3 // 4)
     if _WORD.match(text) and f"fact_value.{text}" in ui_texts(lang):
         return ui(f"fact_value.{text}", lang=lang)
     return _cut(text)

@@ -44,6 +44,8 @@ class TlsFacts(Facts):
         first_bytes: what a port that is not TLS answered, for `not_tls` only.
         without_sni: only when a server name was sent and a chain came back.
         default_client: only where this machine's default policy can be read (Linux).
+        ocsp_staple: the OCSP response the server stapled to the handshake, base64 (DER);
+            absent when it stapled none.
     """
 
     check_id = "tls"
@@ -61,3 +63,4 @@ class TlsFacts(Facts):
     first_bytes: str | None = absent_when_none()
     without_sni: WithoutSni | None = absent_when_none()
     default_client: DefaultClient | None = absent_when_none()
+    ocsp_staple: str | None = absent_when_none()
