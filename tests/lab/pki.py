@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +13,12 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import (
+    AuthorityInformationAccessOID,
+    ExtendedKeyUsageOID,
+    ExtensionOID,
+    NameOID,
+)
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -132,6 +138,57 @@ def _sign(
     return builder.sign(issuer_key, hash_alg)
 
 
+# RFC 6962 3.2 / RFC 5246 7.4.1.4.1: the SCT signature's hash (sha256) and signature (ecdsa).
+_SCT_HASH_SHA256 = 4
+_SCT_SIG_ECDSA = 3
+
+
+def lab_log_id(number: int) -> bytes:
+    """The 32-byte log id of lab log `number` (1, 2, ...): sha256 of "lab log N"."""
+    return hashlib.sha256(f"lab log {number}".encode()).digest()
+
+
+def _fake_ecdsa_signature(seed: bytes) -> bytes:
+    # Shaped like an ECDSA-Sig-Value (SEQUENCE of two positive INTEGERs); no log can verify it.
+    r, s = hashlib.sha256(b"r" + seed).digest(), hashlib.sha256(b"s" + seed).digest()
+    return _der(0x30, _der(0x02, b"\x00" + r) + _der(0x02, b"\x00" + s))
+
+
+def sct_list(count: int, *, timestamp: dt.datetime | None = None) -> bytes:
+    """A TLS-encoded SignedCertificateTimestampList (RFC 6962 3.3) of `count` fake v1 SCTs.
+
+    SCT i (from 1) comes from `lab_log_id(i)`, at `timestamp` (default NOW - 1 day) + i - 1 ms.
+    """
+    base = timestamp or NOW - DAY
+    base_ms = int(base.timestamp() * 1000)
+    items = b""
+    for number in range(1, count + 1):
+        log_id = lab_log_id(number)
+        moment = base_ms + number - 1
+        signature = _fake_ecdsa_signature(log_id + moment.to_bytes(8, "big"))
+        sct = (
+            b"\x00"  # version v1
+            + log_id
+            + moment.to_bytes(8, "big")
+            + (0).to_bytes(2, "big")  # no CtExtensions
+            + bytes([_SCT_HASH_SHA256, _SCT_SIG_ECDSA])
+            + len(signature).to_bytes(2, "big")
+            + signature
+        )
+        items += len(sct).to_bytes(2, "big") + sct
+    return len(items).to_bytes(2, "big") + items
+
+
+def sct_list_extension(
+    count: int, *, timestamp: dt.datetime | None = None
+) -> x509.UnrecognizedExtension:
+    """The embedded-SCT extension (1.3.6.1.4.1.11129.2.4.2) with `count` fake SCTs: its value is
+    an OCTET STRING wrapping the TLS-encoded list, as CAs embed it."""
+    value = _der(0x04, sct_list(count, timestamp=timestamp))
+    oid = ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS
+    return x509.UnrecognizedExtension(oid, value)
+
+
 def issue(
     cn: str,
     *,
@@ -148,10 +205,17 @@ def issue(
     extended_key_usage: bool = True,
     extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
     authority_key_id: bytes | None = None,
+    ocsp_url: str | None = None,
+    crl_url: str | None = None,
+    must_staple: bool = False,
+    scts: int = 0,
 ) -> Issued:
     """Issue one certificate; `issuer=None` makes it self-signed (a root, or a self-signed leaf).
 
     `extensions` are added as given (extension, critical), for chains that break a rule.
+    `ocsp_url` and `aia_ca_issuers` go into one AuthorityInformationAccess extension;
+    `crl_url` makes a CRLDistributionPoints extension; `must_staple` adds the TLS feature
+    status_request (RFC 7633); `scts` embeds that many fake SCTs (see `sct_list`).
     """
     private_key = new_key(key) if isinstance(key, str) else key
     subject = _name(cn, org)
@@ -204,18 +268,36 @@ def issue(
             )
     for extension, critical in extensions:
         builder = builder.add_extension(extension, critical=critical)
-    if aia_ca_issuers:
-        builder = builder.add_extension(
-            x509.AuthorityInformationAccess(
-                [
-                    x509.AccessDescription(
-                        AuthorityInformationAccessOID.CA_ISSUERS,
-                        x509.UniformResourceIdentifier(aia_ca_issuers),
-                    )
-                ]
-            ),
-            critical=False,
+    access = []
+    if ocsp_url:
+        access.append(
+            x509.AccessDescription(
+                AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+            )
         )
+    if aia_ca_issuers:
+        access.append(
+            x509.AccessDescription(
+                AuthorityInformationAccessOID.CA_ISSUERS,
+                x509.UniformResourceIdentifier(aia_ca_issuers),
+            )
+        )
+    if access:
+        builder = builder.add_extension(x509.AuthorityInformationAccess(access), critical=False)
+    if crl_url:
+        point = x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(crl_url)],
+            relative_name=None,
+            reasons=None,
+            crl_issuer=None,
+        )
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+    if must_staple:
+        builder = builder.add_extension(
+            x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False
+        )
+    if scts:
+        builder = builder.add_extension(sct_list_extension(scts), critical=False)
     return Issued(_sign(builder, signer_key, hash_alg or hashes.SHA256()), private_key)
 
 
