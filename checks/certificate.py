@@ -379,7 +379,7 @@ def run(ctx: Context) -> Outcome:
     target = ctx.target
     tls = ctx.facts(TlsFacts)
     if tls is None or not tls.chain_pem:
-        return Outcome((), blocked_by=_no_chain(ctx))
+        return Outcome((), blocked_by=ctx.stopped_by("tls"))
     settings = ctx.settings
     mozilla = TrustStore.from_file(settings.known_roots or Path(certifi.where()), name="mozilla")
     cacert = TrustStore.from_file(settings.cacert, name="cacert") if settings.cacert else None
@@ -434,15 +434,6 @@ def _as_refused_here(findings: tuple[Finding, ...], level: int) -> tuple[Finding
         else f
         for f in findings
     )
-
-
-def _no_chain(ctx: Context) -> str:
-    """Why there is no chain to judge: the handshake check's failure, or what blocked it."""
-    tls = ctx.results.get("tls")
-    if tls is None:
-        return "tls.skipped"
-    failed = next((f.id for f in tls.findings if f.status is Status.FAIL), None)
-    return failed or tls.blocked_by or "tls.skipped"
 
 
 def _fetch_missing_issuer(

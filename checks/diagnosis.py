@@ -167,6 +167,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "certificate",
         (
+            "cert.revoked",
             "cert.expired",
             "cert.not_yet_valid",
             "cert.hostname_mismatch",
@@ -208,7 +209,7 @@ _UNSAFE = frozenset(
 )
 # Failures of the server's configuration that no client made since about 2015 meets.
 _HYGIENE_FAILURES = frozenset({"protocol.ssl_enabled"})
-_UNCHECKED_IDS = frozenset({"truststore.unavailable"})
+_UNCHECKED_IDS = frozenset({"truststore.unavailable", "cert.revocation_not_checked"})
 
 
 def effect(finding: Finding) -> Effect:
@@ -226,6 +227,10 @@ def effect(finding: Finding) -> Effect:
     if finding.id in _UNSAFE:
         # A weak key or signature that this machine's default client refuses stops it.
         return Effect.BLOCKS if finding.params.get("refused_here") is True else Effect.UNSAFE
+    if finding.id == "cert.revocation_unreachable" and finding.params.get("hard_fail") is True:
+        # Schannel's programs (curl and git built with it, PowerShell) refuse when they
+        # cannot ask; elsewhere clients go on.
+        return Effect.BLOCKS
     if finding.id == "cert.expires_soon" and finding.params.get("variant") == "urgent":
         # Connections fail within the week: it leads the verdict though they work today.
         return Effect.UNSAFE
@@ -235,6 +240,10 @@ def effect(finding: Finding) -> Effect:
 
 
 def _rule_of(finding: Finding) -> tuple[int, Rule] | None:
+    if finding.id == "cert.revocation_unreachable" and finding.params.get("http_blocked") is True:
+        # This network stops plain HTTP (the portal probes got no answer): the responder is
+        # out of reach for the network's reasons, not the certificate's.
+        return next((i, r) for i, r in enumerate(RULES) if r.name == "network")
     return next(((i, r) for i, r in enumerate(RULES) if r.rank(finding) is not None), None)
 
 

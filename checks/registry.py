@@ -37,6 +37,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("starttls", "target", "starttls", needs="starttls"),
     Entry("tls", "target", "tls"),
     Entry("cert", "target", "certificate"),
+    Entry("revocation", "target", "revocation"),
     Entry("protocols", "target", "protocols"),
 )
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from checks.core.config import Scope, Settings
 from checks.core.facts import F, facts_of
-from checks.core.models import CheckResult, Outcome
+from checks.core.models import CheckResult, Outcome, Status
 from checks.core.target import Target
 
 
@@ -42,6 +42,15 @@ class Context:
     def remaining(self) -> float:
         """Seconds left before this check's deadline (never negative)."""
         return max(0.0, self.deadline - time.monotonic())
+
+    def stopped_by(self, check_id: str) -> str:
+        """Why `check_id` gave nothing to go on: its first failure, what blocked it, or that it
+        did not run (`<id>.skipped`); for the checks that work on its facts."""
+        result = self.results.get(check_id)
+        if result is None:
+            return f"{check_id}.skipped"
+        failed = next((f.id for f in result.findings if f.status is Status.FAIL), None)
+        return failed or result.blocked_by or f"{check_id}.skipped"
 
     def raise_if_cancelled(self) -> None:
         if self.cancel.is_set():

@@ -79,7 +79,8 @@ CHECK_MODULES = {
     f"checks.{name}"
     for name in (
         "captive_portal", "clock", "trust_store", "proxy", "interception", "security_software",
-        "client_policy", "programs", "dns", "tcp", "starttls", "tls", "certificate", "protocols",
+        "client_policy", "programs", "dns", "tcp", "starttls", "tls", "certificate",
+        "revocation", "protocols",
     )
 }  # fmt: skip
 ALLOWED: dict[str, tuple[str, ...]] = {

@@ -251,5 +251,5 @@ def test_a_plan_imports_only_the_checks_it_runs() -> None:
         check=True,
     )
     planned, imported = done.stdout.splitlines()
-    assert planned == "dns,tcp,tls,cert,protocols"
+    assert planned == "dns,tcp,tls,cert,revocation,protocols"
     assert imported == ""

@@ -612,13 +612,14 @@ def host_of(name: str) -> str:
 
 @contextlib.contextmanager
 def revocation_scenarios(
-    folder: Path, *, with_nginx: bool | None = None
+    folder: Path, *, with_nginx: bool | None = None, root: pki.Issued | None = None
 ) -> Iterator[RevocationLab]:
     """Start every revocation scenario (see SCENARIOS) under `folder`; stop all on exit.
 
     A lab root signs "Revocation Lab CA" (good) and "Revoked Intermediate CA" (revoked by the
     root's OCSP responder and CRL). Each leaf has an OCSP URL and a CRL URL on loopback.
-    `with_nginx=None` starts the nginx scenario when nginx is installed.
+    `with_nginx=None` starts the nginx scenario when nginx is installed. `root` replaces the
+    lab root (the product's lab tests pass the root their clean machine trusts).
     """
     if shutil.which(OPENSSL) is None:
         raise RuntimeError(f"not installed: openssl: {INSTALL_HINT}")
@@ -635,7 +636,7 @@ def revocation_scenarios(
         garbage = stack.enter_context(garbage_responder())
         closed = down_url()
 
-        root = pki.root("Revocation Lab Root")
+        root = root or pki.root("Revocation Lab Root")
         root_responder = stack.enter_context(OcspResponder(root, folder=folder / "ocsp-root"))
         intermediate = pki.intermediate(
             "Revocation Lab CA",
@@ -692,6 +693,7 @@ def revocation_scenarios(
             "must_staple_no_staple": {"must_staple": True},
             "nginx_stapled": {"must_staple": True},
             "sct_3": {"scts": 3},
+            "sct_none": {"scts": 0},
             "expires_3d": {"not_after": now + 3 * pki.DAY},
             "expires_20d": {"not_after": now + 20 * pki.DAY},
         }
