@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from checks.core.models import CheckResult, Finding, Status
-from checks.diagnosis import RULES, Effect, effect, verdict
+from checks.diagnosis import RULES, Effect, _rule_of, effect, verdict
 
 
 def _result(check_id: str, *findings: Finding) -> CheckResult:
@@ -345,3 +345,30 @@ def test_programs_that_refuse_what_nothing_else_explains_are_the_cause() -> None
     result = verdict([_result("programs", _program_refusals("trust"))])
     assert result.finding is not None
     assert (result.finding.id, result.rule) == ("programs.some_refuse", "programs")
+
+
+def test_a_revoked_certificate_leads_the_certificate_causes() -> None:
+    result = _verdict(_f("cert.expired"), _f("cert.revoked"))
+    assert result.finding is not None
+    assert result.finding.id == "cert.revoked"
+    assert result.rule == "certificate"
+
+
+def test_an_unreachable_responder_is_a_network_cause_only_where_plain_http_is_blocked() -> None:
+    blocked = _f("cert.revocation_unreachable", Status.WARN, http_blocked=True, hard_fail=True)
+    open_network = _f("cert.revocation_unreachable", Status.WARN, http_blocked=False)
+    rule = _rule_of(blocked)
+    assert rule is not None
+    assert rule[1].name == "network"
+    other = _rule_of(open_network)
+    assert other is not None
+    assert other[1].name == "certificate"
+    # Schannel's programs refuse without an answer; elsewhere clients go on.
+    assert effect(blocked) is Effect.BLOCKS
+    assert effect(open_network) is Effect.HYGIENE
+
+
+def test_revocation_not_checked_offline_explains_nothing_and_comes_last() -> None:
+    assert effect(_f("cert.revocation_not_checked", Status.WARN, variant="offline")) is (
+        Effect.UNCHECKED
+    )
