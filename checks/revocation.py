@@ -212,9 +212,12 @@ def run(ctx: Context) -> Outcome:
             bad["variant"] = "stale"
         findings.append(Finding("cert.staple_invalid", Status.WARN, bad))
     checked: list[Checked] = []
-    if ctx.settings.offline:
+    issuers_known = [c for i, c in enumerate(chain) if issuers.get(i) is not None]
+    named = any(revocation.ocsp_urls(c) or revocation.crl_urls(c) for c in issuers_known)
+    if ctx.settings.offline and named:
+        # Only where a certificate names somewhere to ask: otherwise there is nothing to miss.
         findings.append(Finding("cert.revocation_not_checked", Status.WARN, {"variant": "offline"}))
-    else:
+    elif not ctx.settings.offline:
         asked = [(i, c, issuer) for i, c in enumerate(chain) if (issuer := issuers.get(i))]
         with ThreadPoolExecutor(max_workers=_PARALLEL, thread_name_prefix="revocation") as pool:
             futures = [

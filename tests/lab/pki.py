@@ -313,14 +313,14 @@ def intermediate(cn: str, issuer: Issued, **options: object) -> Issued:
 
 def leaf(host: str, issuer: Issued | None, **options: object) -> Issued:
     """A server certificate for `host` (also its SAN unless `sans` is given). One a CA issues
-    carries two embedded SCTs unless `scts` says otherwise, as every public certificate has
+    carries three embedded SCTs unless `scts` says otherwise, as every public certificate has
     since 2018 (Chrome refuses a publicly trusted one without)."""
     options.setdefault("sans", (host,))
     extensions = options.get("extensions") or ()
     sct_oid = ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS
     own_list = any(ext.oid == sct_oid for ext, _ in extensions)  # type: ignore[attr-defined]
     if issuer is not None and not own_list:
-        options.setdefault("scts", 2)
+        options.setdefault("scts", 3)
     return issue(host, issuer=issuer, **options)  # type: ignore[arg-type]
 
 
