@@ -12,6 +12,7 @@ from cryptography.x509.oid import ExtensionOID
 
 from checks.lib import revocation, sct
 from tests.lab import pki
+from tests.lab.pki import der, der_body, der_items
 
 NOW = pki.NOW
 DAY = pki.DAY
@@ -20,31 +21,6 @@ LOG_A = bytes(range(32))
 LOG_B = bytes(range(100, 132))
 STAMP_A = dt.datetime(2025, 3, 1, 12, 0, 0, 250000, tzinfo=dt.UTC)
 STAMP_B = dt.datetime(2025, 3, 1, 12, 0, 5, tzinfo=dt.UTC)
-
-
-def der(tag: int, body: bytes) -> bytes:
-    if len(body) < 0x80:
-        return bytes([tag, len(body)]) + body
-    octets = len(body).to_bytes((len(body).bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(octets)]) + octets + body
-
-
-def der_items(body: bytes) -> list[bytes]:
-    """Whole DER elements, one after another in `body`."""
-    items, at = [], 0
-    while at < len(body):
-        size, header = body[at + 1], 2
-        if size & 0x80:
-            count = size & 0x7F
-            size, header = int.from_bytes(body[at + 2 : at + 2 + count], "big"), 2 + count
-        items.append(body[at : at + header + size])
-        at += header + size
-    return items
-
-
-def der_body(element: bytes) -> bytes:
-    size = element[1]
-    return element[2 + (size & 0x7F if size & 0x80 else 0) :]
 
 
 def tls_vector(body: bytes) -> bytes:

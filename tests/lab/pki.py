@@ -82,7 +82,7 @@ def _general_name(san: str) -> x509.GeneralName:
         return x509.DNSName(san)
 
 
-def _der(tag: int, body: bytes) -> bytes:
+def der(tag: int, body: bytes) -> bytes:
     size = len(body)
     if size < 0x80:
         return bytes([tag, size]) + body
@@ -90,7 +90,7 @@ def _der(tag: int, body: bytes) -> bytes:
     return bytes([tag, 0x80 | len(octets)]) + octets + body
 
 
-def _der_items(body: bytes) -> list[bytes]:
+def der_items(body: bytes) -> list[bytes]:
     """Split concatenated DER elements (whole tag-length-value each)."""
     items, at = [], 0
     while at < len(body):
@@ -104,7 +104,7 @@ def _der_items(body: bytes) -> list[bytes]:
     return items
 
 
-def _der_body(element: bytes) -> bytes:
+def der_body(element: bytes) -> bytes:
     size = element[1]
     return element[2 + (size & 0x7F if size & 0x80 else 0) :]
 
@@ -119,15 +119,15 @@ def _sign_sha1(builder: x509.CertificateBuilder, issuer_key: PrivateKey) -> x509
     # SHA-256, swap the algorithm inside the to-be-signed part, and sign that with SHA-1 by hand.
     draft = builder.sign(issuer_key, hashes.SHA256())
     algorithm = _SHA1_RSA if isinstance(issuer_key, rsa.RSAPrivateKey) else _SHA1_ECDSA
-    fields = _der_items(_der_body(draft.tbs_certificate_bytes))
+    fields = der_items(der_body(draft.tbs_certificate_bytes))
     fields[2] = algorithm  # after [0] version and the serial number
-    tbs = _der(0x30, b"".join(fields))
+    tbs = der(0x30, b"".join(fields))
     if isinstance(issuer_key, rsa.RSAPrivateKey):
         signature = issuer_key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
     else:
         signature = issuer_key.sign(tbs, ec.ECDSA(hashes.SHA1()))
-    der = _der(0x30, tbs + algorithm + _der(0x03, b"\x00" + signature))
-    return x509.load_der_x509_certificate(der)
+    signed = der(0x30, tbs + algorithm + der(0x03, b"\x00" + signature))
+    return x509.load_der_x509_certificate(signed)
 
 
 def _sign(
@@ -151,7 +151,7 @@ def lab_log_id(number: int) -> bytes:
 def _fake_ecdsa_signature(seed: bytes) -> bytes:
     # Shaped like an ECDSA-Sig-Value (SEQUENCE of two positive INTEGERs); no log can verify it.
     r, s = hashlib.sha256(b"r" + seed).digest(), hashlib.sha256(b"s" + seed).digest()
-    return _der(0x30, _der(0x02, b"\x00" + r) + _der(0x02, b"\x00" + s))
+    return der(0x30, der(0x02, b"\x00" + r) + der(0x02, b"\x00" + s))
 
 
 def sct_list(count: int, *, timestamp: dt.datetime | None = None) -> bytes:
@@ -184,7 +184,7 @@ def sct_list_extension(
 ) -> x509.UnrecognizedExtension:
     """The embedded-SCT extension (1.3.6.1.4.1.11129.2.4.2) with `count` fake SCTs: its value is
     an OCTET STRING wrapping the TLS-encoded list, as CAs embed it."""
-    value = _der(0x04, sct_list(count, timestamp=timestamp))
+    value = der(0x04, sct_list(count, timestamp=timestamp))
     oid = ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS
     return x509.UnrecognizedExtension(oid, value)
 
