@@ -21,16 +21,23 @@ lint: $(VENV)/.installed
 
 # Standalone builds (PyInstaller does not cross-compile: Windows and macOS build in CI on their own
 # runners, see packaging/README.md).
-package: system-packages-test $(VENV)/.installed
+# A build newer than everything it is made of is reused (dist/.packaged marks a finished one).
+PACKAGE_INPUTS := pyproject.toml $(shell git ls-files checks gui resources packaging 2>/dev/null)
+
+package: dist/.packaged
+
+dist/.packaged: $(PACKAGE_INPUTS) | system-packages-test $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev,packaging]'
 	PYTHON=$(BIN)/python packaging/build.sh
 	packaging/linux/build-deb.sh
+	touch $@
 
-package-test: package
+# Both write only under build/ and dist/: checking leaves the tree as it was.
+package-test: dist/.packaged
 	PYTHON=$(BIN)/python packaging/test-frozen.sh
 	PYTHON=$(BIN)/python packaging/linux/test-deb.sh
 
-package-bench: package
+package-bench: dist/.packaged
 	$(BIN)/python packaging/bench_package.py
 
 system-packages-run:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs dist/handshake-doctor_*.deb on this machine (as root), checks the installed app: its
 # version, a headless check of a loopback TLS server compared with the same run from source, the
-# window under Xvfb (screenshot in docs/screenshots/deb-xvfb.png), then removes the package with
+# window under Xvfb (screenshot in build/screenshots/deb-xvfb.png), then removes the package with
 # `dpkg -r` and checks that nothing is left. Talks only to 127.0.0.1.
 # Needs: xvfb, xauth, xdotool, imagemagick, desktop-file-utils (optional). PYTHON as in build.sh.
 set -euo pipefail
@@ -81,9 +81,11 @@ step "the window under Xvfb, diagnosing the lab server"
 # Settings in a throwaway folder, offline, so the window contacts nothing but the lab server.
 mkdir -p "$work/config/Handshake Doctor"
 printf '[settings]\noffline=true\n' >"$work/config/Handshake Doctor/Handshake Doctor.conf"
-mkdir -p docs/screenshots
+# Under build/, never over the tracked docs/screenshots/deb-xvfb.png: checking leaves the tree
+# clean (copy it there by hand to refresh the README's picture).
+mkdir -p build/screenshots
 XDG_CONFIG_HOME="$work/config" xvfb-run -a -s "-screen 0 1280x900x24" \
-  packaging/linux/screenshot-gui.sh handshake-doctor docs/screenshots/deb-xvfb.png \
+  packaging/linux/screenshot-gui.sh handshake-doctor build/screenshots/deb-xvfb.png \
   "127.0.0.1:$port"
 
 step "dpkg -r handshake-doctor"

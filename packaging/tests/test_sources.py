@@ -389,3 +389,24 @@ def test_the_workflows_installer_and_checksum_steps_run_as_written(tmp_path: Pat
         "handshake-doctor-1.2.3-windows-x64-portable.exe",
         "handshake-doctor-1.2.3-windows-x64-setup.exe",
     ]
+
+
+def test_checking_a_build_writes_under_build_and_dist_only() -> None:
+    """`make package-test` and `make package-bench` leave the tracked tree as it was: what they
+    draw and measure goes under build/ (a person copies it into docs/ on purpose)."""
+    checkers = [
+        PACKAGING / "test-frozen.sh",
+        *sorted((PACKAGING / "linux").glob("*.sh")),
+        *sorted((PACKAGING / "macos").glob("*.sh")),
+    ]
+    for script in checkers:
+        code = [line for line in script.read_text("utf-8").splitlines()
+                if not line.lstrip().startswith("#")]  # fmt: skip
+        assert not [line for line in code if "docs/" in line], f"{script} writes into docs/"
+    bench = (PACKAGING / "bench_package.py").read_text("utf-8")
+    out = next(line for line in bench.splitlines() if '"--out"' in line)
+    assert 'ROOT / "build"' in out, out
+    makefile = (ROOT / "Makefile").read_text("utf-8")
+    # A fresh build is reused: the checking targets depend on the finished build's mark.
+    assert "package-bench: dist/.packaged" in makefile
+    assert "package-test: dist/.packaged" in makefile
