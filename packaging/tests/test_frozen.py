@@ -307,6 +307,9 @@ def test_portable_copy_writes_only_to_temp_and_config_folders(
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the soak drives X11 (Xvfb)")
+# Fifty diagnoses, a mail server whose greeting never ends among them, each running the
+# programs found here: more than the default two minutes, as tests/gui/test_soak.py says.
+@pytest.mark.timeout(300)
 def test_the_frozen_window_survives_a_working_day_of_diagnoses(tmp_path: Path) -> None:
     # The same driver and the same expectations as the soak of the app run from source.
     sys.path.insert(0, str(ROOT))

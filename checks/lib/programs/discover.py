@@ -128,7 +128,8 @@ def _node(path: str, ask: Ask, environ: Mapping[str, str], os_name: OSName) -> P
 
 
 def _java(path: str, ask: Ask, environ: Mapping[str, str], os_name: OSName) -> Program:
-    done = ask(path, "-XshowSettings:properties", "-version")
+    # -XX:-UsePerfData: asking leaves no hsperfdata file in the system's temporary folder.
+    done = ask(path, "-XX:-UsePerfData", "-XshowSettings:properties", "-version")
     properties = parse.java_properties(done.stderr + done.stdout)
     version = properties.get("java.version")
     home = Path(properties["java.home"]) if properties.get("java.home") else None
