@@ -21,7 +21,7 @@ from checks.core.facts.revocation import Answer, Checked, RevocationFacts
 from checks.core.facts.tls import TlsFacts
 from checks.core.models import Finding, Outcome, Status
 from checks.core.platform import current_os
-from checks.lib import revocation, sct
+from checks.lib import revocation, sct, sct_tls, starttls
 from checks.lib.certinfo import display_name, is_self_signed, load_pem
 from checks.lib.trust import TrustStore
 
@@ -236,6 +236,17 @@ def run(ctx: Context) -> Outcome:
                 findings.insert(0, Finding("cert.not_revoked", Status.PASS, params))
     scts = sct.embedded(leaf) + (stapled.scts if stapled is not None else ())
     public = _publicly_trusted(ctx)
+    if public and sct.distinct_logs(scts) < sct.required(leaf) and ctx.target is not None:
+        # The third way a server can deliver them: the TLS extension (one TLS 1.2 hello).
+        ctx.raise_if_cancelled()
+        scts += sct_tls.fetch(
+            tls.address,
+            tls.port,
+            sni=tls.sni,
+            opening=starttls.opening(ctx.target),
+            timeout=ctx.timeout(),
+            cancel=ctx.cancel,
+        )
     findings += _ct_findings(leaf, scts, public)
     facts = RevocationFacts(
         checked=tuple(checked),

@@ -4,14 +4,23 @@ over plain HTTP, nginx stapling, and responders that are down, silent or answer 
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import signal
+import socket
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from checks.lib import sct_tls
+from tests.lab import pki
 from tests.lab.conftest import CliRunner
+from tests.lab.nginx import end_process, free_port
 from tests.lab.revocation_lab import RevocationLab, revocation_scenarios
 from tests.lab.scenarios import Lab
 
@@ -160,3 +169,58 @@ def test_when_no_source_answers_the_failure_is_named(
     # Browsers and OpenSSL go on without an answer: here it is no cause, only noted.
     assert report["verdict"]["finding"] is None
     assert report["verdict"]["connects"] is True
+
+
+@pytest.fixture
+def s_server_with_tls_scts(
+    lab: Lab, tmp_path: Path
+) -> Iterator[tuple[str, int, tuple[bytes, ...]]]:
+    """openssl s_server sending two SCTs in the TLS extension (`-serverinfo`) for a certificate
+    that embeds none: the third way a server delivers them."""
+    host = "tls-scts.rev.test"
+    inter = pki.intermediate("TLS SCT Lab CA", lab.root)
+    leaf, key = pki.write_chain(tmp_path, "tls-scts", [pki.leaf(host, inter, scts=0)])
+    issuer = pki.write_certs(tmp_path / "issuer.pem", [inter])
+    extension = (18).to_bytes(2, "big")
+    data = pki.sct_list(2)
+    block = base64.encodebytes(extension + len(data).to_bytes(2, "big") + data).decode()
+    info = tmp_path / "serverinfo.pem"
+    info.write_text(f"-----BEGIN SERVERINFO FOR CT-----\n{block}-----END SERVERINFO FOR CT-----\n")
+    port = free_port()
+    server = subprocess.Popen(
+        ["openssl", "s_server", "-quiet", "-www", "-accept", f"127.0.0.1:{port}",
+         "-cert", str(leaf), "-cert_chain", str(issuer), "-key", str(key),
+         "-serverinfo", str(info)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            time.sleep(0.05)
+        yield host, port, tuple(pki.lab_log_id(i) for i in (1, 2))
+    finally:
+        end_process(server, signal.SIGTERM, 5.0)
+
+
+def test_scts_sent_in_the_tls_extension_count(
+    clean_cli: CliRunner,
+    loopback: list[str],
+    s_server_with_tls_scts: tuple[str, int, tuple[bytes, ...]],
+) -> None:
+    host, port, logs = s_server_with_tls_scts
+    fetched = sct_tls.fetch("127.0.0.1", port, sni=host, opening=None, timeout=TIMEOUT_S,
+                            cancel=threading.Event())  # fmt: skip
+    assert [s.log_id for s in fetched] == [log.hex() for log in logs]
+    assert {s.source for s in fetched} == {"tls"}
+    _, report, stderr = clean_cli(
+        [f"{host}:{port}", "--resolve", f"{host}:{port}:127.0.0.1", *loopback,
+         "--connect-timeout", str(TIMEOUT_S), "--json"]
+    )  # fmt: skip
+    assert isinstance(report, dict), stderr
+    ct = findings(report)["cert.ct_ok"]["params"]
+    assert (ct["count"], ct["logs"], ct["required"]) == (2, 2, 2)
+    assert "cert.no_sct" not in findings(report)
+    assert report["verdict"]["finding"] != "cert.no_sct"
