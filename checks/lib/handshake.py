@@ -147,13 +147,6 @@ def error_text(exc: SSL.Error) -> str:
     return "; ".join(dict.fromkeys(reasons)) or str(exc) or type(exc).__name__
 
 
-def looks_like_tls(data: bytes) -> bool:
-    """Whether `data` starts like a TLS record (handshake or alert) or an SSLv2 server hello."""
-    if len(data) >= 3 and data[0] in (0x15, 0x16) and data[1] == 0x03 and data[2] <= 0x04:
-        return True
-    return len(data) >= 3 and data[0] & 0x80 != 0 and data[2] == 0x04
-
-
 def preview(data: bytes) -> str:
     """A printable, short rendering of raw bytes for the report."""
     text = "".join(chr(b) if 32 <= b < 127 else "·" for b in data[:48])
@@ -301,7 +294,7 @@ def handshake_over(
         if len(first) < _SNIFF_BYTES:
             first.extend(data[: _SNIFF_BYTES - len(first)])
             # A peer may drip its reply byte by byte: judge it once three bytes are in.
-            if len(first) >= 3 and not looks_like_tls(bytes(first[:3])):
+            if len(first) >= 3 and not starttls.looks_like_tls(bytes(first[:3])):
                 return result("not_tls", detail=preview(bytes(first)))
         received += len(data)
         if wire is not None and received <= _MAX_HANDSHAKE_BYTES:

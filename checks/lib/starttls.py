@@ -98,8 +98,11 @@ def printable(data: bytes, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _looks_like_tls(data: bytes) -> bool:
-    return len(data) >= 3 and data[0] in (0x15, 0x16) and data[1] == 0x03 and data[2] <= 0x04
+def looks_like_tls(data: bytes) -> bool:
+    """Whether `data` starts like a TLS record (handshake or alert) or an SSLv2 server hello."""
+    if len(data) >= 3 and data[0] in (0x15, 0x16) and data[1] == 0x03 and data[2] <= 0x04:
+        return True
+    return len(data) >= 3 and data[0] & 0x80 != 0 and data[2] == 0x04
 
 
 class _Channel:
@@ -135,7 +138,7 @@ class _Channel:
             raise _Stop("closed", str(exc)) from exc
         if not data:
             raise _Stop("closed", bytes(self.buffer))
-        if not self.started and _looks_like_tls(data):
+        if not self.started and looks_like_tls(data):
             raise _Stop("tls", data)
         self.started = True
         self.total += len(data)
