@@ -1,4 +1,4 @@
-"""Fast checks of the packaging sources that need no build: hook, icons, installers, workflow."""
+"""Fast checks of the packaging sources that need no build: hook, icons, installer scripts."""
 
 from __future__ import annotations
 
@@ -284,37 +284,6 @@ def test_nsis_script_compiles(tmp_path: Path) -> None:
     assert out.read_bytes()[:2] == b"MZ"
 
 
-def yaml_load(path: Path) -> Any:
-    try:
-        import yaml
-    except ImportError:
-        system = Path("/usr/bin/python3")
-        script = "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))"
-        if not system.exists():
-            pytest.skip("needs PyYAML")
-        done = subprocess.run(
-            [str(system), "-c", script, str(path)], capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            pytest.skip(f"needs PyYAML: {done.stderr.strip()[-200:]}")
-        import json
-
-        return json.loads(done.stdout)
-    with path.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
-
-
-def test_release_workflow() -> None:
-    path = ROOT / ".github" / "workflows" / "release.yml"
-    workflow = yaml_load(path)
-    build = workflow["jobs"]["build"]
-    systems = {entry["os"].split("-")[0] for entry in build["strategy"]["matrix"]["include"]}
-    assert systems == {"ubuntu", "windows", "macos"}
-    text = path.read_text("utf-8")
-    for script in set(re.findall(r"packaging/[\w./-]+\.(?:sh|py|nsi)", text)):
-        assert (ROOT / script).exists(), f"the workflow runs {script}, which does not exist"
-
-
 def test_shell_scripts() -> None:
     scripts = sorted(PACKAGING.rglob("*.sh"))
     for script in scripts:
@@ -347,48 +316,6 @@ def test_appstream_metadata(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
-
-
-def _step(name: str) -> str:
-    """The `run` script of the release workflow's step called `name`, as written."""
-    workflow = yaml_load(ROOT / ".github" / "workflows" / "release.yml")
-    steps = workflow["jobs"]["build"]["steps"]
-    return str(next(step for step in steps if step.get("name") == name)["run"])
-
-
-@pytest.mark.skipif(shutil.which("makensis") is None, reason="needs makensis (Debian: nsis)")
-def test_the_workflows_installer_and_checksum_steps_run_as_written(tmp_path: Path) -> None:
-    """The NSIS and checksum steps exactly as the workflow writes them (bash, as the workflow's
-    default shell), from a checkout's root, with the Windows build's dist/ laid out: the
-    installer is built, and every published file is listed once."""
-    shutil.copytree(PACKAGING, tmp_path / "packaging")
-    dist = tmp_path / "dist"
-    onedir = dist / "handshake-doctor"
-    (onedir / "_internal" / "PySide6").mkdir(parents=True)
-    (onedir / "handshake-doctor.exe").write_bytes(b"placeholder")
-    (onedir / "_internal" / "python311.dll").write_bytes(b"placeholder")
-    (onedir / "_internal" / "PySide6" / "Qt6Core.dll").write_bytes(b"placeholder")
-    (dist / "handshake-doctor-portable.exe").write_bytes(b"MZ portable")
-    (dist / "VERSION").write_text("1.2.3\n")
-    for name in ("NSIS installer", "Checksums"):
-        script = _step(name).replace("${{ matrix.name }}", "windows")
-        done = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert done.returncode == 0, f"{name}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
-    setup = dist / "handshake-doctor-1.2.3-windows-x64-setup.exe"
-    assert setup.read_bytes()[:2] == b"MZ"
-    sums = (dist / "SHA256SUMS-windows.txt").read_text().split("\n")
-    listed = sorted(line.split()[-1] for line in sums if line.strip())
-    assert listed == [
-        "handshake-doctor-1.2.3-windows-x64-portable.exe",
-        "handshake-doctor-1.2.3-windows-x64-setup.exe",
-    ]
 
 
 def test_checking_a_build_writes_under_build_and_dist_only() -> None:
