@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,55 @@ def run_step(
     )
 
 
+def step_condition(condition: str, env: Mapping[str, str]) -> bool:
+    """A step's `if:` as the runner reads it, for the forms the workflows use: runner.os and
+    env.NAME compared with == and != to quoted strings, joined by && and ||, and the status
+    functions (always(), success(): the steps before have passed here)."""
+    text = condition.removeprefix("${{").removesuffix("}}").strip()
+    text = re.sub(r"\b(always|success)\(\)", "True", text)
+    text = re.sub(r"\bstartsWith\(", "_startswith(", text)
+    text = re.sub(r"\brunner\.os\b", "_env.get('RUNNER_OS', '')", text)
+    text = re.sub(r"\benv\.(\w+)", r"_env.get('\1', '')", text)
+    text = text.replace("&&", " and ").replace("||", " or ")
+    assert re.fullmatch(r"[\w\s'.,()=!_\-]*", text), f"an `if:` this test cannot read: {condition}"
+    names = {"_env": env, "_startswith": str.startswith, "True": True, "__builtins__": {}}
+    return bool(eval(text, names))  # the workflow's own condition, in the form checked above
+
+
+def run_steps(
+    workflow: str,
+    job: str,
+    names: list[str],
+    cwd: Path,
+    *,
+    expressions: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Runs steps in order as the runner does: what a step appends to $GITHUB_ENV is in the
+    environment of the steps after it. Fails on the first step that fails; returns the
+    environment the steps built up."""
+    github_env = cwd / ".github-env"
+    github_env.touch()
+    built: dict[str, str] = {
+        "GITHUB_ENV": str(github_env),
+        "RUNNER_TEMP": str(cwd / ".runner-temp"),
+    }
+    Path(built["RUNNER_TEMP"]).mkdir(exist_ok=True)
+    built.update(env or {})
+    steps = {step.get("name"): step for step in load_workflow(workflow)["jobs"][job]["steps"]}
+    for name in names:
+        if not step_condition(str(steps[name].get("if", "success()")), built):
+            built[f"SKIPPED {name}"] = "yes"
+            continue
+        done = run_step(workflow, job, name, cwd, expressions=expressions, env=built)
+        assert done.returncode == 0, f"{name}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
+        built[f"STDOUT {name}"] = done.stdout
+        for line in github_env.read_text("utf-8").splitlines():
+            key, _, value = line.partition("=")
+            built[key] = value
+    return built
+
+
 class Workflows:
     """What the `workflows` fixture gives (test modules cannot import conftest under importlib)."""
 
@@ -79,6 +129,7 @@ class Workflows:
     load = staticmethod(load_workflow)
     script = staticmethod(step_script)
     run = staticmethod(run_step)
+    run_steps = staticmethod(run_steps)
 
 
 @pytest.fixture
@@ -99,3 +150,23 @@ def checkout(tmp_path: Path) -> Path:
     shutil.copy2(ROOT / "pyproject.toml", tmp_path)
     (tmp_path / "dist").mkdir()
     return tmp_path
+
+
+@pytest.fixture
+def signing(tmp_path: Path) -> Iterator[Any]:
+    """signing_lab.SigningLab: a code-signing certificate and a timestamp server on loopback."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(
+        "signing_lab", Path(__file__).parent / "signing_lab.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["signing_lab"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    folder = tmp_path / "signing-lab"
+    folder.mkdir()
+    with module.signing_lab(folder) as lab:
+        yield lab

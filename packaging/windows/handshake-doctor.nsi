@@ -1,7 +1,7 @@
 ; Handshake Doctor's Windows installer (NSIS 3): a per-user install that needs no admin rights.
 ;
-;   makensis -DVERSION=0.1.0 -DSOURCE_DIR=dist\handshake-doctor -DOUT_FILE=dist\setup.exe ^
-;            packaging\windows\handshake-doctor.nsi
+;   makensis -NOCD -DVERSION=0.1.0 -DSOURCE_DIR=dist\handshake-doctor -DOUT_FILE=dist\setup.exe ^
+;            [-DSIGN="bash packaging/windows/sign.sh"] packaging\windows\handshake-doctor.nsi
 ;
 ; SOURCE_DIR is PyInstaller's onedir build (handshake-doctor.exe and _internal\). The program goes
 ; to %LOCALAPPDATA%\Programs\Handshake Doctor, with a Start-menu shortcut, an "Apps & features"
@@ -23,6 +23,12 @@ ManifestDPIAware true
 !endif
 !ifndef ICON
   !define ICON "${__FILEDIR__}\..\icon\handshake-doctor.ico"
+!endif
+; SIGN is a command that signs the file named after it in place (packaging/windows/sign.sh). The
+; uninstaller is written into the installer, so it can only be signed here, while makensis runs.
+!ifdef SIGN
+  !uninstfinalize '${SIGN} "%1"' = 0
+  !finalize '${SIGN} "%1"' = 0
 !endif
 
 !define APP_NAME "Handshake Doctor"
