@@ -30,12 +30,14 @@ dist/.packaged: $(PACKAGE_INPUTS) | system-packages-test $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev,packaging]'
 	PYTHON=$(BIN)/python packaging/build.sh
 	packaging/linux/build-deb.sh
+	packaging/linux/build-rpm.sh
 	touch $@
 
-# Both write only under build/ and dist/: checking leaves the tree as it was.
+# They write only under build/ and dist/: checking leaves the tree as it was.
 package-test: dist/.packaged
 	PYTHON=$(BIN)/python packaging/test-frozen.sh
 	PYTHON=$(BIN)/python packaging/linux/test-deb.sh
+	PYTHON=$(BIN)/python packaging/linux/test-rpm.sh
 
 package-bench: dist/.packaged
 	$(BIN)/python packaging/bench_package.py

@@ -17,10 +17,14 @@ if [ "$purpose" = test ]; then
   # nginx (TLS virtual hosts), chrony (NTP), faketime (a wrong clock), mitmproxy (interception);
   # what checks the installers' sources: nsis (makensis), desktop-file-utils, appstream and
   # the shell linter; what builds and tests the .deb: dpkg-dev, imagemagick, xdotool, strace;
+  # what builds and checks the .rpm: rpm (rpmbuild, rpm2cpio) and cpio;
   # xclip, with xvfb and xdotool, drives the real window through the soak test; iproute2 builds
   # the field matrix's networks (tests/field).
   packages+=(binutils xvfb xauth nginx chrony faketime mitmproxy iproute2
-             nsis desktop-file-utils appstream shellcheck dpkg-dev imagemagick xdotool xclip strace)
+             nsis desktop-file-utils appstream shellcheck dpkg-dev imagemagick xdotool xclip strace
+             rpm cpio)
+  # osslsigncode signs the Windows installer in the signing step's test.
+  packages+=(osslsigncode)
   # The programs whose results the programs check reproduces (tests/lab/test_programs_lab.py
   # runs each against the lab's servers); openssl and python3 are already there.
   packages+=(curl wget git nodejs default-jre-headless)

@@ -73,7 +73,7 @@ def depends_names(depends: str) -> set[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("root", type=Path, help="the staged install folder, e.g. .../opt/app")
+    parser.add_argument("root", type=Path, help="the staged app folder, e.g. .../usr/lib/app")
     parser.add_argument("--depends", default="", help="the package's Depends field")
     parser.add_argument(
         "--print-glibc", action="store_true", help="print only the lowest glibc version needed"

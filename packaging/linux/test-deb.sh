@@ -2,7 +2,10 @@
 # Installs dist/handshake-doctor_*.deb on this machine (as root), checks the installed app: its
 # version, a headless check of a loopback TLS server compared with the same run from source, the
 # window under Xvfb (screenshot in build/screenshots/deb-xvfb.png), then removes the package with
-# `dpkg -r` and checks that nothing is left. Talks only to 127.0.0.1.
+# `dpkg -r` and checks that nothing is left. The package may own only its own folders besides the
+# shared ones (/usr/lib, /usr/share/icons/hicolor/<size>/apps...): a folder no other package
+# owns, as /opt was, makes dpkg -r warn that it is "not empty so not removed". Talks only to
+# 127.0.0.1.
 # Needs: xvfb, xauth, xdotool, imagemagick, desktop-file-utils (optional). PYTHON as in build.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,7 +46,7 @@ if ! dpkg -i "$deb"; then
   DEBIAN_FRONTEND=noninteractive apt-get install -f -y -qq
 fi
 dpkg-query -W -f='${Status}\n' handshake-doctor | grep -q "install ok installed"
-[ "$(readlink -f /usr/bin/handshake-doctor)" = /opt/handshake-doctor/handshake-doctor ]
+[ "$(readlink -f /usr/bin/handshake-doctor)" = /usr/lib/handshake-doctor/handshake-doctor ]
 [ "$(command -v handshake-doctor)" = /usr/bin/handshake-doctor ]
 for file in /usr/share/applications/handshake-doctor.desktop \
   /usr/share/icons/hicolor/scalable/apps/handshake-doctor.svg \
@@ -54,7 +57,23 @@ done
 if command -v desktop-file-validate >/dev/null; then
   desktop-file-validate /usr/share/applications/handshake-doctor.desktop
 fi
-echo "ok: installed; /usr/bin/handshake-doctor -> /opt/handshake-doctor/handshake-doctor"
+foreign=()
+while read -r path; do
+  if [ -L "$path" ] || [ ! -d "$path" ]; then continue; fi
+  case "$path" in
+    /. | /usr | /usr/bin | /usr/lib | /usr/share | /usr/share/applications | /usr/share/doc) ;;
+    /usr/share/metainfo | /usr/share/icons | /usr/share/icons/hicolor) ;;
+    /usr/share/icons/hicolor/[0-9]*x[0-9]* | /usr/share/icons/hicolor/[0-9]*x[0-9]*/apps) ;;
+    /usr/share/icons/hicolor/scalable | /usr/share/icons/hicolor/scalable/apps) ;;
+    /usr/lib/handshake-doctor | /usr/lib/handshake-doctor/* | /usr/share/doc/handshake-doctor) ;;
+    *) foreign+=("$path") ;;
+  esac
+done < <(dpkg -L handshake-doctor)
+if [ ${#foreign[@]} -ne 0 ]; then
+  echo "error: the package lists folders that are neither its own nor shared: ${foreign[*]}" >&2
+  exit 1
+fi
+echo "ok: installed; /usr/bin/handshake-doctor -> /usr/lib/handshake-doctor/handshake-doctor"
 
 step "handshake-doctor --version"
 said=$(cd "$work" && handshake-doctor --version)
@@ -89,10 +108,18 @@ XDG_CONFIG_HOME="$work/config" xvfb-run -a -s "-screen 0 1280x900x24" \
   "127.0.0.1:$port"
 
 step "dpkg -r handshake-doctor"
-dpkg -r handshake-doctor
+# Its warnings go to the output, not to the exit status: kept to look for the one about folders.
+status=0
+removal=$(dpkg -r handshake-doctor 2>&1) || status=$?
+echo "$removal"
+[ "$status" -eq 0 ] || { echo "error: dpkg -r exited $status" >&2; exit 1; }
 installed=0
+if grep -q "not empty so not removed" <<<"$removal"; then
+  echo "error: dpkg -r left a folder the package listed as its own" >&2
+  exit 1
+fi
 left=()
-for path in /opt/handshake-doctor /usr/bin/handshake-doctor \
+for path in /usr/lib/handshake-doctor /usr/bin/handshake-doctor \
   /usr/share/applications/handshake-doctor.desktop \
   /usr/share/icons/hicolor/scalable/apps/handshake-doctor.svg \
   /usr/share/icons/hicolor/48x48/apps/handshake-doctor.png \
@@ -108,5 +135,5 @@ if dpkg-query -W -f='${Status}' handshake-doctor 2>/dev/null | grep -q "installe
   echo "error: dpkg still lists handshake-doctor as installed" >&2
   exit 1
 fi
-echo "ok: removed; /opt/handshake-doctor and /usr/bin/handshake-doctor are gone"
+echo "ok: removed; /usr/lib/handshake-doctor and /usr/bin/handshake-doctor are gone"
 printf '\nall .deb checks passed (%s)\n' "$deb"
