@@ -38,6 +38,8 @@ cleanup() {
 }
 trap cleanup EXIT
 step() { printf '\n== %s\n' "$*"; }
+# shellcheck source=packaging/linux/against-source.sh
+source packaging/linux/against-source.sh
 
 step "install $deb"
 installed=1
@@ -75,26 +77,7 @@ if [ ${#foreign[@]} -ne 0 ]; then
 fi
 echo "ok: installed; /usr/bin/handshake-doctor -> /usr/lib/handshake-doctor/handshake-doctor"
 
-step "handshake-doctor --version"
-said=$(cd "$work" && handshake-doctor --version)
-echo "$said"
-[ "$said" = "handshake-doctor $version" ]
-
-step "headless check of a loopback TLS server: installed app against the source"
-"$PYTHON" packaging/tests/labserver.py "$work/lab" --lifetime 300 >"$work/lab.log" 2>&1 &
-lab_pid=$!
-for _ in $(seq 50); do [ -s "$work/lab/port" ] && break; sleep 0.1; done
-port=$(cat "$work/lab/port")
-args=(check "127.0.0.1:$port" --cacert "$work/lab/ca.pem" --offline --json)
-set +e
-(cd "$work" && handshake-doctor "${args[@]}" >"$work/deb.json")
-deb_exit=$?
-"$PYTHON" -m gui "${args[@]}" >"$work/source.json"
-source_exit=$?
-set -e
-echo "exit codes: installed $deb_exit, source $source_exit"
-[ "$deb_exit" -eq "$source_exit" ]
-"$PYTHON" packaging/tests/compare_reports.py "$work/deb.json" "$work/source.json"
+check_against_source handshake-doctor "$work" "$version" "the installed app"
 
 step "the window under Xvfb, diagnosing the lab server"
 # Settings in a throwaway folder, offline, so the window contacts nothing but the lab server.

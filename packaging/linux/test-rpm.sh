@@ -30,6 +30,8 @@ cleanup() {
 }
 trap cleanup EXIT
 step() { printf '\n== %s\n' "$*"; }
+# shellcheck source=packaging/linux/against-source.sh
+source packaging/linux/against-source.sh
 # Queries open an rpm database; a throwaway one, not Debian rpm's default ~/.rpmdb.
 query() { rpm --dbpath "$work/db" "$@"; }
 
@@ -102,26 +104,7 @@ echo "provides: $provides"
   { echo "error: provides more than its name: $provides" >&2; exit 1; }
 echo "ok: $(wc -l <"$work/required.txt") system libraries required, none of the $(wc -l <"$work/bundled.txt") bundled"
 
-step "the extracted app: --version"
-said=$(cd "$work" && "$program" --version)
-echo "$said"
-[ "$said" = "handshake-doctor $version" ]
-
-step "headless check of a loopback TLS server: the extracted app against the source"
-"$PYTHON" packaging/tests/labserver.py "$work/lab" --lifetime 300 >"$work/lab.log" 2>&1 &
-lab_pid=$!
-for _ in $(seq 50); do [ -s "$work/lab/port" ] && break; sleep 0.1; done
-port=$(cat "$work/lab/port")
-args=(check "127.0.0.1:$port" --cacert "$work/lab/ca.pem" --offline --json)
-set +e
-(cd "$work" && "$program" "${args[@]}" >"$work/rpm.json")
-rpm_exit=$?
-"$PYTHON" -m gui "${args[@]}" >"$work/source.json"
-source_exit=$?
-set -e
-echo "exit codes: extracted $rpm_exit, source $source_exit"
-[ "$rpm_exit" -eq "$source_exit" ]
-"$PYTHON" packaging/tests/compare_reports.py "$work/rpm.json" "$work/source.json"
+check_against_source "$program" "$work" "$version" "the extracted app"
 
 step "rpm --root: install, verify, erase in a private root"
 # An empty root holds no glibc or Qt dependencies, hence --nodeps; the package has no scriptlets.

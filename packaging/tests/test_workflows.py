@@ -164,6 +164,10 @@ def test_linux_packages_are_neither_signed_nor_marked(workflows: Any, tmp_path: 
 
 # --- The Windows artifacts, signed and unsigned --------------------------------------------------
 
+needs_nsis_and_osslsigncode = pytest.mark.skipif(
+    shutil.which("makensis") is None or shutil.which("osslsigncode") is None,
+    reason="needs makensis and osslsigncode (Debian: nsis, osslsigncode)",
+)
 WINDOWS_STEPS = [
     "Signing certificate (Windows)",
     "Sign the programs (Windows)",
@@ -204,10 +208,7 @@ def listed_in_sums(dist: Path) -> list[str]:
     return sorted(line.split()[-1] for line in lines if line.strip())
 
 
-@pytest.mark.skipif(
-    shutil.which("makensis") is None or shutil.which("osslsigncode") is None,
-    reason="needs makensis and osslsigncode (Debian: nsis, osslsigncode)",
-)
+@needs_nsis_and_osslsigncode
 def test_a_signed_windows_build_signs_every_program_with_a_timestamp(
     workflows: Any, checkout: Path, signing: Any
 ) -> None:
@@ -253,10 +254,7 @@ def test_a_signed_windows_build_signs_every_program_with_a_timestamp(
         assert archive.read("Handshake Doctor/handshake-doctor.exe") == program.read_bytes()
 
 
-@pytest.mark.skipif(
-    shutil.which("makensis") is None or shutil.which("osslsigncode") is None,
-    reason="needs makensis and osslsigncode (Debian: nsis, osslsigncode)",
-)
+@needs_nsis_and_osslsigncode
 def test_an_unsigned_windows_build_says_so_in_every_name(
     workflows: Any, checkout: Path, signing: Any
 ) -> None:
