@@ -295,6 +295,7 @@ def test_a_clock_within_the_bounds_says_nothing() -> None:
 # --- time zone -------------------------------------------------------------------------------
 
 
+@pytest.mark.posix_only("changes the zone with time.tzset(), which Windows lacks")
 def test_the_os_zone_is_named_with_its_utc_offset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "Asia/Kolkata")
     time.tzset()

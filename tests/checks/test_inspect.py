@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import select
 import subprocess
 import sys
@@ -93,7 +92,10 @@ def test_a_wrong_or_missing_password_is_one_sentence(files: dict[str, Path]) -> 
     assert "Traceback" not in wrong.stderr + missing.stderr
 
 
+@pytest.mark.posix_only("needs a pseudo-terminal (pty.fork); Windows has none")
 def test_on_a_terminal_the_password_is_asked_for_and_not_echoed(files: dict[str, Path]) -> None:
+    import pty  # here, not at the top: Windows has no pty module, and the others run there
+
     pid, fd = pty.fork()
     if pid == 0:  # the child: the CLI on a terminal
         os.chdir(ROOT)

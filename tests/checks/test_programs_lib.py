@@ -194,6 +194,7 @@ def test_windows_browsers_are_found_from_paths_and_registry(tmp_path: Path) -> N
     assert asked == [("reg", "query", r"HKCU\Software\Google\Chrome\BLBeacon", "/v", "version")]
 
 
+@pytest.mark.posix_only("its stand-in curl is a `#!/bin/sh` script, which Windows does not run")
 def test_discover_reads_a_fake_curl_on_path(tmp_path: Path) -> None:
     fake = tmp_path / "curl"
     fake.write_text("#!/bin/sh\nprintf '%s\\n' 'curl 8.4.0 (Windows) libcurl/8.4.0 Schannel'\n")
@@ -415,6 +416,7 @@ def test_attempt_never_runs_browsers_and_stops_on_cancel() -> None:
         attempt(curl, target, timeout=1, cancel=cancelled)
 
 
+@pytest.mark.posix_only("runs `sh -c 'sleep 5 & sleep 5'` from /usr/bin:/bin")
 def test_runner_times_out_and_kills(tmp_path: Path) -> None:
     done = runner.run(
         ["sh", "-c", "sleep 5 & sleep 5"], timeout=0.3, cancel=threading.Event(),
@@ -672,6 +674,7 @@ def test_mysql_clients_and_messages(tmp_path: Path) -> None:
         assert (said.result, said.reason) == expected, stderr
 
 
+@pytest.mark.posix_only("its stand-in clients are `#!/bin/sh` scripts, which Windows does not run")
 def test_discover_finds_psql_and_the_mariadb_client(tmp_path: Path) -> None:
     for name, banner in (
         ("psql", "psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"),

@@ -168,6 +168,10 @@ def test_the_diagnosis_process_ends_quietly_when_the_window_goes_away(
     assert "BrokenPipeError" not in done.stderr
 
 
+@pytest.mark.linux_only(
+    "destroys the window with xdotool on a private Xvfb display (X11 tools, installed only "
+    "on the Linux CI)"
+)
 def test_the_app_exits_when_the_window_system_destroys_its_window(tmp_path: Path) -> None:
     from tests import soak
 

@@ -9,7 +9,13 @@ import pytest
 
 from tests import soak
 
-pytestmark = pytest.mark.lab
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.linux_only(
+        "drives the real window on a private Xvfb display with xdotool and xclip (X11 tools, "
+        "installed only on the Linux CI)"
+    ),
+]
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = 50
 

@@ -9,7 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.linux_only(
+    "runs the CLI in a Linux network namespace that has only loopback (`unshare --net`, as root)"
+)
 
 
 def _offline_cli(*args: str) -> tuple[int, dict[str, object], str, float]:

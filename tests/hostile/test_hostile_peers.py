@@ -115,6 +115,10 @@ _PEAK_RSS = (
 )
 
 
+@pytest.mark.linux_only(
+    "reads resource.getrusage()'s ru_maxrss as kB, which it is on Linux only (bytes on macOS; "
+    "Windows has no resource module)"
+)
 def test_memory_of_the_whole_hostile_run_stays_bounded() -> None:
     with contextlib.ExitStack() as stack:
         ports = [stack.enter_context(peers.serve(handler)) for handler, _ in CASES.values()]

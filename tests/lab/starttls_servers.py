@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import grp
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -96,10 +94,16 @@ def _root() -> bool:
 
 
 def _me() -> str:
+    # pwd and grp are imported where used: Windows has neither, and the lab's modules must
+    # still import there for its tests to be collected and skipped (tests/conftest.py).
+    import pwd
+
     return pwd.getpwuid(os.geteuid()).pw_name
 
 
 def _user_exists(name: str) -> bool:
+    import pwd
+
     try:
         pwd.getpwnam(name)
     except KeyError:
@@ -334,6 +338,9 @@ class Dovecot(_Daemon):
             if self.starttls
             else "ssl = no\n"
         )
+        import grp
+        import pwd
+
         # As root: the package's users, and login processes chrooted as usual. Otherwise every
         # process runs as the current user, and chroot (which needs root) is turned off.
         internal, login = ("dovecot", "dovenull") if _root() else (_me(), _me())
