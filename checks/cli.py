@@ -518,12 +518,28 @@ def run_explain(args: argparse.Namespace) -> int:
     return EXIT_OK if explanation.recognised else EXIT_WARN
 
 
+def write_utf8_when_redirected(*streams: TextIO) -> None:
+    """Output that goes to a file or a pipe is UTF-8 on every system.
+
+    Windows' Python writes redirected output in the ANSI code page (cp1252 on most machines):
+    the JSON report would not be UTF-8, and a Chinese report or a status symbol would end the
+    run with UnicodeEncodeError. A console gets Unicode either way.
+    """
+    for stream in streams:
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None or stream.isatty():
+            continue
+        if (stream.encoding or "").lower().replace("-", "").replace("_", "") != "utf8":
+            reconfigure(encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int:
     """Entry point of the headless CLI; returns the process exit code.
 
     `own_process`: the process ends when this returns (the `handshake-doctor` command), so
     the garbage collector may be spared work the exit makes pointless (see `_importing`).
     """
+    write_utf8_when_redirected(sys.stdout, sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

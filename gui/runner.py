@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +17,11 @@ from checks.core.target import Target
 from gui import worker
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
+    # A pipe's ends are PipeConnection on Windows (mypy --platform win32 holds us to it).
+    if sys.platform == "win32":
+        from multiprocessing.connection import PipeConnection as Connection
+    else:
+        from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
 # After a cancel, how long the child may take to send its cancelled report before it is killed

@@ -185,6 +185,36 @@ def test_chinese_output() -> None:
     assert "端口上没有服务在监听" in done.stdout
 
 
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_redirected_output_is_utf8_where_python_would_write_the_ansi_code_page(
+    output: str,
+) -> None:
+    """Windows' Python encodes a pipe in the ANSI code page; PYTHONIOENCODING=cp1252 makes
+    Python on any system do the same. A Chinese report must neither crash nor come out in
+    cp1252: a script reading the JSON, or a helpdesk reading a saved report, gets UTF-8."""
+    args = ["check", f"127.0.0.1:{_closed_port()}", "--only", "target", "--lang", "zh_CN"]
+    done = subprocess.run(
+        [sys.executable, "-m", "checks", *args, *(["--json"] if output == "json" else [])],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "cp1252", "NO_COLOR": "1"},
+    )
+    assert done.returncode == 2, done.stderr.decode("utf-8", "replace")
+    written = done.stdout.decode("utf-8")  # strict: cp1252 bytes would not decode
+    if output == "json":
+        report = json.loads(written)
+        titles = [f["title"] for check in report["checks"] for f in check["findings"]]
+        assert any("端口上没有服务在监听" in title for title in titles), titles
+    else:
+        assert "端口上没有服务在监听" in written
+
+
+@pytest.mark.linux_only(
+    "runs the launcher in a Linux network namespace (`unshare --net`, as root); and only on "
+    "Linux does the launcher look for a display (Windows and macOS always have one)"
+)
 def test_launcher_without_a_display_runs_the_headless_check() -> None:
     env = {
         k: v
