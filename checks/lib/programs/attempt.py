@@ -17,6 +17,7 @@ from checks.lib.programs import classify, databases, parse, probes, upgrade
 from checks.lib.programs.common import (
     Run,
     connects,
+    curl_base_argv,
     did_not_run,
     probe_attempt,
     refuses,
@@ -40,15 +41,7 @@ _WGET_AFTER_TLS = {0, 6, 8}
 
 
 def _curl(program: Program, r: Run) -> Attempt:
-    # -q first: no ~/.curlrc, which could add output files or other side effects.
-    argv = [program.path or "curl", "-q", "-sS", "-o", os.devnull, "-I", "--noproxy", "*"]
-    argv += ["--max-time", secs(r.timeout), "--connect-timeout", secs(r.timeout)]
-    if r.address and not r.host_is_ip:
-        pinned = f"[{r.address}]" if ":" in r.address else r.address
-        argv += ["--resolve", f"{r.host}:{r.port}:{pinned}"]
-    if r.cacert:
-        argv += ["--cacert", r.cacert]
-    done = r.go(program, [*argv, r.url])
+    done = r.go(program, [*curl_base_argv(program, r, "-I"), r.url])
     if (failed := did_not_run(program, done)) is not None:
         return failed
     code = done.returncode

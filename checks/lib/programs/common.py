@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,6 +67,19 @@ def is_ip(text: str) -> bool:
 
 def secs(value: float) -> str:
     return f"{max(1, round(value))}"
+
+
+def curl_base_argv(program: Program, r: Run, *options: str) -> list[str]:
+    """curl as every attempt starts it: no ~/.curlrc (-q must come first), no output file, no
+    proxy, the run's time limit, the name pinned to the address the checks used, `--cacert`."""
+    argv = [program.path or "curl", "-q", *options, "-sS", "-o", os.devnull, "--noproxy", "*"]
+    argv += ["--max-time", secs(r.timeout), "--connect-timeout", secs(r.timeout)]
+    if r.address and not r.host_is_ip:
+        pinned = f"[{r.address}]" if ":" in r.address else r.address
+        argv += ["--resolve", f"{r.host}:{r.port}:{pinned}"]
+    if r.cacert:
+        argv += ["--cacert", r.cacert]
+    return argv
 
 
 def unknown(program: Program, detail: str, reason: Reason | None = None) -> Attempt:

@@ -5,7 +5,6 @@ or TLS at once), ending right after TLS and the protocol's greeting."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 
 from checks.core.schemes import protocol_name
@@ -13,10 +12,10 @@ from checks.lib.programs import classify, probes
 from checks.lib.programs.common import (
     Run,
     connects,
+    curl_base_argv,
     did_not_run,
     probe_attempt,
     refuses,
-    secs,
 )
 from checks.lib.programs.models import Attempt, Program, Reason, Target
 
@@ -120,14 +119,8 @@ def _curl_covers(program: Program, protocol: str, upgrade: str | None) -> str | 
 def curl_argv(program: Program, r: Run) -> list[str]:
     """curl as a user reaches a mail, directory or file server: smtp://, imap://, pop3://,
     ftp:// or ldap:// with --ssl-reqd for the upgrade, smtps:// and the like for TLS at once."""
-    # -q first: no ~/.curlrc; -v: curl says when it verified the certificate.
-    argv = [program.path or "curl", "-q", "-v", "-sS", "-o", os.devnull, "--noproxy", "*"]
-    argv += ["--max-time", secs(r.timeout), "--connect-timeout", secs(r.timeout)]
-    if r.address and not r.host_is_ip:
-        pinned = f"[{r.address}]" if ":" in r.address else r.address
-        argv += ["--resolve", f"{r.host}:{r.port}:{pinned}"]
-    if r.cacert:
-        argv += ["--cacert", r.cacert]
+    # -v: curl says when it verified the certificate.
+    argv = curl_base_argv(program, r, "-v")
     scheme = r.protocol
     if r.starttls:
         argv.append("--ssl-reqd")
