@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Tests the frozen app in dist/ (build it first with packaging/build.sh) and the packaging sources:
-# packaging/tests/test_frozen.py is kept out of the main suite because it needs a build. Run as
-# root on Linux to include the test that hides OpenSSL's default paths in a mount namespace.
+# Tests the frozen app in dist/ (build it first with packaging/build.sh): packaging/tests/
+# test_frozen.py, kept out of the main suite because it needs a build. Run as root on Linux to
+# include the test that hides OpenSSL's default paths in a private mount namespace.
 # PYTHON as in build.sh; it needs pytest (the dev extra). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,6 @@ if [ ! -e dist/handshake-doctor ]; then
   exit 1
 fi
 export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
-# The workflow and Linux-package tests are part of the main suite (make test) and need Debian's
-# makensis, osslsigncode, rpm and dpkg-deb; here only what the build itself is checked by.
-exec "$PYTHON" -m pytest packaging/tests/test_frozen.py packaging/tests/test_sources.py \
-  -p no:cacheprovider -ra "$@"
+# The other packaging tests need no build: the main suite (make test) runs them, and the release
+# workflow runs them before it builds.
+exec "$PYTHON" -m pytest packaging/tests/test_frozen.py -p no:cacheprovider -ra "$@"
