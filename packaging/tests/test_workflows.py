@@ -313,3 +313,37 @@ def test_the_portable_zip_is_the_same_for_the_same_commit(tmp_path: Path) -> Non
             "Handshake Doctor/handshake-doctor.exe",
         ]
         assert archive.getinfo("Handshake Doctor/handshake-doctor.exe").date_time[0] == 2023
+
+
+@needs_nsis_and_osslsigncode
+def test_signing_gives_up_on_a_silent_timestamp_server(tmp_path: Path, signing: Any) -> None:
+    """Three bounded tries, then a clear failure, never a hang: the server here accepts the
+    connection and never answers."""
+    import socket
+    import time
+
+    program = tmp_path / "program.exe"
+    program.write_bytes(tiny_windows_program(tmp_path))
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        started = time.monotonic()
+        done = subprocess.run(
+            ["bash", str(ROOT / "packaging" / "windows" / "sign.sh"), str(program)],
+            env={
+                **os.environ,
+                "WINDOWS_SIGN_PFX": str(signing.pfx),
+                "WINDOWS_SIGN_PASSWORD": "lab signing password",
+                "WINDOWS_TIMESTAMP_URL": f"http://127.0.0.1:{silent.getsockname()[1]}/",
+                "WINDOWS_SIGN_ATTEMPT_LIMIT_S": "1",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        took = time.monotonic() - started
+    assert done.returncode != 0
+    assert done.stderr.count("no answer within 1 s (the timestamp server?)") == 3, done.stderr
+    assert "signing attempt 2 failed; retrying in 10 s" in done.stderr
+    assert took < 40  # three 1-s tries and the 5 s and 10 s pauses between them
